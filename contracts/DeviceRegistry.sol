@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
+import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
+import {Readings} from "./libraries/Readings.sol";
+
+/// @title DeviceRegistry
+/// @notice Device identities of a sensor-oracle fleet. Operators (OPERATOR_ROLE) register and
+/// revoke devices; the admin grants operators. Verification of a device signature for either
+/// curve lives here so every consumer (batches, feeds) checks keys the same way.
+contract DeviceRegistry is IDeviceRegistry, AccessControl {
+    /// @notice Role of fleet operators: register and revoke devices.
+    bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
+
+    uint256 private constant _SECP256K1_P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
+
+    // One slot read on the hot path: everything a secp256k1 check needs.
+    struct Record {
+        Curve curve;
+        Status status;
+        uint40 validFrom;
+        uint40 revokedAt;
+        address signer; // secp256k1: the key's Ethereum address; P-256: unused
+    }
+
+    struct Key {
+        bytes32 x;
+        bytes32 y;
+    }
+
+    mapping(bytes32 deviceId => Record) private _records;
+    mapping(bytes32 deviceId => Key) private _keys;
+    mapping(bytes32 deviceId => bytes32) private _certFingerprints;
+
+    bytes32 private immutable _cachedDomainSeparator;
+    uint256 private immutable _cachedChainId;
+
+    /// @param admin receives DEFAULT_ADMIN_ROLE (grants and revokes operators)
+    constructor(address admin) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = Readings.domainSeparator(address(this), block.chainid);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function register(bytes32 deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom)
+        external
+        onlyRole(OPERATOR_ROLE)
+    {
+        if (_records[deviceId].status != Status.None) revert DeviceRegistryAlreadyRegistered(deviceId);
+        address signer = _validateKey(curve, x, y);
+        bytes32 expected = deviceIdOf(curve, x, y);
+        if (deviceId != expected) revert DeviceRegistryDeviceIdMismatch(deviceId, expected);
+
+        _records[deviceId] =
+            Record({curve: curve, status: Status.Active, validFrom: validFrom, revokedAt: 0, signer: signer});
+        _keys[deviceId] = Key({x: x, y: y});
+        _certFingerprints[deviceId] = certFingerprint;
+        emit DeviceRegistered(deviceId, curve, x, y, certFingerprint, validFrom);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function revoke(bytes32 deviceId, uint40 since) external onlyRole(OPERATOR_ROLE) {
+        Record storage rec = _records[deviceId];
+        if (rec.status == Status.None) revert DeviceRegistryUnknownDevice(deviceId);
+        if (rec.status == Status.Revoked) revert DeviceRegistryAlreadyRevoked(deviceId);
+        if (since > block.timestamp) revert DeviceRegistryRevocationInFuture(since, block.timestamp);
+        rec.status = Status.Revoked;
+        rec.revokedAt = since;
+        emit DeviceRevoked(deviceId, since);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function getDevice(bytes32 deviceId) external view returns (Device memory) {
+        Record memory rec = _records[deviceId];
+        Key memory key = _keys[deviceId];
+        return Device({
+            curve: rec.curve,
+            status: rec.status,
+            validFrom: rec.validFrom,
+            revokedAt: rec.revokedAt,
+            x: key.x,
+            y: key.y,
+            certFingerprint: _certFingerprints[deviceId]
+        });
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function checkSignature(bytes32 deviceId, uint64 timestamp, bytes32 digest, bytes calldata signature)
+        external
+        view
+        returns (SignatureCheck)
+    {
+        Record memory rec = _records[deviceId];
+        if (rec.status == Status.None) return SignatureCheck.UnknownDevice;
+        if (timestamp < rec.validFrom || (rec.status == Status.Revoked && timestamp >= rec.revokedAt)) {
+            return SignatureCheck.KeyNotValidAtTime;
+        }
+        if (rec.curve == Curve.Secp256k1) {
+            if (signature.length != 65) return SignatureCheck.BadSignature;
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(
+                digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
+            );
+            return err == ECDSA.RecoverError.NoError && recovered == rec.signer
+                ? SignatureCheck.Valid
+                : SignatureCheck.BadSignature;
+        }
+        if (signature.length != 64) return SignatureCheck.BadSignature;
+        Key storage key = _keys[deviceId];
+        // P-256 devices sign ES256 (ECDSA with SHA-256) over the 32-byte EIP-712 digest (docs/PROTOCOL.md).
+        // P256.verify: RIP-7212/EIP-7951 precompile where present, Solidity otherwise; rejects high-S,
+        // and does not read an empty precompile return as a verdict (OpenZeppelin issue 5619).
+        bytes32 h = sha256(abi.encodePacked(digest));
+        return P256.verify(h, bytes32(signature[0:32]), bytes32(signature[32:64]), key.x, key.y)
+            ? SignatureCheck.Valid
+            : SignatureCheck.BadSignature;
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function domainSeparator() public view returns (bytes32) {
+        return block.chainid == _cachedChainId
+            ? _cachedDomainSeparator
+            : Readings.domainSeparator(address(this), block.chainid);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function deviceIdOf(Curve curve, bytes32 x, bytes32 y) public pure returns (bytes32) {
+        return keccak256(abi.encode(uint8(curve), x, y));
+    }
+
+    function _validateKey(Curve curve, bytes32 x, bytes32 y) private pure returns (address signer) {
+        if (curve == Curve.P256) {
+            if (!P256.isValidPublicKey(x, y)) revert DeviceRegistryInvalidPublicKey(x, y);
+            return address(0);
+        }
+        if (curve == Curve.Secp256k1) {
+            uint256 px = uint256(x);
+            uint256 py = uint256(y);
+            uint256 p = _SECP256K1_P;
+            if (px >= p || py >= p || mulmod(py, py, p) != addmod(mulmod(mulmod(px, px, p), px, p), 7, p)) {
+                revert DeviceRegistryInvalidPublicKey(x, y);
+            }
+            return address(uint160(uint256(keccak256(abi.encode(x, y)))));
+        }
+        revert DeviceRegistryUnsupportedCurve(uint8(curve));
+    }
+}

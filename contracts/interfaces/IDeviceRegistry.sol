@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IDeviceRegistry
+/// @notice Registered device identities of a sensor-oracle fleet: one public key per device id,
+/// its curve, its certificate fingerprint, and the time range in which the key signs validly.
+interface IDeviceRegistry {
+    /// @notice The curve of a device key. Values are part of the protocol (docs/PROTOCOL.md).
+    enum Curve {
+        None,
+        Secp256k1,
+        P256
+    }
+
+    /// @notice Lifecycle of a device record.
+    enum Status {
+        None,
+        Active,
+        Revoked
+    }
+
+    /// @notice Outcome of a signature check, so callers can branch without reverting.
+    enum SignatureCheck {
+        Valid,
+        UnknownDevice,
+        KeyNotValidAtTime,
+        BadSignature
+    }
+
+    /// @notice A device as the registry holds it.
+    struct Device {
+        Curve curve;
+        Status status;
+        uint40 validFrom;
+        uint40 revokedAt;
+        bytes32 x;
+        bytes32 y;
+        bytes32 certFingerprint;
+    }
+
+    /// @notice Emitted when a device is registered.
+    event DeviceRegistered(
+        bytes32 indexed deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom
+    );
+
+    /// @notice Emitted when a device is revoked; readings signed at or after `since` no longer verify.
+    event DeviceRevoked(bytes32 indexed deviceId, uint40 since);
+
+    /// @notice The device id is not the one derived from its first key (docs/PROTOCOL.md).
+    error DeviceRegistryDeviceIdMismatch(bytes32 deviceId, bytes32 expected);
+    /// @notice The device id is already registered.
+    error DeviceRegistryAlreadyRegistered(bytes32 deviceId);
+    /// @notice The device id is not registered.
+    error DeviceRegistryUnknownDevice(bytes32 deviceId);
+    /// @notice The device is already revoked.
+    error DeviceRegistryAlreadyRevoked(bytes32 deviceId);
+    /// @notice The curve is not one the registry supports.
+    error DeviceRegistryUnsupportedCurve(uint8 curve);
+    /// @notice The point is not on the named curve.
+    error DeviceRegistryInvalidPublicKey(bytes32 x, bytes32 y);
+    /// @notice A revocation time lies in the future.
+    error DeviceRegistryRevocationInFuture(uint40 since, uint256 nowTime);
+
+    /// @notice Register a device key. Only operators.
+    function register(bytes32 deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom)
+        external;
+
+    /// @notice Revoke a device from `since` (now or in the past). Only operators.
+    function revoke(bytes32 deviceId, uint40 since) external;
+
+    /// @notice The device record; status None for an unknown id.
+    function getDevice(bytes32 deviceId) external view returns (Device memory);
+
+    /// @notice Whether `signature` over `digest` is the device's, by a key valid at `timestamp`.
+    /// @param digest the reading's EIP-712 digest
+    /// @param signature P-256: 64 bytes r||s, ECDSA-SHA256 over `digest`; secp256k1: 65 bytes r||s||v,
+    /// ECDSA directly over `digest`. Low-S only.
+    function checkSignature(bytes32 deviceId, uint64 timestamp, bytes32 digest, bytes calldata signature)
+        external
+        view
+        returns (SignatureCheck);
+
+    /// @notice The EIP-712 domain separator readings of this fleet are signed under.
+    function domainSeparator() external view returns (bytes32);
+
+    /// @notice The device id of a first key: keccak256(abi.encode(uint8(curve), x, y)).
+    function deviceIdOf(Curve curve, bytes32 x, bytes32 y) external pure returns (bytes32);
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Readings
+/// @notice The signed Reading of sensor-oracle (docs/PROTOCOL.md): its EIP-712 digest, the domain
+/// a deployment signs under, and the Merkle leaf a batch commits.
+library Readings {
+    /// @notice One sensor reading as a device signs it.
+    /// @param deviceId the device's id (docs/PROTOCOL.md, "Device id")
+    /// @param feedId what is measured, e.g. keccak256("cold-room-7/temperature")
+    /// @param value the measured value, scaled by the feed's decimals
+    /// @param timestamp seconds since the Unix epoch at which the device took the reading
+    /// @param sequence the device's monotonic counter, strictly increasing per device
+    struct Reading {
+        bytes32 deviceId;
+        bytes32 feedId;
+        int256 value;
+        uint64 timestamp;
+        uint64 sequence;
+    }
+
+    bytes32 internal constant READING_TYPEHASH =
+        keccak256("Reading(bytes32 deviceId,bytes32 feedId,int256 value,uint64 timestamp,uint64 sequence)");
+
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+
+    bytes32 internal constant NAME_HASH = keccak256("SensorOracle");
+    bytes32 internal constant VERSION_HASH = keccak256("1");
+
+    /// @notice The EIP-712 domain separator of a deployment: its DeviceRegistry is the verifying contract.
+    function domainSeparator(address registry, uint256 chainId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chainId, registry));
+    }
+
+    /// @notice The EIP-712 struct hash of a reading.
+    function structHash(Reading calldata r) internal pure returns (bytes32 h) {
+        return keccak256(abi.encode(READING_TYPEHASH, r.deviceId, r.feedId, r.value, r.timestamp, r.sequence));
+    }
+
+    /// @notice The 32-byte digest a device signs: keccak256(0x1901 || domainSeparator || structHash).
+    function digest(Reading calldata r, bytes32 separator) internal pure returns (bytes32 d) {
+        bytes32 sh = structHash(r);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, hex"1901")
+            mstore(add(ptr, 0x02), separator)
+            mstore(add(ptr, 0x22), sh)
+            d := keccak256(ptr, 0x42)
+        }
+    }
+
+    /// @notice The Merkle leaf of a reading, in OpenZeppelin's standard tree format with leaf
+    /// types (bytes32,bytes32,int256,uint64,uint64): keccak256(keccak256(abi.encode(fields))).
+    function leaf(Reading calldata r) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(r.deviceId, r.feedId, r.value, r.timestamp, r.sequence))));
+    }
+}

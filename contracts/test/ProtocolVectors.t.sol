@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
+import {Readings} from "../libraries/Readings.sol";
+import {CheatsTest} from "./Cheats.sol";
+import {Vectors} from "./Vectors.sol";
+
+contract ReadingsHarness {
+    function digest(Readings.Reading calldata r, bytes32 separator) external pure returns (bytes32) {
+        return Readings.digest(r, separator);
+    }
+
+    function leaf(Readings.Reading calldata r) external pure returns (bytes32) {
+        return Readings.leaf(r);
+    }
+}
+
+/// The vectors of docs/vectors.json, recomputed by the contracts' own code.
+contract ProtocolVectorsTest is CheatsTest {
+    ReadingsHarness private h = new ReadingsHarness();
+
+    function test_digestsMatchVectors() public view {
+        bytes32 sep = Readings.domainSeparator(Vectors.REGISTRY, Vectors.CHAIN_ID);
+        for (uint256 i = 0; i < Vectors.COUNT; i++) {
+            Vectors.Vector memory v = Vectors.get(i);
+            assertEq(h.digest(v.reading, sep), v.digest, "digest");
+        }
+    }
+
+    function test_leavesAndRootMatchVectors() public view {
+        for (uint256 i = 0; i < Vectors.COUNT; i++) {
+            Vectors.Vector memory v = Vectors.get(i);
+            assertEq(h.leaf(v.reading), v.leaf, "leaf");
+            assertEq(MerkleProof.processProof(v.proof, v.leaf), Vectors.ROOT, "root");
+        }
+    }
+
+    function test_signaturesVerifyForTheirCurve() public view {
+        for (uint256 i = 0; i < Vectors.COUNT; i++) {
+            Vectors.Vector memory v = Vectors.get(i);
+            bytes memory sig = v.chainSignature;
+            bytes32 r;
+            bytes32 s;
+            assembly {
+                r := mload(add(sig, 0x20))
+                s := mload(add(sig, 0x40))
+            }
+            if (v.curve == 2) {
+                assertEq(sig.length, 64, "p256 length");
+                assertTrue(P256.verify(sha256(abi.encodePacked(v.digest)), r, s, v.x, v.y), "p256 verifies");
+                assertTrue(!P256.verify(v.digest, r, s, v.x, v.y), "p256 is over sha256(digest), not digest");
+            } else {
+                assertEq(sig.length, 65, "secp256k1 length");
+                address expected = address(uint160(uint256(keccak256(abi.encode(v.x, v.y)))));
+                assertTrue(ECDSA.recover(v.digest, sig) == expected, "secp256k1 recovers the device address");
+            }
+        }
+    }
+}

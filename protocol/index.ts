@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./merkle.js";
+export * from "./reading.js";
+export * from "./signature.js";
+export * from "./wire.js";

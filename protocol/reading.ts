@@ -1,0 +1,105 @@
+import { encodeAbiParameters, type Hex, hashTypedData, keccak256 } from "viem";
+
+/** Curve identifiers; the numbers are part of the protocol and of DeviceRegistry.Curve. */
+export const Curve = { secp256k1: 1, p256: 2 } as const;
+export type CurveName = keyof typeof Curve;
+
+/** One reading as a device signs it (docs/PROTOCOL.md). */
+export type Reading = {
+  deviceId: Hex;
+  feedId: Hex;
+  value: bigint;
+  timestamp: bigint;
+  sequence: bigint;
+};
+
+/** EIP-712 types of a Reading. */
+export const READING_TYPES = {
+  Reading: [
+    { name: "deviceId", type: "bytes32" },
+    { name: "feedId", type: "bytes32" },
+    { name: "value", type: "int256" },
+    { name: "timestamp", type: "uint64" },
+    { name: "sequence", type: "uint64" },
+  ],
+} as const;
+
+/** The EIP-712 domain of one deployment: the DeviceRegistry is the verifying contract. */
+export type ReadingDomain = { chainId: number | bigint; registry: Hex };
+
+export const DOMAIN_NAME = "SensorOracle";
+export const DOMAIN_VERSION = "1";
+
+export const UINT64_MAX = (1n << 64n) - 1n;
+export const INT256_MIN = -(1n << 255n);
+export const INT256_MAX = (1n << 255n) - 1n;
+
+/** The 32-byte EIP-712 digest every device signs. */
+export function readingDigest(reading: Reading, domain: ReadingDomain): Hex {
+  return hashTypedData({
+    domain: {
+      name: DOMAIN_NAME,
+      version: DOMAIN_VERSION,
+      chainId: BigInt(domain.chainId),
+      verifyingContract: domain.registry,
+    },
+    types: READING_TYPES,
+    primaryType: "Reading",
+    message: reading,
+  });
+}
+
+/** Leaf types of the Merkle tree: OpenZeppelin's standard tree format over these values. */
+export const LEAF_TYPES = ["bytes32", "bytes32", "int256", "uint64", "uint64"] as const;
+
+export function leafValues(r: Reading): [Hex, Hex, bigint, bigint, bigint] {
+  return [r.deviceId, r.feedId, r.value, r.timestamp, r.sequence];
+}
+
+/** The Merkle leaf of a reading: keccak256(keccak256(abi.encode(deviceId, feedId, value, timestamp, sequence))). */
+export function readingLeaf(r: Reading): Hex {
+  const inner = keccak256(
+    encodeAbiParameters(
+      LEAF_TYPES.map((type) => ({ type })),
+      leafValues(r),
+    ),
+  );
+  return keccak256(inner);
+}
+
+/**
+ * The device id of a first key: keccak256(abi.encode(uint8 curve, bytes32 x, bytes32 y)).
+ * It stays the device's id across key rotations.
+ */
+export function deviceIdOf(curve: CurveName, publicKey: Uint8Array): Hex {
+  const { x, y } = splitPublicKey(publicKey);
+  return keccak256(
+    encodeAbiParameters([{ type: "uint8" }, { type: "bytes32" }, { type: "bytes32" }], [Curve[curve], x, y]),
+  );
+}
+
+/** x and y of an uncompressed SEC1 public key (0x04 || x || y). */
+export function splitPublicKey(publicKey: Uint8Array): { x: Hex; y: Hex } {
+  if (publicKey.length !== 65 || publicKey[0] !== 4) {
+    throw new TypeError("expected a 65-byte uncompressed SEC1 public key");
+  }
+  return { x: toHex32(publicKey.subarray(1, 33)), y: toHex32(publicKey.subarray(33, 65)) };
+}
+
+function toHex32(bytes: Uint8Array): Hex {
+  return `0x${Buffer.from(bytes).toString("hex")}`;
+}
+
+/** Device id as it appears in topics and certificate CNs: 64 lowercase hex digits, no 0x. */
+export function deviceIdToName(deviceId: Hex): string {
+  return deviceId.slice(2).toLowerCase();
+}
+
+export function deviceNameToId(name: string): Hex {
+  return `0x${name}`;
+}
+
+/** A feed id from a human name: keccak256 of its UTF-8 bytes. */
+export function feedIdOf(name: string): Hex {
+  return keccak256(new TextEncoder().encode(name));
+}

@@ -1,0 +1,122 @@
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { p256 } from "@noble/curves/nist.js";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { type Hex, hexToBytes, toHex } from "viem";
+import type { CurveName } from "./reading.js";
+
+/**
+ * Signatures on the wire are 64 bytes r||s, low-S, for both curves (docs/PROTOCOL.md):
+ * - P-256: ES256, ECDSA with SHA-256 over the 32-byte EIP-712 digest (the digest is the message).
+ * - secp256k1: ECDSA directly over the 32-byte EIP-712 digest, as Ethereum signs.
+ * On-chain, secp256k1 signatures carry a recovery byte: r||s||v (65 bytes); see toChainSignature.
+ */
+
+const CURVES = { p256, secp256k1 } as const;
+
+/** Sign a reading digest with a software key (development and the demo only). */
+export function signDigest(curve: CurveName, secretKey: Uint8Array, digest: Hex): Uint8Array {
+  const msg = hexToBytes(digest);
+  return curve === "p256"
+    ? p256.sign(msg, secretKey, { prehash: true, lowS: true })
+    : secp256k1.sign(msg, secretKey, { prehash: false, lowS: true });
+}
+
+/** The public key (65-byte uncompressed SEC1) of a software secret key. */
+export function publicKeyOf(curve: CurveName, secretKey: Uint8Array): Uint8Array {
+  return CURVES[curve].getPublicKey(secretKey, false);
+}
+
+export function randomSecretKey(curve: CurveName): Uint8Array {
+  return CURVES[curve].utils.randomSecretKey();
+}
+
+/** Whether a 64-byte r||s has s above n/2. */
+export function isHighS(curve: CurveName, signature: Uint8Array): boolean {
+  return CURVES[curve].Signature.fromBytes(signature, "compact").hasHighS();
+}
+
+/** Flip s to n - s when it is above n/2 (tokens such as SoftHSM2 do not normalise). */
+export function normalizeLowS(curve: CurveName, signature: Uint8Array): Uint8Array {
+  const sig = CURVES[curve].Signature.fromBytes(signature, "compact");
+  if (!sig.hasHighS()) return signature;
+  const n = CURVES[curve].Point.CURVE().n;
+  return new CURVES[curve].Signature(sig.r, n - sig.s).toBytes("compact");
+}
+
+const keyCache = new Map<string, KeyObject>();
+
+function p256KeyObject(publicKey: Uint8Array): KeyObject {
+  const cacheKey = Buffer.from(publicKey).toString("hex");
+  let key = keyCache.get(cacheKey);
+  if (!key) {
+    key = createPublicKey({
+      key: {
+        kty: "EC",
+        crv: "P-256",
+        x: Buffer.from(publicKey.subarray(1, 33)).toString("base64url"),
+        y: Buffer.from(publicKey.subarray(33, 65)).toString("base64url"),
+      },
+      format: "jwk",
+    });
+    if (keyCache.size > 100_000) keyCache.clear();
+    keyCache.set(cacheKey, key);
+  }
+  return key;
+}
+
+export type VerifyReadingSignatureParameters = {
+  curve: CurveName;
+  publicKey: Uint8Array;
+  digest: Hex;
+  signature: Uint8Array;
+};
+
+/**
+ * Verify a 64-byte low-S wire signature over a reading digest. Returns the signature in its
+ * on-chain form (P-256: r||s; secp256k1: r||s||v) when it is valid, or null.
+ * P-256 goes through node:crypto (OpenSSL), which measured about 30 times faster here than
+ * @noble/curves; secp256k1 recovers the key with @noble/curves (node:crypto cannot take a
+ * keccak digest as the message hash).
+ */
+export function verifyReadingSignature(p: VerifyReadingSignatureParameters): Uint8Array | null {
+  if (p.signature.length !== 64) return null;
+  if (p.curve === "p256") {
+    let sig: ReturnType<typeof p256.Signature.fromBytes>;
+    try {
+      sig = p256.Signature.fromBytes(p.signature, "compact");
+    } catch {
+      return null;
+    }
+    if (sig.hasHighS()) return null;
+    const ok = cryptoVerify(
+      "sha256",
+      hexToBytes(p.digest),
+      { key: p256KeyObject(p.publicKey), dsaEncoding: "ieee-p1363" },
+      p.signature,
+    );
+    return ok ? p.signature : null;
+  }
+  let sig: ReturnType<typeof secp256k1.Signature.fromBytes>;
+  try {
+    sig = secp256k1.Signature.fromBytes(p.signature, "compact");
+  } catch {
+    return null;
+  }
+  if (sig.hasHighS()) return null;
+  const hash = hexToBytes(p.digest);
+  const expected = toHex(p.publicKey);
+  for (const bit of [0, 1]) {
+    try {
+      const recovered = sig.addRecoveryBit(bit).recoverPublicKey(hash).toBytes(false);
+      if (toHex(recovered) === expected) {
+        const out = new Uint8Array(65);
+        out.set(p.signature, 0);
+        out[64] = 27 + bit;
+        return out;
+      }
+    } catch {
+      // no point for this recovery bit
+    }
+  }
+  return null;
+}
