@@ -2,7 +2,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "protocol/**/*.test.ts", "bridge/**/*.test.ts", "device-agent/**/*.test.ts"],
+    include: [
+      "test/**/*.test.ts",
+      "protocol/**/*.test.ts",
+      "bridge/**/*.test.ts",
+      "device-agent/**/*.test.ts",
+    ],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // Each end-to-end file starts its own Mosquitto, Redis and chain; run files one at a time on

@@ -25,7 +25,15 @@ export const VECTOR_INPUTS = {
   feed: "cold-room-7/temperature",
 };
 
-export type VectorDevice = { curve: CurveName; secretKey: Hex; publicKey: Hex; x: Hex; y: Hex; deviceId: Hex; name: string };
+export type VectorDevice = {
+  curve: CurveName;
+  secretKey: Hex;
+  publicKey: Hex;
+  x: Hex;
+  y: Hex;
+  deviceId: Hex;
+  name: string;
+};
 export type VectorReading = {
   curve: CurveName;
   reading: { deviceId: Hex; feedId: Hex; value: string; timestamp: string; sequence: string };
@@ -107,7 +115,12 @@ export function computeVectors(): Vectors {
     };
   });
   return {
-    domain: { name: "SensorOracle", version: "1", chainId: domain.chainId, verifyingContract: domain.registry },
+    domain: {
+      name: "SensorOracle",
+      version: "1",
+      chainId: domain.chainId,
+      verifyingContract: domain.registry,
+    },
     feed: { name: VECTOR_INPUTS.feed, feedId },
     devices,
     readings: out,

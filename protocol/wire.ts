@@ -92,7 +92,11 @@ export function decodeReadingMessage(
   }
   const sequence = BigInt(m.sequence);
   if (sequence > UINT64_MAX) throw new MalformedPayloadError("sequence out of uint64 range");
-  if (typeof m.signature !== "string" || !isHex(m.signature, { strict: true }) || m.signature.length !== 130) {
+  if (
+    typeof m.signature !== "string" ||
+    !isHex(m.signature, { strict: true }) ||
+    m.signature.length !== 130
+  ) {
     throw new MalformedPayloadError("signature must be 0x and 128 hex digits (r||s)");
   }
   return {

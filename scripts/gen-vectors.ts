@@ -5,4 +5,6 @@ import { computeVectors, vectorsSolidity } from "../protocol/vectors.js";
 const v = computeVectors();
 writeFileSync("docs/vectors.json", `${JSON.stringify(v, null, 2)}\n`);
 writeFileSync("contracts/test/Vectors.sol", vectorsSolidity(v));
-console.log(`vectors: ${v.readings.length} readings, root ${v.root} -> docs/vectors.json, contracts/test/Vectors.sol`);
+console.log(
+  `vectors: ${v.readings.length} readings, root ${v.root} -> docs/vectors.json, contracts/test/Vectors.sol`,
+);

@@ -1,0 +1,30 @@
+import { parseAbi } from "viem";
+
+/** The parts of the contracts' ABIs the bridge and agent use (kept in step by test/contracts-abi.test.ts). */
+export const deviceRegistryAbi = parseAbi([
+  "struct Device { uint8 curve; uint8 status; uint40 validFrom; uint40 revokedAt; bytes32 x; bytes32 y; bytes32 certFingerprint; }",
+  "function getDevice(bytes32 deviceId) view returns (Device)",
+  "function register(bytes32 deviceId, uint8 curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom)",
+  "function revoke(bytes32 deviceId, uint40 since)",
+  "function domainSeparator() view returns (bytes32)",
+  "function OPERATOR_ROLE() view returns (bytes32)",
+  "function grantRole(bytes32 role, address account)",
+  "event DeviceRegistered(bytes32 indexed deviceId, uint8 curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom)",
+  "event DeviceRevoked(bytes32 indexed deviceId, uint40 since)",
+]);
+
+export const readingBatchesAbi = parseAbi([
+  "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
+  "struct Batch { uint64 committedAt; uint32 count; uint64 fromTime; uint64 toTime; }",
+  "function commitBatch(bytes32 root, uint32 count, uint64 fromTime, uint64 toTime) returns (bool)",
+  "function getBatch(bytes32 root) view returns (Batch)",
+  "function verifyReading(Reading reading, bytes signature, bytes32[] proof) view returns (bytes32)",
+  "function tryVerifyReading(Reading reading, bytes signature, bytes32[] proof) view returns (bool)",
+  "function registry() view returns (address)",
+  "function SUBMITTER_ROLE() view returns (bytes32)",
+  "function grantRole(bytes32 role, address account)",
+  "event BatchCommitted(bytes32 indexed root, uint32 count, uint64 fromTime, uint64 toTime)",
+  "error ReadingBatchesUnknownBatch(bytes32 root)",
+  "error ReadingBatchesInvalidSignature(bytes32 deviceId, uint8 check)",
+  "error ReadingBatchesInvalidBatch(bytes32 root, uint32 count, uint64 fromTime, uint64 toTime)",
+]);

@@ -1,0 +1,101 @@
+import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import { buildReadingTree } from "../protocol/index.js";
+import { readingBatchesAbi } from "./abi.js";
+import { toReading } from "./ingest.js";
+import type { Metrics } from "./metrics.js";
+import type { CommittedBatch, ReadingStore, StoredReading } from "./store/types.js";
+
+export type BatcherParameters = {
+  store: ReadingStore;
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain | undefined, Account>;
+  batches: Hex;
+  metrics: Metrics;
+  maxBatchSize?: number;
+  onCommitted?: (batch: CommittedBatch) => void;
+  onError?: (err: unknown) => void;
+};
+
+/**
+ * Cut a batch from the store, commit its Merkle root, record it as committed. A batch the store
+ * hands out again after a crash has the same ids and so the same root; committing a root twice is
+ * a no-op on-chain, so each reading ends in exactly one committed batch.
+ */
+export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBatch | null> {
+  const pending = await p.store.nextBatch(p.maxBatchSize ?? 1024);
+  if (!pending) return null;
+  const readings = (await p.store.getReadings(pending.ids)).filter((r): r is StoredReading => r !== null);
+  if (readings.length !== pending.ids.length)
+    throw new Error(`batch ${pending.seq}: readings missing from store`);
+  const tree = buildReadingTree(readings.map(toReading));
+  const root = tree.root as Hex;
+  // Timestamps are checked safe integers (wire.ts), so Number arithmetic is exact here.
+  const times = readings.map((r) => Number(r.timestamp));
+  const fromTime = BigInt(times.reduce((a, b) => Math.min(a, b)));
+  const toTime = BigInt(times.reduce((a, b) => Math.max(a, b)));
+  const hash = await p.walletClient.writeContract({
+    address: p.batches,
+    abi: readingBatchesAbi,
+    functionName: "commitBatch",
+    args: [root, readings.length, fromTime, toTime],
+    chain: p.walletClient.chain,
+    account: p.walletClient.account,
+  });
+  const receipt = await p.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error(`commit of batch ${pending.seq} reverted (tx ${hash})`);
+  const committed: CommittedBatch = {
+    root,
+    ids: pending.ids,
+    txHash: hash,
+    blockNumber: receipt.blockNumber.toString(),
+    gasUsed: receipt.gasUsed.toString(),
+    committedAt: Date.now(),
+  };
+  await p.store.completeBatch(pending, committed);
+  p.metrics.batchesCommitted += 1;
+  p.metrics.readingsCommitted += readings.length;
+  p.metrics.gasUsed += receipt.gasUsed;
+  p.onCommitted?.(committed);
+  return committed;
+}
+
+/** Run commitNextBatch every `intervalMs` (and at once again while batches are full). */
+export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
+  stop(): Promise<void>;
+  flush(): Promise<void>;
+} {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+
+  const drain = async () => {
+    for (;;) {
+      try {
+        const b = await commitNextBatch(p);
+        if (!b || b.ids.length < (p.maxBatchSize ?? 1024)) return;
+      } catch (err) {
+        p.metrics.commitFailures += 1;
+        p.onError?.(err);
+        return;
+      }
+    }
+  };
+  const tick = () => {
+    running = running.then(drain);
+    void running.then(() => {
+      if (!stopped) timer = setTimeout(tick, p.intervalMs);
+    });
+  };
+  timer = setTimeout(tick, p.intervalMs);
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+    async flush() {
+      running = running.then(drain);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import mqtt, { type MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import {
+  acksTopic,
+  BRIDGE_SUBSCRIPTION,
+  deviceNameFromTopic,
+  encodeAck,
+  type ReadingDomain,
+  ReadingRejectedError,
+} from "../protocol/index.js";
+import { buildApp } from "./app.js";
+import { startBatcher } from "./batcher.js";
+import type { FleetCertificates } from "./certificates.js";
+import { type IngestResult, ingestReading } from "./ingest.js";
+import { Metrics } from "./metrics.js";
+import { RegistryCache } from "./registry.js";
+import type { CommittedBatch, ReadingStore } from "./store/types.js";
+
+export type BridgeParameters = {
+  mqtt: { url: string; ca: string; cert: string; key: string; clientId?: string };
+  certificates: FleetCertificates;
+  store: ReadingStore;
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain | undefined, Account>;
+  contracts: { registry: Hex; batches: Hex };
+  chainId: number;
+  batchIntervalMs?: number;
+  maxBatchSize?: number;
+  registryTtlMs?: number;
+  http?: { port: number; host?: string };
+  log: Logger;
+  onAccepted?: (r: IngestResult) => void;
+  onRejected?: (deviceName: string | null, err: ReadingRejectedError) => void;
+  onCommitted?: (b: CommittedBatch) => void;
+};
+
+export type Bridge = {
+  metrics: Metrics;
+  app: ReturnType<typeof buildApp>;
+  /** Commit what is queued now (tests and shutdown). */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+/** Start a bridge: subscribe over mTLS, verify and queue readings, commit batches, serve HTTP. */
+export async function startBridge(p: BridgeParameters): Promise<Bridge> {
+  const metrics = new Metrics();
+  const registry = new RegistryCache(p.publicClient, p.contracts.registry, p.registryTtlMs);
+  const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.registry };
+  const ingestParams = { certificates: p.certificates, registry, store: p.store, domain };
+
+  const client: MqttClient = await mqtt.connectAsync(p.mqtt.url, {
+    protocolVersion: 5,
+    ca: p.mqtt.ca,
+    cert: p.mqtt.cert,
+    key: p.mqtt.key,
+    clientId: p.mqtt.clientId ?? `sensor-oracle-bridge-${process.pid}`,
+    rejectUnauthorized: true,
+    reconnectPeriod: 1000,
+  });
+
+  async function handle(topic: string, payload: Buffer): Promise<void> {
+    const name = deviceNameFromTopic(topic);
+    try {
+      if (!name)
+        throw new ReadingRejectedError("malformed", "Message on an unexpected topic.", { details: topic });
+      const result = await ingestReading(ingestParams, name, payload);
+      metrics.accepted += 1;
+      client.publish(
+        acksTopic(name),
+        encodeAck({ v: 1, sequence: result.reading.sequence.toString(), status: "queued" }),
+        {
+          qos: 1,
+        },
+      );
+      p.onAccepted?.(result);
+    } catch (err) {
+      if (!(err instanceof ReadingRejectedError)) throw err;
+      metrics.reject(err.reason);
+      p.log.warn({ device: name, reason: err.reason, details: err.details }, "reading rejected");
+      if (name) {
+        client.publish(
+          acksTopic(name),
+          encodeAck({ v: 1, sequence: sequenceOf(payload), status: "rejected", reason: err.reason }),
+          { qos: 1 },
+        );
+      }
+      p.onRejected?.(name, err);
+    }
+  }
+
+  // The broker's PUBACK goes out only once the reading is durably queued (or refused): a crash
+  // before that makes the broker redeliver it.
+  client.handleMessage = (packet, done) => {
+    handle(packet.topic, packet.payload as Buffer).then(
+      () => done(),
+      (err: unknown) => {
+        // Infrastructure failure (store or chain unreachable): do not ack; the broker redelivers.
+        p.log.error({ err, topic: packet.topic }, "reading not processed");
+        done(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  };
+  await client.subscribeAsync(BRIDGE_SUBSCRIPTION, { qos: 1 });
+
+  const batcher = startBatcher({
+    store: p.store,
+    publicClient: p.publicClient,
+    walletClient: p.walletClient,
+    batches: p.contracts.batches,
+    metrics,
+    intervalMs: p.batchIntervalMs ?? 2000,
+    maxBatchSize: p.maxBatchSize ?? 1024,
+    onCommitted: (b) => {
+      p.log.info(
+        { root: b.root, readings: b.ids.length, tx: b.txHash, gasUsed: b.gasUsed },
+        "batch committed",
+      );
+      p.onCommitted?.(b);
+    },
+    onError: (err) => p.log.error({ err }, "batch commit failed; will retry"),
+  });
+
+  const app = buildApp({ store: p.store, metrics });
+  if (p.http) await app.listen({ port: p.http.port, host: p.http.host ?? "127.0.0.1" });
+
+  return {
+    metrics,
+    app,
+    flush: () => batcher.flush(),
+    async stop() {
+      await client.endAsync();
+      await batcher.stop();
+      await app.close();
+    },
+  };
+}
+
+function sequenceOf(payload: Buffer): string | null {
+  try {
+    const s = (JSON.parse(payload.toString("utf8")) as { sequence?: unknown }).sequence;
+    return typeof s === "string" && /^[0-9]{1,20}$/.test(s) ? s : null;
+  } catch {
+    return null;
+  }
+}

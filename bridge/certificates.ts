@@ -1,0 +1,115 @@
+import "reflect-metadata";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
+import type { Hex } from "viem";
+import {
+  type CurveName,
+  isDeviceName,
+  parseDeviceSanUri,
+  parseReadingKeySanUri,
+  ReadingRejectedError,
+} from "../protocol/index.js";
+
+/** What the bridge knows of a device from its certificate, after checking it. */
+export type DeviceCertificate = {
+  name: string;
+  curve: CurveName;
+  readingPublicKey: Uint8Array;
+  fingerprint: Hex;
+  notBefore: Date;
+  notAfter: Date;
+};
+
+type Entry = { pem: string; checked?: Promise<DeviceCertificate> };
+
+/**
+ * Device certificates the fleet CA issued, by device name. The broker authenticates each TLS
+ * client against the fleet CA and (with use_identity_as_username and the topic ACL) lets it
+ * publish only under its own CN; the bridge checks the enrolled certificate for that name
+ * chains to the fleet CA, is within its validity, and names the key that signs its readings.
+ */
+export class FleetCertificates {
+  private readonly ca: x509.X509Certificate;
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(caPem: string) {
+    this.ca = new x509.X509Certificate(caPem);
+  }
+
+  /** Add (or replace) a device certificate; the device name is taken from its subject CN. */
+  add(pem: string): string {
+    const cert = new x509.X509Certificate(pem);
+    const cn = cert.subjectName.getField("CN")[0];
+    if (!cn || !isDeviceName(cn)) throw new TypeError("device certificate CN is not a 64-hex device name");
+    this.entries.set(cn, { pem });
+    return cn;
+  }
+
+  /** Load every *.pem in a directory. */
+  loadDirectory(dir: string): number {
+    let n = 0;
+    for (const f of readdirSync(dir)) {
+      if (f.endsWith(".pem")) {
+        this.add(readFileSync(join(dir, f), "utf8"));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The checked certificate of a device. Throws ReadingRejectedError (no_certificate, certificate_invalid, certificate_expired). */
+  async resolve(name: string, now = new Date()): Promise<DeviceCertificate> {
+    const entry = this.entries.get(name);
+    if (!entry) {
+      throw new ReadingRejectedError("no_certificate", "No enrolled certificate for this device.", {
+        details: `device ${name}`,
+      });
+    }
+    entry.checked ??= this.check(name, entry.pem);
+    const dc = await entry.checked;
+    if (now < dc.notBefore || now > dc.notAfter) {
+      throw new ReadingRejectedError("certificate_expired", "Device certificate is not valid now.", {
+        details: `device ${name}, valid ${dc.notBefore.toISOString()} to ${dc.notAfter.toISOString()}`,
+      });
+    }
+    return dc;
+  }
+
+  private async check(name: string, pem: string): Promise<DeviceCertificate> {
+    const cert = new x509.X509Certificate(pem);
+    const invalid = (details: string) =>
+      new ReadingRejectedError("certificate_invalid", "Device certificate is not valid for this fleet.", {
+        details: `device ${name}: ${details}`,
+      });
+    const signedByCa =
+      cert.issuer === this.ca.subject &&
+      (await cert.verify({ publicKey: this.ca.publicKey, signatureOnly: true }).catch(() => false));
+    if (!signedByCa) throw invalid("not issued by the fleet CA");
+    const uris = (cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [])
+      .filter((n) => n.type === "url")
+      .map((n) => n.value);
+    if (!uris.some((u) => parseDeviceSanUri(u) === name)) throw invalid("SAN does not name this device");
+    const spki = new Uint8Array(cert.publicKey.rawData);
+    const tlsKey = spki.slice(spki.length - 65);
+    const named = uris.map(parseReadingKeySanUri).find((k) => k !== null);
+    let curve: CurveName = "p256";
+    let readingPublicKey: Uint8Array = tlsKey;
+    if (named) {
+      if (named.curve === "p256" && Buffer.compare(named.publicKey, tlsKey) !== 0) {
+        throw invalid("a P-256 reading key must be the certificate's key");
+      }
+      curve = named.curve;
+      readingPublicKey = named.publicKey;
+    }
+    const fingerprint = `0x${createHash("sha256").update(Buffer.from(cert.rawData)).digest("hex")}` as Hex;
+    return { name, curve, readingPublicKey, fingerprint, notBefore: cert.notBefore, notAfter: cert.notAfter };
+  }
+}
+
+/** sha256 of a certificate's DER: the fingerprint the registry holds. */
+export function certificateFingerprint(pem: string): Hex {
+  const der = Buffer.from(new x509.X509Certificate(pem).rawData);
+  return `0x${createHash("sha256").update(der).digest("hex")}`;
+}

@@ -1,0 +1,119 @@
+import { bytesToHex, type Hex } from "viem";
+import {
+  decodeReadingMessage,
+  type Reading,
+  type ReadingDomain,
+  ReadingRejectedError,
+  readingDigest,
+  verifyReadingSignature,
+} from "../protocol/index.js";
+import type { FleetCertificates } from "./certificates.js";
+import type { RegistryCache } from "./registry.js";
+import { type ReadingStore, readingId, type StoredReading } from "./store/types.js";
+
+export type IngestParameters = {
+  certificates: FleetCertificates;
+  registry: RegistryCache;
+  store: ReadingStore;
+  domain: ReadingDomain;
+  /** How far a reading's timestamp may lie ahead of the bridge's clock (clock skew). */
+  maxFutureSkewSec?: number;
+  now?: () => number;
+};
+
+export type IngestResult = { id: string; reading: Reading; stored: StoredReading };
+
+/**
+ * Check one reading message from a device's topic and queue it durably. The checks, in order:
+ * wire format and size; the device's enrolled certificate (fleet CA, validity); the registry
+ * record (registered, not revoked at the reading's time); one key in all three places (the
+ * certificate's reading key, the registry's key, the certificate fingerprint the registry holds);
+ * the signature; the timestamp; then replay and enqueue in one atomic store step.
+ * Throws ReadingRejectedError with a reason for every refusal.
+ */
+export async function ingestReading(
+  p: IngestParameters,
+  deviceName: string,
+  payload: Uint8Array,
+): Promise<IngestResult> {
+  const { reading, signature } = decodeReadingMessage(deviceName, payload);
+  const nowMs = (p.now ?? Date.now)();
+  const cert = await p.certificates.resolve(deviceName, new Date(nowMs));
+  const device = await p.registry.get(reading.deviceId);
+  if (!device) {
+    throw new ReadingRejectedError("unknown_device", "Device is not registered on-chain.", {
+      details: `device ${deviceName}`,
+    });
+  }
+  const ts = Number(reading.timestamp);
+  if (device.status === "revoked" && ts >= device.revokedAt) {
+    throw new ReadingRejectedError("revoked", "Device is revoked.", {
+      details: `device ${deviceName}, revoked since ${device.revokedAt}`,
+    });
+  }
+  if (ts < device.validFrom) {
+    throw new ReadingRejectedError("revoked", "Reading predates the device key's validity.", {
+      details: `device ${deviceName}, key valid from ${device.validFrom}, reading at ${ts}`,
+    });
+  }
+  if (
+    cert.curve !== device.curve ||
+    bytesToHex(cert.readingPublicKey) !== bytesToHex(device.publicKey) ||
+    cert.fingerprint !== device.certFingerprint
+  ) {
+    throw new ReadingRejectedError("key_mismatch", "Certificate and registry disagree on the device key.", {
+      details: `device ${deviceName}`,
+    });
+  }
+  const digest = readingDigest(reading, p.domain);
+  const chainSig = verifyReadingSignature({
+    curve: device.curve,
+    publicKey: device.publicKey,
+    digest,
+    signature,
+  });
+  if (!chainSig) {
+    throw new ReadingRejectedError(
+      "bad_signature",
+      "Reading signature does not verify with the device key.",
+      {
+        details: `device ${deviceName}, sequence ${reading.sequence}`,
+      },
+    );
+  }
+  const maxSkew = p.maxFutureSkewSec ?? 300;
+  if (ts > nowMs / 1000 + maxSkew) {
+    throw new ReadingRejectedError("future_timestamp", "Reading timestamp is in the future.", {
+      details: `device ${deviceName}, timestamp ${ts}, allowed skew ${maxSkew}s`,
+    });
+  }
+  const id = readingId(deviceName, reading.sequence);
+  const stored: StoredReading = {
+    id,
+    deviceId: reading.deviceId,
+    feedId: reading.feedId,
+    value: reading.value.toString(),
+    timestamp: reading.timestamp.toString(),
+    sequence: reading.sequence.toString(),
+    signature: bytesToHex(chainSig) as Hex,
+    curve: device.curve,
+    receivedAt: nowMs,
+  };
+  const outcome = await p.store.accept(stored, deviceName);
+  if (outcome === "replay") {
+    throw new ReadingRejectedError("replay", "Sequence at or below the device's highest accepted one.", {
+      details: `device ${deviceName}, sequence ${reading.sequence}`,
+    });
+  }
+  return { id, reading, stored };
+}
+
+export function toReading(s: StoredReading): Reading {
+  return {
+    deviceId: s.deviceId,
+    feedId: s.feedId,
+    value: BigInt(s.value),
+    timestamp: BigInt(s.timestamp),
+    sequence: BigInt(s.sequence),
+  };
+}

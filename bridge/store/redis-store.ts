@@ -1,0 +1,151 @@
+import { Redis } from "ioredis";
+import type { Hex } from "viem";
+import {
+  type CommittedBatch,
+  type PendingBatch,
+  padSequence,
+  type ReadingStore,
+  type StoredReading,
+} from "./types.js";
+
+/*
+ * Redis layout (prefix p):
+ *   p:seq        HASH  device name -> highest accepted sequence (20-digit, zero-padded)
+ *   p:readings   HASH  reading id -> StoredReading JSON
+ *   p:queue      LIST  reading ids waiting for a batch, oldest first
+ *   p:inflight   STRING JSON {seq, ids} of the batch cut but not yet recorded as committed
+ *   p:batchseq   counter of cut batches
+ *   p:root       HASH  reading id -> batch root
+ *   p:batches    HASH  root -> CommittedBatch JSON
+ *
+ * Lua rather than Streams: the replay check, the sequence update and the enqueue must be one
+ * atomic step (a Stream would still need a script for the check), and a batch cut must move ids
+ * from the queue to the in-flight record atomically so a crash between the two loses nothing.
+ */
+
+const ACCEPT = `
+local last = redis.call('HGET', KEYS[1], ARGV[1])
+if last and ARGV[2] <= last then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+return 1`;
+
+const NEXT_BATCH = `
+local inflight = redis.call('GET', KEYS[2])
+if inflight then return inflight end
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return false end
+redis.call('LTRIM', KEYS[1], #ids, -1)
+local seq = redis.call('INCR', KEYS[3])
+local batch = cjson.encode({seq = seq, ids = ids})
+redis.call('SET', KEYS[2], batch)
+return batch`;
+
+const COMPLETE = `
+local inflight = redis.call('GET', KEYS[1])
+if not inflight then return 0 end
+local b = cjson.decode(inflight)
+if tostring(b.seq) ~= ARGV[1] then return redis.error_reply('in-flight batch changed') end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+for _, id in ipairs(b.ids) do redis.call('HSET', KEYS[3], id, ARGV[2]) end
+redis.call('DEL', KEYS[1])
+return 1`;
+
+type Scripted = Redis & {
+  soAccept(
+    k1: string,
+    k2: string,
+    k3: string,
+    a1: string,
+    a2: string,
+    a3: string,
+    a4: string,
+  ): Promise<number>;
+  soNextBatch(k1: string, k2: string, k3: string, max: number): Promise<string | null>;
+  soComplete(k1: string, k2: string, k3: string, seq: string, root: string, json: string): Promise<number>;
+};
+
+export type RedisStoreParameters = { url: string; prefix?: string };
+
+export class RedisStore implements ReadingStore {
+  readonly durable = true;
+  private readonly redis: Scripted;
+  private readonly k: Record<
+    "seq" | "readings" | "queue" | "inflight" | "batchseq" | "root" | "batches",
+    string
+  >;
+
+  constructor({ url, prefix = "so" }: RedisStoreParameters) {
+    const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+    redis.defineCommand("soAccept", { numberOfKeys: 3, lua: ACCEPT });
+    redis.defineCommand("soNextBatch", { numberOfKeys: 3, lua: NEXT_BATCH });
+    redis.defineCommand("soComplete", { numberOfKeys: 3, lua: COMPLETE });
+    this.redis = redis as Scripted;
+    const key = (s: string) => `${prefix}:${s}`;
+    this.k = {
+      seq: key("seq"),
+      readings: key("readings"),
+      queue: key("queue"),
+      inflight: key("inflight"),
+      batchseq: key("batchseq"),
+      root: key("root"),
+      batches: key("batches"),
+    };
+  }
+
+  async accept(r: StoredReading, deviceName: string): Promise<"queued" | "replay"> {
+    const ok = await this.redis.soAccept(
+      this.k.seq,
+      this.k.readings,
+      this.k.queue,
+      deviceName,
+      padSequence(r.sequence),
+      r.id,
+      JSON.stringify(r),
+    );
+    return ok === 1 ? "queued" : "replay";
+  }
+
+  async nextBatch(max: number): Promise<PendingBatch | null> {
+    const raw = await this.redis.soNextBatch(this.k.queue, this.k.inflight, this.k.batchseq, max);
+    if (!raw) return null;
+    const b = JSON.parse(raw) as { seq: number; ids: string[] | Record<string, never> };
+    // cjson encodes an empty table as {}; a cut batch is never empty.
+    return { seq: b.seq, ids: Array.isArray(b.ids) ? b.ids : [] };
+  }
+
+  async completeBatch(batch: PendingBatch, c: CommittedBatch): Promise<void> {
+    await this.redis.soComplete(
+      this.k.inflight,
+      this.k.batches,
+      this.k.root,
+      String(batch.seq),
+      c.root,
+      JSON.stringify(c),
+    );
+  }
+
+  async getReadings(ids: string[]): Promise<(StoredReading | null)[]> {
+    if (ids.length === 0) return [];
+    const raw = await this.redis.hmget(this.k.readings, ...ids);
+    return raw.map((s) => (s ? (JSON.parse(s) as StoredReading) : null));
+  }
+
+  async rootOf(id: string): Promise<Hex | null> {
+    return (await this.redis.hget(this.k.root, id)) as Hex | null;
+  }
+
+  async getBatch(root: Hex): Promise<CommittedBatch | null> {
+    const raw = await this.redis.hget(this.k.batches, root);
+    return raw ? (JSON.parse(raw) as CommittedBatch) : null;
+  }
+
+  async queueDepth(): Promise<number> {
+    return this.redis.llen(this.k.queue);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,152 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import mqtt, { type MqttClient } from "mqtt";
+import type { Hex } from "viem";
+import {
+  acksTopic,
+  decodeAck,
+  deviceNameToId,
+  encodeReadingMessage,
+  type Reading,
+  type ReadingDomain,
+  readingDigest,
+  readingsTopic,
+  UINT64_MAX,
+} from "../protocol/index.js";
+import type { ReadingSigner } from "./signer.js";
+
+export type DeviceAgentParameters = {
+  deviceName: string;
+  signer: ReadingSigner;
+  domain: ReadingDomain;
+  mqtt: { url: string; ca: string; cert: string; key: string };
+  /** File holding the last sequence used, so it survives restarts. In memory when absent. */
+  sequenceFile?: string;
+  /** Readings kept unacknowledged at most; the oldest is dropped (and counted) beyond it. */
+  maxBuffered?: number;
+};
+
+export type AckOutcome =
+  | { sequence: bigint; status: "queued" }
+  | { sequence: bigint; status: "rejected"; reason: string };
+
+/**
+ * A device: signs readings, publishes them over mTLS MQTT (QoS 1), keeps each one until the
+ * bridge acknowledges it as durably queued, and publishes what it kept again after a reconnect.
+ */
+export class DeviceAgent {
+  private client: MqttClient | undefined;
+  private sequence: bigint;
+  private readonly buffer = new Map<bigint, string>();
+  private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
+  readonly acks: AckOutcome[] = [];
+  dropped = 0;
+
+  constructor(private readonly p: DeviceAgentParameters) {
+    this.sequence =
+      p.sequenceFile && existsSync(p.sequenceFile) ? BigInt(readFileSync(p.sequenceFile, "utf8").trim()) : 0n;
+  }
+
+  get buffered(): number {
+    return this.buffer.size;
+  }
+
+  async start(): Promise<void> {
+    const { url, ca, cert, key } = this.p.mqtt;
+    this.client = await mqtt.connectAsync(url, {
+      protocolVersion: 5,
+      ca,
+      cert,
+      key,
+      clientId: `device-${this.p.deviceName.slice(0, 16)}`,
+      rejectUnauthorized: true,
+      reconnectPeriod: 1000,
+    });
+    this.client.on("message", (_topic, payload) => this.onAck(payload));
+    this.client.on("connect", () => this.resend());
+    await this.client.subscribeAsync(acksTopic(this.p.deviceName), { qos: 1 });
+  }
+
+  /** Sign and publish one reading; resolves with its sequence once handed to the MQTT client. */
+  async publish(
+    feedId: Hex,
+    value: bigint,
+    timestamp = BigInt(Math.floor(Date.now() / 1000)),
+  ): Promise<bigint> {
+    if (this.sequence >= UINT64_MAX) throw new RangeError("sequence space exhausted");
+    const sequence = this.sequence + 1n;
+    this.persistSequence(sequence);
+    this.sequence = sequence;
+    const reading: Reading = {
+      deviceId: deviceNameToId(this.p.deviceName),
+      feedId,
+      value,
+      timestamp,
+      sequence,
+    };
+    const signature = await this.p.signer.sign(readingDigest(reading, this.p.domain));
+    const payload = encodeReadingMessage(reading, signature);
+    this.buffer.set(sequence, payload);
+    const max = this.p.maxBuffered ?? 10_000;
+    while (this.buffer.size > max) {
+      const oldest = this.buffer.keys().next().value as bigint;
+      this.buffer.delete(oldest);
+      this.dropped += 1;
+    }
+    if (this.client?.connected) this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
+    return sequence;
+  }
+
+  /** Publish a raw payload on a topic (tests use it to play misbehaving devices). */
+  async publishRaw(topic: string, payload: string | Buffer): Promise<void> {
+    await this.client?.publishAsync(topic, payload, { qos: 1 });
+  }
+
+  /** Wait for the bridge's acknowledgement of a sequence. */
+  waitForAck(sequence: bigint, timeoutMs = 15_000): Promise<AckOutcome> {
+    const seen = this.acks.find((a) => a.sequence === sequence);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters.delete(sequence);
+        reject(new Error(`no ack for sequence ${sequence} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(sequence, (o) => {
+        clearTimeout(t);
+        resolve(o);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync();
+  }
+
+  private onAck(payload: Buffer): void {
+    const ack = decodeAck(payload);
+    if (!ack || ack.sequence === null) return;
+    const sequence = BigInt(ack.sequence);
+    const outcome: AckOutcome =
+      ack.status === "queued"
+        ? { sequence, status: "queued" }
+        : { sequence, status: "rejected", reason: ack.reason };
+    // Queued, or a replay of one already queued: the bridge has it; anything else will not be taken.
+    this.buffer.delete(sequence);
+    this.acks.push(outcome);
+    if (this.acks.length > 10_000) this.acks.shift();
+    this.waiters.get(sequence)?.(outcome);
+    this.waiters.delete(sequence);
+  }
+
+  private resend(): void {
+    for (const payload of this.buffer.values()) {
+      this.client?.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
+    }
+  }
+
+  private persistSequence(sequence: bigint): void {
+    if (!this.p.sequenceFile) return;
+    const tmp = `${this.p.sequenceFile}.tmp`;
+    writeFileSync(tmp, sequence.toString());
+    renameSync(tmp, this.p.sequenceFile);
+  }
+}

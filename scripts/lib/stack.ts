@@ -1,0 +1,121 @@
+import { network } from "hardhat";
+import {
+  type Account,
+  type Chain,
+  type Hex,
+  keccak256,
+  type PublicClient,
+  type Transport,
+  toBytes,
+  type WalletClient,
+} from "viem";
+import { deviceRegistryAbi, readingBatchesAbi } from "../../bridge/abi.js";
+import { certificateFingerprint } from "../../bridge/certificates.js";
+import { type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../../protocol/index.js";
+import type { FleetCa, IssuedDevice } from "../pki/fleet-ca.js";
+
+export type Wallet = WalletClient<Transport, Chain | undefined, Account>;
+
+export type Stack = {
+  chainId: number;
+  publicClient: PublicClient;
+  admin: Wallet;
+  operator: Wallet;
+  submitter: Wallet;
+  contracts: { registry: Hex; batches: Hex; consumer: Hex };
+  feedId: Hex;
+  close(): Promise<void>;
+};
+
+/**
+ * Deploy DeviceRegistry, ReadingBatches and the ColdChainMonitor example on Hardhat's in-process
+ * chain, with one admin, one fleet operator and one bridge submitter.
+ */
+export async function deployStack(params: { feed?: string; maxValue?: bigint } = {}): Promise<Stack> {
+  const conn = await network.create();
+  const { viem } = conn;
+  const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
+  const [admin, operator, submitter] = (await viem.getWalletClients()) as unknown as Wallet[];
+  if (!admin || !operator || !submitter) throw new Error("the in-process chain has fewer than 3 accounts");
+  const registry = await viem.deployContract("DeviceRegistry", [admin.account.address]);
+  const batches = await viem.deployContract("ReadingBatches", [registry.address, admin.account.address]);
+  const feedId = feedIdOf(params.feed ?? "cold-room-7/temperature");
+  const consumer = await viem.deployContract("ColdChainMonitor", [
+    batches.address,
+    feedId,
+    params.maxValue ?? 800n,
+  ]);
+  const grant = async (
+    address: Hex,
+    abi: typeof deviceRegistryAbi | typeof readingBatchesAbi,
+    role: Hex,
+    to: Hex,
+  ) => {
+    const hash = await admin.writeContract({
+      address,
+      abi,
+      functionName: "grantRole",
+      args: [role, to],
+      chain: admin.chain,
+      account: admin.account,
+    });
+    await publicClient.waitForTransactionReceipt({ hash });
+  };
+  await grant(
+    registry.address,
+    deviceRegistryAbi,
+    keccak256(toBytes("OPERATOR_ROLE")),
+    operator.account.address,
+  );
+  await grant(
+    batches.address,
+    readingBatchesAbi,
+    keccak256(toBytes("SUBMITTER_ROLE")),
+    submitter.account.address,
+  );
+  return {
+    chainId: await publicClient.getChainId(),
+    publicClient,
+    admin,
+    operator,
+    submitter,
+    contracts: { registry: registry.address, batches: batches.address, consumer: consumer.address },
+    feedId,
+    close: () => conn.close(),
+  };
+}
+
+/** Register an issued device on-chain: its reading key, curve and certificate fingerprint. */
+export async function registerDevice(stack: Stack, device: IssuedDevice, validFrom?: number): Promise<Hex> {
+  const { x, y } = splitPublicKey(device.readingPublicKey);
+  const hash = await stack.operator.writeContract({
+    address: stack.contracts.registry,
+    abi: deviceRegistryAbi,
+    functionName: "register",
+    args: [
+      device.deviceId,
+      device.curve === "p256" ? 2 : 1,
+      x,
+      y,
+      certificateFingerprint(device.certPem),
+      validFrom ?? Math.floor(Date.now() / 1000) - 3600,
+    ],
+    chain: stack.operator.chain,
+    account: stack.operator.account,
+  });
+  await stack.publicClient.waitForTransactionReceipt({ hash });
+  return hash;
+}
+
+/** Issue a certificate and register the device: what enrolment does, with a software key. */
+export async function enrollDevice(
+  stack: Stack,
+  ca: FleetCa,
+  curve: CurveName,
+  opts: { register?: boolean } = {},
+): Promise<IssuedDevice> {
+  const device = await ca.issueDevice({ curve });
+  if (opts.register ?? true) await registerDevice(stack, device);
+  if (deviceIdToName(device.deviceId) !== device.name) throw new Error("device name mismatch");
+  return device;
+}

@@ -1,0 +1,189 @@
+import "reflect-metadata";
+import { webcrypto } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import {
+  type CurveName,
+  deviceIdOf,
+  deviceIdToName,
+  deviceSanUri,
+  publicKeyOf,
+  randomSecretKey,
+  readingKeySanUri,
+} from "../../protocol/index.js";
+
+/**
+ * As much of a fleet CA as the demo and tests need: one self-signed P-256 CA that issues a
+ * broker server certificate, bridge client certificates and device certificates.
+ * (The offline root, issuing intermediate and CRLs are the fleet-PKI issue.)
+ */
+
+const crypto = webcrypto as unknown as Crypto;
+x509.cryptoProvider.set(crypto);
+
+const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
+const SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
+
+export type IssuedCertificate = { certPem: string; keyPem: string };
+
+export type FleetCa = {
+  certPem: string;
+  issueServer(params: {
+    commonName: string;
+    dnsNames?: string[];
+    ips?: string[];
+  }): Promise<IssuedCertificate>;
+  issueClient(params: { commonName: string; validDays?: number }): Promise<IssuedCertificate>;
+  /** A device: TLS key, certificate and the key that signs readings (the same key for P-256). */
+  issueDevice(params: IssueDeviceParameters): Promise<IssuedDevice>;
+};
+
+export type IssueDeviceParameters = {
+  curve: CurveName;
+  /** Software reading key for secp256k1 devices (32-byte secret); generated when absent. */
+  readingSecretKey?: Uint8Array;
+  notBefore?: Date;
+  notAfter?: Date;
+};
+
+export type IssuedDevice = IssuedCertificate & {
+  curve: CurveName;
+  deviceId: `0x${string}`;
+  name: string;
+  readingSecretKey: Uint8Array;
+  readingPublicKey: Uint8Array;
+};
+
+async function pemKey(key: CryptoKey): Promise<string> {
+  const der = await crypto.subtle.exportKey("pkcs8", key);
+  return x509.PemConverter.encode(der, "PRIVATE KEY");
+}
+
+async function rawPublic(key: CryptoKey): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.exportKey("raw", key));
+}
+
+async function secretScalar(key: CryptoKey): Promise<Uint8Array> {
+  const jwk = await crypto.subtle.exportKey("jwk", key);
+  return Buffer.from(jwk.d as string, "base64url");
+}
+
+export async function createFleetCa(
+  params: { commonName?: string; validDays?: number } = {},
+): Promise<FleetCa> {
+  const caKeys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+  const notBefore = new Date(Date.now() - 60_000);
+  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+    name: `CN=${params.commonName ?? "sensor-oracle fleet CA"}`,
+    keys: caKeys,
+    notBefore,
+    notAfter: new Date(Date.now() + (params.validDays ?? 3650) * 86_400_000),
+    signingAlgorithm: SIGN,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+
+  async function issue(
+    subject: string,
+    publicKey: CryptoKey,
+    extensions: x509.Extension[],
+    from: Date,
+    to: Date,
+  ): Promise<string> {
+    const cert = await x509.X509CertificateGenerator.create({
+      subject,
+      issuer: caCert.subject,
+      publicKey,
+      signingKey: caKeys.privateKey,
+      notBefore: from,
+      notAfter: to,
+      signingAlgorithm: SIGN,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
+        ...extensions,
+      ],
+    });
+    return cert.toString("pem");
+  }
+
+  const days = (n: number) => new Date(Date.now() + n * 86_400_000);
+
+  return {
+    certPem: caCert.toString("pem"),
+
+    async issueServer({ commonName, dnsNames = ["localhost"], ips = ["127.0.0.1"] }) {
+      const keys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+      const certPem = await issue(
+        `CN=${commonName}`,
+        keys.publicKey,
+        [
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+          new x509.SubjectAlternativeNameExtension([
+            ...dnsNames.map((value) => ({ type: "dns" as const, value })),
+            ...ips.map((value) => ({ type: "ip" as const, value })),
+          ]),
+        ],
+        notBefore,
+        days(825),
+      );
+      return { certPem, keyPem: await pemKey(keys.privateKey) };
+    },
+
+    async issueClient({ commonName, validDays = 825 }) {
+      const keys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+      const certPem = await issue(
+        `CN=${commonName}`,
+        keys.publicKey,
+        [
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        ],
+        notBefore,
+        days(validDays),
+      );
+      return { certPem, keyPem: await pemKey(keys.privateKey) };
+    },
+
+    async issueDevice({ curve, readingSecretKey, notBefore: from, notAfter: to }) {
+      const tlsKeys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+      let readingSk: Uint8Array;
+      if (curve === "p256") {
+        readingSk = await secretScalar(tlsKeys.privateKey);
+      } else {
+        readingSk = readingSecretKey ?? randomSecretKey("secp256k1");
+      }
+      const readingPk = curve === "p256" ? await rawPublic(tlsKeys.publicKey) : publicKeyOf(curve, readingSk);
+      const deviceId = deviceIdOf(curve, readingPk);
+      const name = deviceIdToName(deviceId);
+      const certPem = await issue(
+        `CN=${name}`,
+        tlsKeys.publicKey,
+        [
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+          new x509.SubjectAlternativeNameExtension([
+            { type: "url", value: deviceSanUri(name) },
+            ...(curve === "secp256k1"
+              ? [{ type: "url" as const, value: readingKeySanUri(curve, readingPk) }]
+              : []),
+          ]),
+        ],
+        from ?? notBefore,
+        to ?? days(397),
+      );
+      return {
+        curve,
+        deviceId,
+        name,
+        certPem,
+        keyPem: await pemKey(tlsKeys.privateKey),
+        readingSecretKey: readingSk,
+        readingPublicKey: readingPk,
+      };
+    },
+  };
+}

@@ -1,0 +1,317 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import pino from "pino";
+import { type Hex, hexToBytes } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readingBatchesAbi } from "../bridge/abi.js";
+import { type Bridge, startBridge } from "../bridge/bridge.js";
+import { FleetCertificates } from "../bridge/certificates.js";
+import { RedisStore } from "../bridge/store/redis-store.js";
+import { DeviceAgent } from "../device-agent/agent.js";
+import { SoftwareSigner } from "../device-agent/signer.js";
+import { readingsTopic } from "../protocol/index.js";
+import { deployStack, enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import { createFleetCa, type FleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
+import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
+
+const BRIDGE_CN = "sensor-oracle-bridge";
+const quiet = { warn: () => {} };
+
+type ReadingResponse = {
+  id: string;
+  status: "queued" | "committed";
+  reading: { deviceId: Hex; feedId: Hex; value: string; timestamp: string; sequence: string };
+  signature: Hex;
+  batch?: { root: Hex; txHash: Hex };
+  proof?: Hex[];
+};
+
+describe("a reading from device key to on-chain verification (Mosquitto mTLS, Redis, Hardhat)", () => {
+  let ca: FleetCa;
+  let otherCa: FleetCa;
+  let redis: Service;
+  let broker: Service;
+  let stack: Stack;
+  let bridge: Bridge;
+  let store: RedisStore;
+  let certificates: FleetCertificates;
+  const agents: DeviceAgent[] = [];
+  let seqDir: string;
+  const devices: Record<"p256" | "k1" | "unregistered", IssuedDevice> = {} as never;
+
+  // Each device keeps its sequence in a file, as a real device does across restarts.
+  const agentFor = async (
+    d: IssuedDevice,
+    opts: { signer?: SoftwareSigner; forgetSequence?: boolean } = {},
+  ) => {
+    const a = new DeviceAgent({
+      deviceName: d.name,
+      signer: opts.signer ?? new SoftwareSigner(d.curve, d.readingSecretKey, quiet),
+      domain: { chainId: stack.chainId, registry: stack.contracts.registry },
+      mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
+      ...(opts.forgetSequence ? {} : { sequenceFile: join(seqDir, d.name) }),
+    });
+    await a.start();
+    agents.push(a);
+    return a;
+  };
+
+  const getReading = async (id: string): Promise<ReadingResponse> => {
+    const res = await bridge.app.inject({ method: "GET", url: `/readings/${id}` });
+    expect(res.statusCode).toBe(200);
+    return res.json() as ReadingResponse;
+  };
+
+  const onChain = (r: ReadingResponse["reading"]) => ({
+    deviceId: r.deviceId,
+    feedId: r.feedId,
+    value: BigInt(r.value),
+    timestamp: BigInt(r.timestamp),
+    sequence: BigInt(r.sequence),
+  });
+
+  beforeAll(async () => {
+    seqDir = mkdtempSync(join(tmpdir(), "so-e2e-seq-"));
+    ca = await createFleetCa();
+    otherCa = await createFleetCa({ commonName: "some other CA" });
+    const server = await ca.issueServer({ commonName: "localhost" });
+    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+    [redis, broker, stack] = await Promise.all([
+      startRedis(),
+      startMosquitto({
+        caPem: ca.certPem,
+        serverCertPem: server.certPem,
+        serverKeyPem: server.keyPem,
+        bridgeUser: BRIDGE_CN,
+      }),
+      deployStack(),
+    ]);
+    devices.p256 = await enrollDevice(stack, ca, "p256");
+    devices.k1 = await enrollDevice(stack, ca, "secp256k1");
+    devices.unregistered = await enrollDevice(stack, ca, "p256", { register: false });
+    certificates = new FleetCertificates(ca.certPem);
+    for (const d of Object.values(devices)) certificates.add(d.certPem);
+    store = new RedisStore({ url: redis.url, prefix: "e2e" });
+    bridge = await startBridge({
+      mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+      certificates,
+      store,
+      publicClient: stack.publicClient,
+      walletClient: stack.submitter,
+      contracts: stack.contracts,
+      chainId: stack.chainId,
+      batchIntervalMs: 60_000, // the tests flush explicitly
+      log: pino({ level: "silent" }),
+    });
+  });
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop().catch(() => {});
+    await bridge?.stop();
+    await store?.close();
+    await Promise.all([broker?.stop(), redis?.stop(), stack?.close()]);
+    rmSync(seqDir, { recursive: true, force: true });
+  });
+
+  it("commits readings from a P-256 and a secp256k1 device in one batch that verifies on-chain with the served proof", async () => {
+    const a = await agentFor(devices.p256);
+    const b = await agentFor(devices.k1);
+    const seqs = [
+      [a, await a.publish(stack.feedId, 512n)],
+      [b, await b.publish(stack.feedId, 1020n)],
+      [a, await a.publish(stack.feedId, 530n)],
+      [b, await b.publish(stack.feedId, 499n)],
+    ] as const;
+    for (const [agent, seq] of seqs)
+      expect(await agent.waitForAck(seq)).toEqual({ sequence: seq, status: "queued" });
+    await bridge.flush();
+
+    const served = await Promise.all([
+      getReading(`${devices.p256.name}:1`),
+      getReading(`${devices.k1.name}:1`),
+      getReading(`${devices.p256.name}:2`),
+      getReading(`${devices.k1.name}:2`),
+    ]);
+    const roots = new Set(served.map((r) => r.batch?.root));
+    expect(roots.size).toBe(1);
+    for (const r of served) {
+      expect(r.status).toBe("committed");
+      const root = await stack.publicClient.readContract({
+        address: stack.contracts.batches,
+        abi: readingBatchesAbi,
+        functionName: "verifyReading",
+        args: [onChain(r.reading), r.signature, r.proof as Hex[]],
+      });
+      expect(root).toBe(r.batch?.root);
+    }
+    expect(hexToBytes(served[1]?.signature as Hex).length).toBe(65); // secp256k1 on-chain form r||s||v
+    expect(bridge.metrics.readingsCommitted).toBe(4);
+  });
+
+  it("lets a consumer contract act on a verified reading only", async () => {
+    const r = await getReading(`${devices.k1.name}:1`);
+    const consumerAbi = [
+      {
+        type: "function",
+        name: "submit",
+        stateMutability: "nonpayable",
+        inputs: [
+          {
+            name: "reading",
+            type: "tuple",
+            components: [
+              { name: "deviceId", type: "bytes32" },
+              { name: "feedId", type: "bytes32" },
+              { name: "value", type: "int256" },
+              { name: "timestamp", type: "uint64" },
+              { name: "sequence", type: "uint64" },
+            ],
+          },
+          { name: "signature", type: "bytes" },
+          { name: "proof", type: "bytes32[]" },
+        ],
+        outputs: [],
+      },
+      {
+        type: "function",
+        name: "state",
+        stateMutability: "view",
+        inputs: [],
+        outputs: [
+          { name: "lastValue", type: "int256" },
+          { name: "lastTimestamp", type: "uint64" },
+          { name: "excursions", type: "uint256" },
+        ],
+      },
+    ] as const;
+    const forged = { ...onChain(r.reading), value: 20n };
+    await expect(
+      stack.publicClient.simulateContract({
+        address: stack.contracts.consumer,
+        abi: consumerAbi,
+        functionName: "submit",
+        args: [forged, r.signature, r.proof as Hex[]],
+        account: stack.admin.account,
+      }),
+    ).rejects.toThrow(/ReadingBatchesUnknownBatch|reverted/);
+    const hash = await stack.admin.writeContract({
+      address: stack.contracts.consumer,
+      abi: consumerAbi,
+      functionName: "submit",
+      args: [onChain(r.reading), r.signature, r.proof as Hex[]],
+      chain: stack.admin.chain,
+      account: stack.admin.account,
+    });
+    await stack.publicClient.waitForTransactionReceipt({ hash });
+    const [lastValue, , excursions] = await stack.publicClient.readContract({
+      address: stack.contracts.consumer,
+      abi: consumerAbi,
+      functionName: "state",
+    });
+    expect(lastValue).toBe(1020n);
+    expect(excursions).toBe(1n); // 1020 is above the monitor's 800 limit
+  });
+
+  it("fails verifyReading on-chain for a reading whose value was changed after signing", async () => {
+    const r = await getReading(`${devices.p256.name}:1`);
+    const changed = { ...onChain(r.reading), value: BigInt(r.reading.value) + 1n };
+    await expect(
+      stack.publicClient.readContract({
+        address: stack.contracts.batches,
+        abi: readingBatchesAbi,
+        functionName: "verifyReading",
+        args: [changed, r.signature, r.proof as Hex[]],
+      }),
+    ).rejects.toThrow(/ReadingBatchesUnknownBatch/);
+    const ok = await stack.publicClient.readContract({
+      address: stack.contracts.batches,
+      abi: readingBatchesAbi,
+      functionName: "tryVerifyReading",
+      args: [changed, r.signature, r.proof as Hex[]],
+    });
+    expect(ok).toBe(false);
+  });
+
+  it("refuses a client with no certificate at the broker", async () => {
+    await expect(
+      mqtt.connectAsync(broker.url, {
+        ca: ca.certPem,
+        rejectUnauthorized: true,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+      }),
+    ).rejects.toMatchObject({ code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" });
+  });
+
+  it("refuses a certificate from another CA at the broker", async () => {
+    const stranger = await otherCa.issueDevice({ curve: "p256" });
+    await expect(
+      mqtt.connectAsync(broker.url, {
+        ca: ca.certPem,
+        cert: stranger.certPem,
+        key: stranger.keyPem,
+        rejectUnauthorized: true,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+      }),
+    ).rejects.toMatchObject({ code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" });
+  });
+
+  it("rejects a reading signed by a key other than the certificate's", async () => {
+    const before = bridge.metrics.rejected.bad_signature;
+    const imposterKey = (await ca.issueDevice({ curve: "p256" })).readingSecretKey;
+    const agent = await agentFor(devices.p256, { signer: new SoftwareSigner("p256", imposterKey, quiet) });
+    const seq = await agent.publish(stack.feedId, 1n);
+    expect(await agent.waitForAck(seq)).toMatchObject({ status: "rejected", reason: "bad_signature" });
+    expect(bridge.metrics.rejected.bad_signature).toBeGreaterThan(before);
+    await agent.stop();
+  });
+
+  it("rejects a replayed sequence", async () => {
+    // A device that lost its counter starts at 0 again: its first readings replay accepted ones.
+    const agent = await agentFor(devices.k1, { forgetSequence: true });
+    const seq = await agent.publish(stack.feedId, 600n);
+    expect(seq).toBe(1n);
+    expect(await agent.waitForAck(seq)).toMatchObject({ status: "rejected", reason: "replay" });
+    expect(bridge.metrics.rejected.replay).toBeGreaterThanOrEqual(1);
+  });
+
+  it("rejects a device that is not registered on-chain", async () => {
+    const agent = await agentFor(devices.unregistered);
+    const seq = await agent.publish(stack.feedId, 500n);
+    expect(await agent.waitForAck(seq)).toMatchObject({ status: "rejected", reason: "unknown_device" });
+    expect(bridge.metrics.rejected.unknown_device).toBe(1);
+  });
+
+  it("does not deliver a reading a device publishes on another device's topic", async () => {
+    const intruder = await agentFor(devices.unregistered);
+    const acceptedBefore = bridge.metrics.accepted;
+    const rejectedBefore = bridge.metrics.totalRejected();
+    const victimTopic = readingsTopic(devices.p256.name);
+    const result = await intruder
+      .publishRaw(victimTopic, JSON.stringify({ v: 1 }))
+      .then(() => "published")
+      .catch((err: { code?: number }) => `refused:${err.code}`);
+    // Mosquitto answers an MQTT 5 publish that the ACL denies with reason code 135 (not authorized).
+    expect(result).toBe("refused:135");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(bridge.metrics.accepted).toBe(acceptedBefore);
+    expect(bridge.metrics.totalRejected()).toBe(rejectedBefore);
+  });
+
+  it("counts a malformed payload and keeps accepting readings", async () => {
+    const agent = await agentFor(devices.p256);
+    const before = bridge.metrics.rejected.malformed;
+    await agent.publishRaw(readingsTopic(devices.p256.name), "{not json");
+    await agent.publishRaw(
+      readingsTopic(devices.p256.name),
+      JSON.stringify({ v: 1, feedId: "0x12", value: "1" }),
+    );
+    await expect.poll(() => bridge.metrics.rejected.malformed).toBe(before + 2);
+    // The bridge is still running: a good reading from the same device is accepted.
+    const seq = await agent.publish(stack.feedId, 1n);
+    expect(await agent.waitForAck(seq)).toEqual({ sequence: seq, status: "queued" });
+  });
+});

@@ -1,0 +1,162 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(
+  port: number,
+  proc: ChildProcess,
+  log: () => string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`process exited (${proc.exitCode}): ${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = netConnect(port, "127.0.0.1");
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} did not open: ${log()}`);
+}
+
+export type Service = { port: number; url: string; dir: string; stop(): Promise<void>; log(): string };
+
+function run(cmd: string, args: string[]): { proc: ChildProcess; log: () => string } {
+  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout?.on("data", (d) => {
+    out += d;
+  });
+  proc.stderr?.on("data", (d) => {
+    out += d;
+  });
+  return { proc, log: () => out };
+}
+
+async function stopProc(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    proc.once("exit", () => resolve());
+    proc.kill("SIGTERM");
+    setTimeout(() => proc.kill("SIGKILL"), 3000).unref();
+  });
+}
+
+/** A private redis-server on a free port, appendonly, in its own folder. */
+export async function startRedis(): Promise<Service> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "so-redis-"));
+  const { proc, log } = run("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--dir",
+    dir,
+  ]);
+  await waitForPort(port, proc, log);
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    log,
+    async stop() {
+      await stopProc(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type MosquittoParameters = {
+  caPem: string;
+  serverCertPem: string;
+  serverKeyPem: string;
+  /** CN of the bridge's client certificate: may read every device's readings and write acks. */
+  bridgeUser: string;
+};
+
+/**
+ * A private Mosquitto with mTLS: require_certificate, use_identity_as_username, and a per-device
+ * topic ACL (a device writes only its own readings topic and reads only its own acks topic).
+ */
+export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "so-mosquitto-"));
+  // Mosquitto started as root drops to user 'mosquitto': its files must be readable by it.
+  chmodSync(dir, 0o755);
+  const file = (name: string, body: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, body);
+    chmodSync(path, 0o644);
+    return path;
+  };
+  const acl = file(
+    "acl",
+    [
+      `user ${p.bridgeUser}`,
+      "topic read so/v1/devices/+/readings",
+      "topic write so/v1/devices/+/acks",
+      "",
+      "pattern write so/v1/devices/%u/readings",
+      "pattern read so/v1/devices/%u/acks",
+      "",
+    ].join("\n"),
+  );
+  const conf = file(
+    "mosquitto.conf",
+    [
+      "per_listener_settings false",
+      "persistence false",
+      "log_dest stdout",
+      "log_type error",
+      "log_type warning",
+      "log_type notice",
+      `listener ${port} 127.0.0.1`,
+      `cafile ${file("ca.pem", p.caPem)}`,
+      `certfile ${file("server.pem", p.serverCertPem)}`,
+      `keyfile ${file("server.key", p.serverKeyPem)}`,
+      "require_certificate true",
+      "use_identity_as_username true",
+      "tls_version tlsv1.3",
+      `acl_file ${acl}`,
+      "",
+    ].join("\n"),
+  );
+  const { proc, log } = run("mosquitto", ["-c", conf]);
+  await waitForPort(port, proc, log);
+  return {
+    port,
+    url: `mqtts://127.0.0.1:${port}`,
+    dir,
+    log,
+    async stop() {
+      await stopProc(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
