@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import {
+  ALL_READINGS,
   acksTopic,
   BRIDGE_SUBSCRIPTION,
   deviceNameFromTopic,
@@ -18,7 +19,11 @@ import { RegistryCache } from "./registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
 
 export type BridgeParameters = {
-  mqtt: { url: string; ca: string; cert: string; key: string; clientId?: string };
+  /**
+   * MQTT 5 (default) subscribes through a shared subscription so several bridges split the load;
+   * 4 (MQTT 3.1.1, for brokers such as the demo's embedded aedes) subscribes plainly.
+   */
+  mqtt: { url: string; ca: string; cert: string; key: string; clientId?: string; protocolVersion?: 4 | 5 };
   certificates: FleetCertificates;
   store: ReadingStore;
   publicClient: PublicClient;
@@ -50,8 +55,9 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.registry };
   const ingestParams = { certificates: p.certificates, registry, store: p.store, domain };
 
+  const protocolVersion = p.mqtt.protocolVersion ?? 5;
   const client: MqttClient = await mqtt.connectAsync(p.mqtt.url, {
-    protocolVersion: 5,
+    protocolVersion,
     ca: p.mqtt.ca,
     cert: p.mqtt.cert,
     key: p.mqtt.key,
@@ -102,7 +108,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       },
     );
   };
-  await client.subscribeAsync(BRIDGE_SUBSCRIPTION, { qos: 1 });
+  await client.subscribeAsync(protocolVersion === 5 ? BRIDGE_SUBSCRIPTION : ALL_READINGS, { qos: 1 });
 
   const batcher = startBatcher({
     store: p.store,

@@ -18,7 +18,7 @@ export type DeviceAgentParameters = {
   deviceName: string;
   signer: ReadingSigner;
   domain: ReadingDomain;
-  mqtt: { url: string; ca: string; cert: string; key: string };
+  mqtt: { url: string; ca: string; cert: string; key: string; protocolVersion?: 4 | 5 };
   /** File holding the last sequence used, so it survives restarts. In memory when absent. */
   sequenceFile?: string;
   /** Readings kept unacknowledged at most; the oldest is dropped (and counted) beyond it. */
@@ -51,9 +51,9 @@ export class DeviceAgent {
   }
 
   async start(): Promise<void> {
-    const { url, ca, cert, key } = this.p.mqtt;
+    const { url, ca, cert, key, protocolVersion = 5 } = this.p.mqtt;
     this.client = await mqtt.connectAsync(url, {
-      protocolVersion: 5,
+      protocolVersion,
       ca,
       cert,
       key,

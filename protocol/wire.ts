@@ -11,8 +11,10 @@ export const MAX_PAYLOAD_BYTES = 1024;
 export const TOPIC_PREFIX = "so/v1/devices";
 export const readingsTopic = (deviceName: string) => `${TOPIC_PREFIX}/${deviceName}/readings`;
 export const acksTopic = (deviceName: string) => `${TOPIC_PREFIX}/${deviceName}/acks`;
+/** Every device's readings topic. */
+export const ALL_READINGS = `${TOPIC_PREFIX}/+/readings`;
 /** What bridges subscribe to: an MQTT 5 shared subscription over every device's readings. */
-export const BRIDGE_SUBSCRIPTION = `$share/sensor-oracle/${TOPIC_PREFIX}/+/readings`;
+export const BRIDGE_SUBSCRIPTION = `$share/sensor-oracle/${ALL_READINGS}`;
 
 const DEVICE_NAME = /^[0-9a-f]{64}$/;
 const READINGS_TOPIC = /^so\/v1\/devices\/([0-9a-f]{64})\/readings$/;

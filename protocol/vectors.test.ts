@@ -1,0 +1,99 @@
+import { readFileSync } from "node:fs";
+import { p256 } from "@noble/curves/nist.js";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { concat, encodeAbiParameters, type Hex, hexToBytes, keccak256, recoverAddress, toBytes } from "viem";
+import { publicKeyToAddress } from "viem/accounts";
+import { describe, expect, it } from "vitest";
+import { computeVectors, vectorsSolidity } from "./vectors.js";
+
+const committed = JSON.parse(readFileSync(new URL("../docs/vectors.json", import.meta.url), "utf8"));
+const vectors = computeVectors();
+
+describe("protocol test vectors (docs/vectors.json)", () => {
+  it("are what the protocol module computes today, in JSON and in the Solidity copy", () => {
+    expect(committed).toEqual(JSON.parse(JSON.stringify(vectors)));
+    const sol = readFileSync(new URL("../contracts/test/Vectors.sol", import.meta.url), "utf8");
+    expect(sol).toBe(vectorsSolidity(vectors));
+  });
+
+  it("digests match an independent encoding of EIP-712 (no viem typed-data code)", () => {
+    const typeHash = keccak256(
+      toBytes("Reading(bytes32 deviceId,bytes32 feedId,int256 value,uint64 timestamp,uint64 sequence)"),
+    );
+    const domainTypeHash = keccak256(
+      toBytes("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+    );
+    const separator = keccak256(
+      encodeAbiParameters(
+        [
+          { type: "bytes32" },
+          { type: "bytes32" },
+          { type: "bytes32" },
+          { type: "uint256" },
+          { type: "address" },
+        ],
+        [
+          domainTypeHash,
+          keccak256(toBytes("SensorOracle")),
+          keccak256(toBytes("1")),
+          BigInt(committed.domain.chainId),
+          committed.domain.verifyingContract,
+        ],
+      ),
+    );
+    for (const v of committed.readings) {
+      const r = v.reading;
+      const structHash = keccak256(
+        encodeAbiParameters(
+          ["bytes32", "bytes32", "bytes32", "int256", "uint64", "uint64"].map((type) => ({ type })),
+          [typeHash, r.deviceId, r.feedId, BigInt(r.value), BigInt(r.timestamp), BigInt(r.sequence)],
+        ),
+      );
+      expect(keccak256(concat(["0x1901", separator, structHash]))).toBe(v.digest);
+    }
+  });
+
+  it("signatures verify with an independent verifier for each curve, and are low-S", () => {
+    for (const v of committed.readings) {
+      const dev = committed.devices.find((d: { curve: string }) => d.curve === v.curve);
+      const sig = hexToBytes(v.wireSignature as Hex);
+      const digest = hexToBytes(v.digest as Hex);
+      if (v.curve === "p256") {
+        // ES256 over the digest: ECDSA over sha256(digest).
+        expect(
+          p256.verify(sig, sha256(digest), hexToBytes(dev.publicKey), { prehash: false, lowS: true }),
+        ).toBe(true);
+        expect(p256.verify(sig, digest, hexToBytes(dev.publicKey), { prehash: false, lowS: false })).toBe(
+          false,
+        );
+      } else {
+        expect(secp256k1.verify(sig, digest, hexToBytes(dev.publicKey), { prehash: false, lowS: true })).toBe(
+          true,
+        );
+      }
+    }
+  });
+
+  it("secp256k1 on-chain signatures recover the device's Ethereum address", async () => {
+    const dev = committed.devices.find((d: { curve: string }) => d.curve === "secp256k1");
+    for (const v of committed.readings.filter((r: { curve: string }) => r.curve === "secp256k1")) {
+      const addr = await recoverAddress({ hash: v.digest, signature: v.chainSignature });
+      expect(addr).toBe(publicKeyToAddress(dev.publicKey));
+    }
+  });
+
+  it("device ids are keccak256(abi.encode(uint8 curve, x, y))", () => {
+    for (const d of committed.devices) {
+      const curve = d.curve === "p256" ? 2 : 1;
+      expect(
+        keccak256(
+          encodeAbiParameters(
+            [{ type: "uint8" }, { type: "bytes32" }, { type: "bytes32" }],
+            [curve, d.x, d.y],
+          ),
+        ),
+      ).toBe(d.deviceId);
+    }
+  });
+});
