@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +40,11 @@ async function waitForPort(
   throw new Error(`port ${port} did not open: ${log()}`);
 }
 
+// Debian installs these under sbin/bin folders that a non-login PATH may lack.
+const binary = (name: string, paths: string[]) => paths.find((p) => existsSync(p)) ?? name;
+const REDIS_SERVER = binary("redis-server", ["/usr/bin/redis-server", "/usr/sbin/redis-server"]);
+const MOSQUITTO = binary("mosquitto", ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]);
+
 export type Service = { port: number; url: string; dir: string; stop(): Promise<void>; log(): string };
 
 function run(cmd: string, args: string[]): { proc: ChildProcess; log: () => string } {
@@ -67,7 +72,7 @@ async function stopProc(proc: ChildProcess): Promise<void> {
 export async function startRedis(): Promise<Service> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "so-redis-"));
-  const { proc, log } = run("redis-server", [
+  const { proc, log } = run(REDIS_SERVER, [
     "--port",
     String(port),
     "--bind",
@@ -147,7 +152,7 @@ export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
       "",
     ].join("\n"),
   );
-  const { proc, log } = run("mosquitto", ["-c", conf]);
+  const { proc, log } = run(MOSQUITTO, ["-c", conf]);
   await waitForPort(port, proc, log);
   return {
     port,
