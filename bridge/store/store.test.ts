@@ -1,0 +1,98 @@
+import type { Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Service, startRedis } from "../../test/helpers/services.js";
+import { MemoryStore } from "./memory-store.js";
+import { RedisStore } from "./redis-store.js";
+import { type ReadingStore, readingId, type StoredReading } from "./types.js";
+
+let redis: Service;
+let prefixN = 0;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const device = "ab".repeat(32);
+const reading = (sequence: bigint, name = device): StoredReading => ({
+  id: readingId(name, sequence),
+  deviceId: `0x${name}`,
+  feedId: `0x${"01".repeat(32)}`,
+  value: "1",
+  timestamp: "1767225600",
+  sequence: sequence.toString(),
+  signature: `0x${"00".repeat(64)}`,
+  curve: "p256",
+  receivedAt: 0,
+});
+const committed = (root: Hex, ids: string[]) => ({
+  root,
+  ids,
+  txHash: `0x${"aa".repeat(32)}` as Hex,
+  blockNumber: "1",
+  gasUsed: "1",
+  committedAt: 0,
+});
+
+const stores: [string, () => ReadingStore][] = [
+  ["MemoryStore", () => new MemoryStore()],
+  ["RedisStore", () => new RedisStore({ url: redis.url, prefix: `t${++prefixN}` })],
+];
+
+describe.each(stores)("%s", (_name, make) => {
+  it("queues increasing sequences and rejects one at or below the highest accepted", async () => {
+    const s = make();
+    expect(await s.accept(reading(5n), device)).toBe("queued");
+    expect(await s.accept(reading(5n), device)).toBe("replay");
+    expect(await s.accept(reading(4n), device)).toBe("replay");
+    expect(await s.accept(reading(9n), device)).toBe("queued"); // gaps are allowed
+    expect(await s.queueDepth()).toBe(2);
+    await s.close();
+  });
+
+  it("compares sequences beyond 2^53 exactly (uint64 range)", async () => {
+    const s = make();
+    const big = (1n << 64n) - 2n;
+    expect(await s.accept(reading(big), device)).toBe("queued");
+    expect(await s.accept(reading(big - 1n), device)).toBe("replay");
+    expect(await s.accept(reading(big + 1n), device)).toBe("queued");
+    await s.close();
+  });
+
+  it("accepts exactly one of many concurrent copies of a sequence", async () => {
+    const s = make();
+    const outcomes = await Promise.all(Array.from({ length: 50 }, () => s.accept(reading(1n), device)));
+    expect(outcomes.filter((o) => o === "queued")).toHaveLength(1);
+    expect(await s.queueDepth()).toBe(1);
+    await s.close();
+  });
+
+  it("hands out the same in-flight batch until it is recorded as committed", async () => {
+    const s = make();
+    for (let i = 1n; i <= 5n; i++) await s.accept(reading(i), device);
+    const b1 = await s.nextBatch(3);
+    expect(b1?.ids).toEqual([1n, 2n, 3n].map((i) => readingId(device, i)));
+    expect(await s.nextBatch(3)).toEqual(b1);
+    await s.completeBatch(b1 as NonNullable<typeof b1>, committed(`0x${"11".repeat(32)}`, b1?.ids ?? []));
+    expect(await s.rootOf(readingId(device, 2n))).toBe(`0x${"11".repeat(32)}`);
+    const b2 = await s.nextBatch(3);
+    expect(b2?.ids).toEqual([4n, 5n].map((i) => readingId(device, i)));
+    expect(await s.rootOf(readingId(device, 4n))).toBeNull();
+    await s.close();
+  });
+});
+
+describe("RedisStore across restarts", () => {
+  it("keeps queue, in-flight batch and replay state when the bridge dies before recording a commit", async () => {
+    const s = new RedisStore({ url: redis.url, prefix: "restart" });
+    for (let i = 1n; i <= 4n; i++) await s.accept(reading(i), device);
+    const inflight = await s.nextBatch(2);
+    await s.close();
+    const again = new RedisStore({ url: redis.url, prefix: "restart" });
+    expect(await again.nextBatch(2)).toEqual(inflight);
+    expect(await again.queueDepth()).toBe(2);
+    expect(await again.accept(reading(3n), device)).toBe("replay");
+    await again.close();
+  });
+});
