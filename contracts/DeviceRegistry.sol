@@ -4,20 +4,23 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {Readings} from "./libraries/Readings.sol";
 
 /// @title DeviceRegistry
-/// @notice Device identities of a sensor-oracle fleet. Operators (OPERATOR_ROLE) register and
-/// revoke devices; the admin grants operators. Verification of a device signature for either
-/// curve lives here so every consumer (batches, feeds) checks keys the same way.
-contract DeviceRegistry is IDeviceRegistry, AccessControl {
-    /// @notice Role of fleet operators: register and revoke devices.
+/// @notice Device identities of a sensor-oracle fleet. The admin grants fleet operators
+/// (OPERATOR_ROLE); operators register, revoke and rotate device keys. Signature checks for either
+/// curve live here, so every consumer (batches, feeds) applies the same key and time rules.
+/// @dev Pausing (admin) stops what adds trust: registration and rotation. Revocation, which removes
+/// trust, stays available during an incident, and verification keeps working for consumers.
+contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
+    /// @notice Role of fleet operators: register, revoke and rotate devices.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
 
     uint256 private constant _SECP256K1_P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
 
-    // One slot read on the hot path: everything a secp256k1 check needs.
+    // The current key, in one slot: everything a secp256k1 check reads.
     struct Record {
         Curve curve;
         Status status;
@@ -31,35 +34,56 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl {
         bytes32 y;
     }
 
+    // A key replaced by rotation: valid for readings in [validFrom, validUntil).
+    struct PastKey {
+        Curve curve;
+        uint40 validFrom;
+        uint40 validUntil;
+        address signer;
+        bytes32 x;
+        bytes32 y;
+    }
+
     mapping(bytes32 deviceId => Record) private _records;
     mapping(bytes32 deviceId => Key) private _keys;
     mapping(bytes32 deviceId => bytes32) private _certFingerprints;
+    mapping(bytes32 deviceId => PastKey[]) private _pastKeys;
 
     bytes32 private immutable _cachedDomainSeparator;
     uint256 private immutable _cachedChainId;
 
-    /// @param admin receives DEFAULT_ADMIN_ROLE (grants and revokes operators)
+    /// @param admin receives DEFAULT_ADMIN_ROLE (grants operators, pauses)
     constructor(address admin) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _cachedChainId = block.chainid;
         _cachedDomainSeparator = Readings.domainSeparator(address(this), block.chainid);
     }
 
+    /// @notice Stop registration and rotation. Only the admin.
+    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resume registration and rotation. Only the admin.
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
     /// @inheritdoc IDeviceRegistry
     function register(bytes32 deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom)
         external
         onlyRole(OPERATOR_ROLE)
+        whenNotPaused
     {
-        if (_records[deviceId].status != Status.None) revert DeviceRegistryAlreadyRegistered(deviceId);
-        address signer = _validateKey(curve, x, y);
-        bytes32 expected = deviceIdOf(curve, x, y);
-        if (deviceId != expected) revert DeviceRegistryDeviceIdMismatch(deviceId, expected);
+        _register(deviceId, curve, x, y, certFingerprint, validFrom);
+    }
 
-        _records[deviceId] =
-            Record({curve: curve, status: Status.Active, validFrom: validFrom, revokedAt: 0, signer: signer});
-        _keys[deviceId] = Key({x: x, y: y});
-        _certFingerprints[deviceId] = certFingerprint;
-        emit DeviceRegistered(deviceId, curve, x, y, certFingerprint, validFrom);
+    /// @inheritdoc IDeviceRegistry
+    function registerBatch(Registration[] calldata registrations) external onlyRole(OPERATOR_ROLE) whenNotPaused {
+        for (uint256 i = 0; i < registrations.length; ++i) {
+            Registration calldata r = registrations[i];
+            _register(r.deviceId, r.curve, r.x, r.y, r.certFingerprint, r.validFrom);
+        }
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -71,6 +95,36 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl {
         rec.status = Status.Revoked;
         rec.revokedAt = since;
         emit DeviceRevoked(deviceId, since);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function rotate(bytes32 deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at)
+        external
+        onlyRole(OPERATOR_ROLE)
+        whenNotPaused
+    {
+        Record memory rec = _records[deviceId];
+        if (rec.status == Status.None) revert DeviceRegistryUnknownDevice(deviceId);
+        if (rec.status == Status.Revoked) revert DeviceRegistryDeviceRevoked(deviceId);
+        if (at < rec.validFrom || at > block.timestamp) {
+            revert DeviceRegistryInvalidRotationTime(at, rec.validFrom, block.timestamp);
+        }
+        address signer = _validateKey(curve, x, y);
+        Key memory old = _keys[deviceId];
+        _pastKeys[deviceId].push(
+            PastKey({
+                curve: rec.curve,
+                validFrom: rec.validFrom,
+                validUntil: at,
+                signer: rec.signer,
+                x: old.x,
+                y: old.y
+            })
+        );
+        _records[deviceId] = Record({curve: curve, status: Status.Active, validFrom: at, revokedAt: 0, signer: signer});
+        _keys[deviceId] = Key({x: x, y: y});
+        _certFingerprints[deviceId] = certFingerprint;
+        emit DeviceKeyRotated(deviceId, curve, x, y, certFingerprint, at);
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -89,6 +143,11 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl {
     }
 
     /// @inheritdoc IDeviceRegistry
+    function pastKeyCount(bytes32 deviceId) external view returns (uint256) {
+        return _pastKeys[deviceId].length;
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function checkSignature(bytes32 deviceId, uint64 timestamp, bytes32 digest, bytes calldata signature)
         external
         view
@@ -96,27 +155,22 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl {
     {
         Record memory rec = _records[deviceId];
         if (rec.status == Status.None) return SignatureCheck.UnknownDevice;
-        if (timestamp < rec.validFrom || (rec.status == Status.Revoked && timestamp >= rec.revokedAt)) {
-            return SignatureCheck.KeyNotValidAtTime;
+        if (rec.status == Status.Revoked && timestamp >= rec.revokedAt) return SignatureCheck.KeyNotValidAtTime;
+        if (timestamp >= rec.validFrom) {
+            return _verify(rec.curve, rec.signer, deviceId, digest, signature);
         }
-        if (rec.curve == Curve.Secp256k1) {
-            if (signature.length != 65) return SignatureCheck.BadSignature;
-            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(
-                digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
-            );
-            return err == ECDSA.RecoverError.NoError && recovered == rec.signer
-                ? SignatureCheck.Valid
-                : SignatureCheck.BadSignature;
+        // An earlier key, newest first: the one whose [validFrom, validUntil) holds the reading's time.
+        PastKey[] storage past = _pastKeys[deviceId];
+        for (uint256 i = past.length; i > 0; --i) {
+            PastKey storage k = past[i - 1];
+            if (timestamp >= k.validUntil) break;
+            if (timestamp >= k.validFrom) {
+                return k.curve == Curve.Secp256k1
+                    ? _verifySecp256k1(k.signer, digest, signature)
+                    : _verifyP256(k.x, k.y, digest, signature);
+            }
         }
-        if (signature.length != 64) return SignatureCheck.BadSignature;
-        Key storage key = _keys[deviceId];
-        // P-256 devices sign ES256 (ECDSA with SHA-256) over the 32-byte EIP-712 digest (docs/PROTOCOL.md).
-        // P256.verify: RIP-7212/EIP-7951 precompile where present, Solidity otherwise; rejects high-S,
-        // and does not read an empty precompile return as a verdict (OpenZeppelin issue 5619).
-        bytes32 h = sha256(abi.encodePacked(digest));
-        return P256.verify(h, bytes32(signature[0:32]), bytes32(signature[32:64]), key.x, key.y)
-            ? SignatureCheck.Valid
-            : SignatureCheck.BadSignature;
+        return SignatureCheck.KeyNotValidAtTime;
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -129,6 +183,63 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl {
     /// @inheritdoc IDeviceRegistry
     function deviceIdOf(Curve curve, bytes32 x, bytes32 y) public pure returns (bytes32) {
         return keccak256(abi.encode(uint8(curve), x, y));
+    }
+
+    function _register(
+        bytes32 deviceId,
+        Curve curve,
+        bytes32 x,
+        bytes32 y,
+        bytes32 certFingerprint,
+        uint40 validFrom
+    ) private {
+        if (_records[deviceId].status != Status.None) revert DeviceRegistryAlreadyRegistered(deviceId);
+        address signer = _validateKey(curve, x, y);
+        bytes32 expected = deviceIdOf(curve, x, y);
+        if (deviceId != expected) revert DeviceRegistryDeviceIdMismatch(deviceId, expected);
+        _records[deviceId] =
+            Record({curve: curve, status: Status.Active, validFrom: validFrom, revokedAt: 0, signer: signer});
+        _keys[deviceId] = Key({x: x, y: y});
+        _certFingerprints[deviceId] = certFingerprint;
+        emit DeviceRegistered(deviceId, curve, x, y, certFingerprint, validFrom);
+    }
+
+    function _verify(Curve curve, address signer, bytes32 deviceId, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (SignatureCheck)
+    {
+        if (curve == Curve.Secp256k1) return _verifySecp256k1(signer, digest, signature);
+        Key storage key = _keys[deviceId];
+        return _verifyP256(key.x, key.y, digest, signature);
+    }
+
+    function _verifySecp256k1(address signer, bytes32 digest, bytes calldata signature)
+        private
+        pure
+        returns (SignatureCheck)
+    {
+        if (signature.length != 65) return SignatureCheck.BadSignature;
+        (address recovered, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64]));
+        return err == ECDSA.RecoverError.NoError && recovered == signer
+            ? SignatureCheck.Valid
+            : SignatureCheck.BadSignature;
+    }
+
+    function _verifyP256(bytes32 x, bytes32 y, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (SignatureCheck)
+    {
+        if (signature.length != 64) return SignatureCheck.BadSignature;
+        // P-256 devices sign ES256 (ECDSA with SHA-256) over the 32-byte EIP-712 digest (docs/PROTOCOL.md).
+        // P256.verify: RIP-7212/EIP-7951 precompile where present, Solidity otherwise; rejects high-S,
+        // and does not read an empty precompile return as a verdict (OpenZeppelin issue 5619).
+        bytes32 h = sha256(abi.encodePacked(digest));
+        return P256.verify(h, bytes32(signature[0:32]), bytes32(signature[32:64]), x, y)
+            ? SignatureCheck.Valid
+            : SignatureCheck.BadSignature;
     }
 
     function _validateKey(Curve curve, bytes32 x, bytes32 y) private pure returns (address signer) {

@@ -15,6 +15,9 @@ contract ReadingBatches is IReadingBatches, AccessControl {
     bytes32 public constant SUBMITTER_ROLE = keccak256("SUBMITTER_ROLE");
 
     IDeviceRegistry private immutable _registry;
+    // The registry's EIP-712 domain, cached: saves a cross-contract call on every verification.
+    bytes32 private immutable _cachedDomainSeparator;
+    uint256 private immutable _cachedChainId;
 
     // root => committedAt (bits 0-63) | count (64-95) | fromTime (96-159) | toTime (160-223): one slot per batch.
     mapping(bytes32 root => uint256) private _batches;
@@ -23,6 +26,8 @@ contract ReadingBatches is IReadingBatches, AccessControl {
     /// @param admin receives DEFAULT_ADMIN_ROLE (grants and revokes submitters)
     constructor(IDeviceRegistry registry_, address admin) {
         _registry = registry_;
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = Readings.domainSeparator(address(registry_), block.chainid);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -87,7 +92,10 @@ contract ReadingBatches is IReadingBatches, AccessControl {
         view
         returns (IDeviceRegistry.SignatureCheck)
     {
-        bytes32 digest = Readings.digest(reading, _registry.domainSeparator());
+        bytes32 separator = block.chainid == _cachedChainId
+            ? _cachedDomainSeparator
+            : Readings.domainSeparator(address(_registry), block.chainid);
+        bytes32 digest = Readings.digest(reading, separator);
         return _registry.checkSignature(reading.deviceId, reading.timestamp, digest, signature);
     }
 }

@@ -46,6 +46,21 @@ interface IDeviceRegistry {
     /// @notice Emitted when a device is revoked; readings signed at or after `since` no longer verify.
     event DeviceRevoked(bytes32 indexed deviceId, uint40 since);
 
+    /// @notice Emitted when a device's key is rotated; the old key verifies readings before `at` only.
+    event DeviceKeyRotated(
+        bytes32 indexed deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at
+    );
+
+    /// @notice One registration of {registerBatch}.
+    struct Registration {
+        bytes32 deviceId;
+        Curve curve;
+        bytes32 x;
+        bytes32 y;
+        bytes32 certFingerprint;
+        uint40 validFrom;
+    }
+
     /// @notice The device id is not the one derived from its first key (docs/PROTOCOL.md).
     error DeviceRegistryDeviceIdMismatch(bytes32 deviceId, bytes32 expected);
     /// @notice The device id is already registered.
@@ -60,13 +75,29 @@ interface IDeviceRegistry {
     error DeviceRegistryInvalidPublicKey(bytes32 x, bytes32 y);
     /// @notice A revocation time lies in the future.
     error DeviceRegistryRevocationInFuture(uint40 since, uint256 nowTime);
+    /// @notice A rotation time lies before the current key's validity or in the future.
+    error DeviceRegistryInvalidRotationTime(uint40 at, uint40 currentValidFrom, uint256 nowTime);
+    /// @notice The device is revoked; a revoked device cannot rotate.
+    error DeviceRegistryDeviceRevoked(bytes32 deviceId);
 
     /// @notice Register a device key. Only operators.
     function register(bytes32 deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom)
         external;
 
-    /// @notice Revoke a device from `since` (now or in the past). Only operators.
+    /// @notice Register many devices in one call. Only operators.
+    function registerBatch(Registration[] calldata registrations) external;
+
+    /// @notice Revoke a device from `since` (now or in the past: "compromised since"). Only operators.
+    /// Readings signed at or after `since` never verify; earlier ones still do.
     function revoke(bytes32 deviceId, uint40 since) external;
+
+    /// @notice Give a device a new key from time `at` (between the current key's validFrom and now).
+    /// The old key verifies readings before `at` only; the device id does not change. Only operators.
+    function rotate(bytes32 deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at)
+        external;
+
+    /// @notice How many earlier keys a device has (one per rotation).
+    function pastKeyCount(bytes32 deviceId) external view returns (uint256);
 
     /// @notice The device record; status None for an unknown id.
     function getDevice(bytes32 deviceId) external view returns (Device memory);

@@ -5,6 +5,8 @@ pragma solidity ^0.8.24;
 /// machines cannot reach; Hardhat's runner serves these at the standard cheatcode address).
 interface Vm {
     function prank(address sender) external;
+    function startPrank(address sender) external;
+    function stopPrank() external;
     function expectRevert(bytes calldata revertData) external;
     function warp(uint256 newTimestamp) external;
     function assume(bool condition) external pure;

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
+import {ISensorFeeds} from "./interfaces/ISensorFeeds.sol";
+import {Readings} from "./libraries/Readings.sol";
+
+/// @title SensorFeeds
+/// @notice Push feeds of verified sensor readings. Anyone may push (the device signatures are the
+/// authority); feed admins (FEED_ADMIN_ROLE) configure feeds. Read through {SensorFeedAggregator}
+/// as a Chainlink AggregatorV3Interface, or through the freshness-checked getters.
+contract SensorFeeds is ISensorFeeds, AccessControl {
+    /// @notice Role that configures feeds.
+    bytes32 public constant FEED_ADMIN_ROLE = keccak256("FEED_ADMIN_ROLE");
+    /// @notice Devices per feed at most (bounds the median's cost).
+    uint256 public constant MAX_DEVICES_PER_FEED = 32;
+    /// @notice Rounds kept per feed for getRoundData.
+    uint256 public constant HISTORY = 256;
+    /// @notice Seconds a reading may be dated ahead of the block (device clock skew).
+    uint256 public constant MAX_FUTURE = 300;
+
+    IDeviceRegistry private immutable _registry;
+    bytes32 private immutable _cachedDomainSeparator;
+    uint256 private immutable _cachedChainId;
+
+    struct Feed {
+        FeedConfig config;
+        uint80 latestRound;
+        bool exists;
+    }
+
+    // One slot per (feed, device): the allowed flag and the device's latest value for the feed.
+    struct DeviceSlot {
+        int192 value;
+        uint56 timestamp;
+        bool allowed;
+    }
+
+    struct Round {
+        int192 answer;
+        uint64 updatedAt;
+    }
+
+    mapping(bytes32 feedId => Feed) private _feeds;
+    mapping(bytes32 feedId => bytes32[]) private _feedDevices;
+    mapping(bytes32 feedId => string) private _descriptions;
+    mapping(bytes32 feedId => mapping(bytes32 deviceId => DeviceSlot)) private _slots;
+    mapping(bytes32 feedId => mapping(uint256 index => Round)) private _rounds;
+
+    /// @param registry_ the fleet's DeviceRegistry
+    /// @param admin receives DEFAULT_ADMIN_ROLE and FEED_ADMIN_ROLE
+    constructor(IDeviceRegistry registry_, address admin) {
+        _registry = registry_;
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = Readings.domainSeparator(address(registry_), block.chainid);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(FEED_ADMIN_ROLE, admin);
+    }
+
+    /// @inheritdoc ISensorFeeds
+    function configureFeed(
+        bytes32 feedId,
+        FeedConfig calldata config,
+        bytes32[] calldata devices,
+        string calldata description
+    ) external onlyRole(FEED_ADMIN_ROLE) {
+        if (
+            config.quorum == 0 || config.quorum > devices.length || devices.length > MAX_DEVICES_PER_FEED
+                || config.window == 0 || config.decimals > 36
+        ) revert SensorFeedsInvalidConfig(feedId);
+        bytes32[] storage old = _feedDevices[feedId];
+        for (uint256 i = 0; i < old.length; ++i) {
+            _slots[feedId][old[i]].allowed = false;
+        }
+        for (uint256 i = 0; i < devices.length; ++i) {
+            DeviceSlot storage slot = _slots[feedId][devices[i]];
+            if (slot.allowed) revert SensorFeedsInvalidConfig(feedId); // duplicate device
+            slot.allowed = true;
+        }
+        _feedDevices[feedId] = devices;
+        Feed storage f = _feeds[feedId];
+        f.config = config;
+        f.exists = true;
+        _descriptions[feedId] = description;
+        emit FeedConfigured(feedId, config, devices, description);
+    }
+
+    /// @inheritdoc ISensorFeeds
+    function updateFeeds(Readings.Reading[] calldata readings, bytes[] calldata signatures) external {
+        if (readings.length != signatures.length) {
+            revert SensorFeedsLengthMismatch(readings.length, signatures.length);
+        }
+        bytes32 separator = block.chainid == _cachedChainId
+            ? _cachedDomainSeparator
+            : Readings.domainSeparator(address(_registry), block.chainid);
+        bytes32 pending; // feed with unaggregated readings; readings of one feed are best sent together
+        for (uint256 i = 0; i < readings.length; ++i) {
+            Readings.Reading calldata r = readings[i];
+            if (pending != bytes32(0) && r.feedId != pending) {
+                _aggregate(pending);
+                pending = bytes32(0);
+            }
+            if (_store(r, signatures[i], separator)) pending = r.feedId;
+        }
+        if (pending != bytes32(0)) _aggregate(pending);
+    }
+
+    /// @inheritdoc ISensorFeeds
+    function latestRoundData(bytes32 feedId)
+        public
+        view
+        returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
+    {
+        roundId = _feeds[feedId].latestRound;
+        if (roundId == 0) revert SensorFeedsNoValue(feedId);
+        Round memory r = _rounds[feedId][roundId % HISTORY];
+        return (roundId, r.answer, r.updatedAt, r.updatedAt, roundId);
+    }
+
+    /// @inheritdoc ISensorFeeds
+    function getRoundData(bytes32 feedId, uint80 roundId)
+        external
+        view
+        returns (uint80, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
+    {
+        uint80 latest = _feeds[feedId].latestRound;
+        if (roundId == 0 || roundId > latest || latest - roundId >= HISTORY) {
+            revert SensorFeedsRoundNotAvailable(feedId, roundId);
+        }
+        Round memory r = _rounds[feedId][roundId % HISTORY];
+        return (roundId, r.answer, r.updatedAt, r.updatedAt, roundId);
+    }
+
+    /// @inheritdoc ISensorFeeds
+    function getValueNoOlderThan(bytes32 feedId, uint256 maxAge) external view returns (int256 value, uint256 updatedAt) {
+        (, value,, updatedAt,) = latestRoundData(feedId);
+        if (updatedAt + maxAge < block.timestamp) revert SensorFeedsStaleValue(feedId, updatedAt, maxAge);
+    }
+
+    /// @inheritdoc ISensorFeeds
+    function getValueUnsafe(bytes32 feedId) external view returns (int256 value, uint256 updatedAt) {
+        (, value,, updatedAt,) = latestRoundData(feedId);
+    }
+
+    /// @inheritdoc ISensorFeeds
+    function getFeed(bytes32 feedId)
+        external
+        view
+        returns (FeedConfig memory config, bytes32[] memory devices, string memory description)
+    {
+        Feed storage f = _feeds[feedId];
+        if (!f.exists) revert SensorFeedsUnknownFeed(feedId);
+        return (f.config, _feedDevices[feedId], _descriptions[feedId]);
+    }
+
+    /// @notice The registry device signatures are checked against.
+    function registry() external view returns (IDeviceRegistry) {
+        return _registry;
+    }
+
+    // Verify one reading and store it as its device's latest; false when it is not newer.
+    function _store(Readings.Reading calldata r, bytes calldata signature, bytes32 separator) private returns (bool) {
+        if (!_feeds[r.feedId].exists) revert SensorFeedsUnknownFeed(r.feedId);
+        DeviceSlot storage slot = _slots[r.feedId][r.deviceId];
+        DeviceSlot memory current = slot;
+        if (!current.allowed) revert SensorFeedsDeviceNotAllowed(r.feedId, r.deviceId);
+        if (r.timestamp > block.timestamp + MAX_FUTURE) {
+            revert SensorFeedsFutureReading(r.deviceId, r.timestamp, block.timestamp);
+        }
+        if (r.timestamp <= current.timestamp) {
+            emit ReadingIgnored(r.feedId, r.deviceId, r.timestamp);
+            return false;
+        }
+        if (r.value > type(int192).max || r.value < type(int192).min) revert SensorFeedsValueOutOfRange(r.value);
+        IDeviceRegistry.SignatureCheck check =
+            _registry.checkSignature(r.deviceId, r.timestamp, Readings.digest(r, separator), signature);
+        if (check != IDeviceRegistry.SignatureCheck.Valid) revert SensorFeedsInvalidSignature(r.deviceId, check);
+        slot.value = int192(r.value);
+        slot.timestamp = uint56(r.timestamp);
+        return true;
+    }
+
+    // A new round from the latest readings within the window of the newest one, if a quorum has them
+    // and the round would be newer than the last.
+    function _aggregate(bytes32 feedId) private {
+        Feed storage f = _feeds[feedId];
+        FeedConfig memory cfg = f.config;
+        bytes32[] storage devices = _feedDevices[feedId];
+        uint256 n = devices.length;
+        int192[] memory values = new int192[](n);
+        uint56[] memory times = new uint56[](n);
+        uint56 newest;
+        for (uint256 i = 0; i < n; ++i) {
+            DeviceSlot memory s = _slots[feedId][devices[i]];
+            values[i] = s.value;
+            times[i] = s.timestamp;
+            if (s.timestamp > newest) newest = s.timestamp;
+        }
+        uint256 count;
+        for (uint256 i = 0; i < n; ++i) {
+            if (times[i] != 0 && uint256(times[i]) + cfg.window > newest) values[count++] = values[i];
+        }
+        if (count < cfg.quorum) return;
+        uint80 latest = f.latestRound;
+        if (latest != 0 && _rounds[feedId][latest % HISTORY].updatedAt >= newest) return;
+        int192 answer = _median(values, count);
+        uint80 roundId = latest + 1;
+        _rounds[feedId][roundId % HISTORY] = Round({answer: answer, updatedAt: uint64(newest)});
+        f.latestRound = roundId;
+        emit FeedUpdated(feedId, roundId, answer, uint64(newest), uint8(count));
+    }
+
+    // Median of the first `count` values (insertion sort: count <= MAX_DEVICES_PER_FEED); the mean of
+    // the two middle values for an even count, rounded toward zero.
+    function _median(int192[] memory v, uint256 count) private pure returns (int192) {
+        for (uint256 i = 1; i < count; ++i) {
+            int192 x = v[i];
+            uint256 j = i;
+            while (j > 0 && v[j - 1] > x) {
+                v[j] = v[j - 1];
+                --j;
+            }
+            v[j] = x;
+        }
+        uint256 mid = count / 2;
+        if (count % 2 == 1) return v[mid];
+        return int192((int256(v[mid - 1]) + int256(v[mid])) / 2);
+    }
+}
