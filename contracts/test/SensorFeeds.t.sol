@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {FreezerAlarm} from "../examples/FreezerAlarm.sol";
+import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
+import {ISensorFeeds} from "../interfaces/ISensorFeeds.sol";
+import {Readings} from "../libraries/Readings.sol";
+import {SensorFeedAggregator} from "../SensorFeedAggregator.sol";
+import {SensorFeeds} from "../SensorFeeds.sol";
+import {Fixture} from "./Fixture.sol";
+
+contract SensorFeedsTest is Fixture {
+    IDeviceRegistry.Curve private constant K1 = IDeviceRegistry.Curve.Secp256k1;
+    IDeviceRegistry.Curve private constant P256 = IDeviceRegistry.Curve.P256;
+    SensorFeeds private feeds;
+    bytes32 private constant FEED = keccak256("cold-room-7/temperature");
+    uint256[3] private sks = [uint256(0xA1), 0xA2, 0xA3];
+    bytes32[3] private ids;
+
+    function setUp() public {
+        _deployRegistry();
+        feeds = new SensorFeeds(registry, address(this));
+        for (uint256 i = 0; i < 3; i++) {
+            ids[i] = _register(K1, sks[i]);
+        }
+    }
+
+    function _configure(uint8 quorum, uint32 window) private {
+        bytes32[] memory devs = new bytes32[](3);
+        for (uint256 i = 0; i < 3; i++) {
+            devs[i] = ids[i];
+        }
+        feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(2, quorum, 3600, window), devs, "cold room 7 (centi-degC)");
+    }
+
+    function _push(uint256 i, int256 value, uint64 t) private {
+        Readings.Reading[] memory rs = new Readings.Reading[](1);
+        bytes[] memory sigs = new bytes[](1);
+        rs[0] = Readings.Reading(ids[i], FEED, value, t, t);
+        sigs[0] = _sign(K1, sks[i], rs[0]);
+        feeds.updateFeeds(rs, sigs);
+    }
+
+    function _latest() private view returns (uint80 round, int256 answer, uint256 updatedAt) {
+        (round, answer,, updatedAt,) = feeds.latestRoundData(FEED);
+    }
+
+    function test_quorumOfOneUpdatesOnEveryNewerReading() public {
+        _configure(1, 60);
+        _push(0, -1800, uint64(block.timestamp - 10));
+        (uint80 round, int256 answer, uint256 updatedAt) = _latest();
+        assertEq(round, 1, "round");
+        assertTrue(answer == -1800, "answer");
+        assertEq(updatedAt, block.timestamp - 10, "updatedAt");
+    }
+
+    function test_noRoundUntilTheQuorumIsReachedThenTheMedian() public {
+        _configure(3, 60);
+        uint64 t = uint64(block.timestamp - 20);
+        _push(0, 100, t);
+        _push(1, 900, t + 1);
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsNoValue.selector, FEED));
+        feeds.latestRoundData(FEED);
+        _push(2, 300, t + 2);
+        (uint80 round, int256 answer, uint256 updatedAt) = _latest();
+        assertEq(round, 1, "one round");
+        assertTrue(answer == 300, "median of 100, 900, 300");
+        assertEq(updatedAt, t + 2, "newest reading time");
+    }
+
+    function test_evenCountTakesTheMeanOfTheMiddleTwo() public {
+        _configure(2, 60);
+        uint64 t = uint64(block.timestamp - 20);
+        _push(0, 100, t);
+        _push(1, 201, t + 1);
+        (, int256 answer,) = _latest();
+        assertTrue(answer == 150, "(100 + 201) / 2 rounded toward zero");
+    }
+
+    function test_readingsOutsideTheWindowDoNotCount() public {
+        _configure(2, 60);
+        uint64 t = uint64(block.timestamp - 1000);
+        _push(0, 100, t);
+        _push(1, 200, t + 60); // exactly window seconds later: the first is out
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsNoValue.selector, FEED));
+        feeds.latestRoundData(FEED);
+        _push(0, 110, t + 61);
+        (, int256 answer,) = _latest();
+        assertTrue(answer == 155, "both within the window");
+    }
+
+    function test_anOlderOrEqualReadingIsIgnoredWithAnEventAndNeverMovesTheFeedBack() public {
+        _configure(1, 60);
+        uint64 t = uint64(block.timestamp - 10);
+        _push(0, 500, t);
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t);
+        _push(0, 999, t); // same time
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t - 5);
+        _push(0, 999, t - 5); // older
+        (uint80 round, int256 answer,) = _latest();
+        assertEq(round, 1, "still one round");
+        assertTrue(answer == 500, "value unchanged");
+    }
+
+    function test_rejectsAReadingFromADeviceNotAllowedForTheFeed() public {
+        _configure(1, 60);
+        bytes32 outsider = _register(K1, 0xA4);
+        Readings.Reading[] memory rs = new Readings.Reading[](1);
+        bytes[] memory sigs = new bytes[](1);
+        rs[0] = Readings.Reading(outsider, FEED, 1, uint64(block.timestamp), 1);
+        sigs[0] = _sign(K1, 0xA4, rs[0]);
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsDeviceNotAllowed.selector, FEED, outsider));
+        feeds.updateFeeds(rs, sigs);
+    }
+
+    function test_rejectsASignatureFromAnotherDeviceOrCurve() public {
+        _configure(1, 60);
+        Readings.Reading[] memory rs = new Readings.Reading[](1);
+        bytes[] memory sigs = new bytes[](1);
+        rs[0] = Readings.Reading(ids[0], FEED, 1, uint64(block.timestamp), 1);
+        sigs[0] = _sign(K1, sks[1], rs[0]); // device 1 signs device 0's reading
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISensorFeeds.SensorFeedsInvalidSignature.selector, ids[0], IDeviceRegistry.SignatureCheck.BadSignature
+            )
+        );
+        feeds.updateFeeds(rs, sigs);
+        sigs[0] = _sign(P256, sks[0], rs[0]); // a P-256 signature for a secp256k1 device
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISensorFeeds.SensorFeedsInvalidSignature.selector, ids[0], IDeviceRegistry.SignatureCheck.BadSignature
+            )
+        );
+        feeds.updateFeeds(rs, sigs);
+    }
+
+    function test_rejectsAReadingDatedAheadOfTheBlock() public {
+        _configure(1, 60);
+        uint64 t = uint64(block.timestamp + feeds.MAX_FUTURE() + 1);
+        Readings.Reading[] memory rs = new Readings.Reading[](1);
+        bytes[] memory sigs = new bytes[](1);
+        rs[0] = Readings.Reading(ids[0], FEED, 1, t, 1);
+        sigs[0] = _sign(K1, sks[0], rs[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(ISensorFeeds.SensorFeedsFutureReading.selector, ids[0], t, block.timestamp)
+        );
+        feeds.updateFeeds(rs, sigs);
+    }
+
+    function test_getValueNoOlderThanRevertsOnAStaleValue() public {
+        _configure(1, 60);
+        uint64 t = uint64(block.timestamp - 100);
+        _push(0, 42, t);
+        (int256 v,) = feeds.getValueNoOlderThan(FEED, 100);
+        assertTrue(v == 42, "fresh enough");
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsStaleValue.selector, FEED, t, 99));
+        feeds.getValueNoOlderThan(FEED, 99);
+        (int256 unsafeValue,) = feeds.getValueUnsafe(FEED);
+        assertTrue(unsafeValue == 42, "unsafe returns it anyway");
+    }
+
+    function test_aggregatorServesChainlinkConsumersAndKeepsABoundedHistory() public {
+        _configure(1, 60);
+        SensorFeedAggregator agg = new SensorFeedAggregator(feeds, FEED);
+        uint64 t = uint64(block.timestamp - 1000);
+        for (uint64 i = 0; i < 3; i++) {
+            _push(0, int256(uint256(i)) * 10, t + i);
+        }
+        assertEq(agg.decimals(), 2, "decimals");
+        assertEq(agg.version(), 1, "version");
+        assertTrue(keccak256(bytes(agg.description())) == keccak256("cold room 7 (centi-degC)"), "description");
+        (uint80 round, int256 answer,,,) = agg.latestRoundData();
+        assertEq(round, 3, "latest round");
+        assertTrue(answer == 20, "latest answer");
+        (, int256 second,,,) = agg.getRoundData(2);
+        assertTrue(second == 10, "round 2");
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsRoundNotAvailable.selector, FEED, 4));
+        agg.getRoundData(4);
+
+        FreezerAlarm alarm = new FreezerAlarm(agg, 15, 3600);
+        assertTrue(alarm.check(), "20 is above 15");
+        assertTrue(alarm.alarmed(), "alarm raised");
+        vm.warp(block.timestamp + 3600);
+        vm.expectRevert(abi.encodeWithSelector(FreezerAlarm.FreezerAlarmStaleFeed.selector, uint256(t + 2), 3600));
+        alarm.check();
+    }
+
+    function test_historyForgetsRoundsOlderThanHISTORY() public {
+        _configure(1, 60);
+        uint256 h = feeds.HISTORY();
+        uint64 t = uint64(block.timestamp - h - 10);
+        for (uint64 i = 0; i <= h; i++) {
+            _push(0, int256(uint256(i)), t + i);
+        }
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsRoundNotAvailable.selector, FEED, 1));
+        feeds.getRoundData(FEED, 1);
+        (, int256 oldest,,,) = feeds.getRoundData(FEED, 2);
+        assertTrue(oldest == 1, "round 2 still kept");
+    }
+
+    function test_configRejectsAQuorumAboveTheDeviceCountAndOnlyFeedAdminsConfigure() public {
+        bytes32[] memory devs = new bytes32[](1);
+        devs[0] = ids[0];
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsInvalidConfig.selector, FEED));
+        feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(2, 2, 3600, 60), devs, "");
+        bytes32 role = feeds.FEED_ADMIN_ROLE();
+        vm.prank(STRANGER);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, role)
+        );
+        feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(2, 1, 3600, 60), devs, "");
+    }
+
+    function testFuzz_medianOfThreeIsTheMiddleValue(int64 a, int64 b, int64 c) public {
+        _configure(3, 60);
+        uint64 t = uint64(block.timestamp - 10);
+        _push(0, a, t);
+        _push(1, b, t + 1);
+        _push(2, c, t + 2);
+        int256 lo = a < b ? (a < c ? a : c) : (b < c ? b : c);
+        int256 hi = a > b ? (a > c ? a : c) : (b > c ? b : c);
+        int256 mid = int256(a) + b + c - lo - hi;
+        (, int256 answer,) = _latest();
+        assertTrue(answer == mid, "median");
+    }
+}
