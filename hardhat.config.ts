@@ -23,6 +23,8 @@ export default defineConfig({
   paths: { tests: { solidity: "./contracts/test" } },
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    // A chain without the P256VERIFY precompile (before Osaka): P-256 falls back to Solidity.
+    hardhatCancun: { type: "edr-simulated", chainType: "l1", hardfork: "cancun" },
     localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
     sepolia: {
       type: "http",
