@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {IReadingBatches} from "./interfaces/IReadingBatches.sol";
 import {Readings} from "./libraries/Readings.sol";
@@ -64,7 +63,7 @@ contract ReadingBatches is IReadingBatches, AccessControl {
         view
         returns (bytes32 root)
     {
-        root = MerkleProof.processProofCalldata(proof, Readings.leaf(reading));
+        root = Readings.processProof(proof, Readings.leaf(reading));
         if (_batches[root] == 0) revert ReadingBatchesUnknownBatch(root);
         IDeviceRegistry.SignatureCheck check = _checkSignature(reading, signature);
         if (check != IDeviceRegistry.SignatureCheck.Valid) {
@@ -78,7 +77,7 @@ contract ReadingBatches is IReadingBatches, AccessControl {
         view
         returns (bool ok)
     {
-        bytes32 root = MerkleProof.processProofCalldata(proof, Readings.leaf(reading));
+        bytes32 root = Readings.processProof(proof, Readings.leaf(reading));
         return _batches[root] != 0 && _checkSignature(reading, signature) == IDeviceRegistry.SignatureCheck.Valid;
     }
 

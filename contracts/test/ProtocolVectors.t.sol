@@ -60,3 +60,21 @@ contract ProtocolVectorsTest is CheatsTest {
         }
     }
 }
+
+contract ProcessProofHarness {
+    function ours(bytes32[] calldata proof, bytes32 leaf) external pure returns (bytes32) {
+        return Readings.processProof(proof, leaf);
+    }
+
+    function oz(bytes32[] calldata proof, bytes32 leaf) external pure returns (bytes32) {
+        return MerkleProof.processProofCalldata(proof, leaf);
+    }
+}
+
+contract ProcessProofTest {
+    ProcessProofHarness private h = new ProcessProofHarness();
+
+    function testFuzz_matchesOpenZeppelinMerkleProof(bytes32 leaf, bytes32[] calldata proof) public view {
+        require(h.ours(proof, leaf) == h.oz(proof, leaf), "same root as OpenZeppelin");
+    }
+}
