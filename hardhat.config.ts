@@ -25,7 +25,12 @@ export default defineConfig({
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     // A chain without the P256VERIFY precompile (before Osaka): P-256 falls back to Solidity.
     hardhatCancun: { type: "edr-simulated", chainType: "l1", hardfork: "cancun" },
-    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // A local `hardhat node`; LOCALHOST_RPC_URL (not a secret) points elsewhere, e.g. another port.
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545",
+    },
     sepolia: {
       type: "http",
       chainType: "l1",

@@ -40,11 +40,9 @@ export class FleetCertificates {
 
   /** Add (or replace) a device certificate; the device name is taken from its subject CN. */
   add(pem: string): string {
-    const cert = new x509.X509Certificate(pem);
-    const cn = cert.subjectName.getField("CN")[0];
-    if (!cn || !isDeviceName(cn)) throw new TypeError("device certificate CN is not a 64-hex device name");
-    this.entries.set(cn, { pem });
-    return cn;
+    const { name } = parseDeviceCertificate(pem);
+    this.entries.set(name, { pem });
+    return name;
   }
 
   /** Load every *.pem in a directory. */
@@ -79,33 +77,49 @@ export class FleetCertificates {
 
   private async check(name: string, pem: string): Promise<DeviceCertificate> {
     const cert = new x509.X509Certificate(pem);
-    const invalid = (details: string) =>
-      new ReadingRejectedError("certificate_invalid", "Device certificate is not valid for this fleet.", {
-        details: `device ${name}: ${details}`,
-      });
     const signedByCa =
       cert.issuer === this.ca.subject &&
       (await cert.verify({ publicKey: this.ca.publicKey, signatureOnly: true }).catch(() => false));
-    if (!signedByCa) throw invalid("not issued by the fleet CA");
-    const uris = (cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [])
-      .filter((n) => n.type === "url")
-      .map((n) => n.value);
-    if (!uris.some((u) => parseDeviceSanUri(u) === name)) throw invalid("SAN does not name this device");
-    const spki = new Uint8Array(cert.publicKey.rawData);
-    const tlsKey = spki.slice(spki.length - 65);
-    const named = uris.map(parseReadingKeySanUri).find((k) => k !== null);
-    let curve: CurveName = "p256";
-    let readingPublicKey: Uint8Array = tlsKey;
-    if (named) {
-      if (named.curve === "p256" && Buffer.compare(named.publicKey, tlsKey) !== 0) {
-        throw invalid("a P-256 reading key must be the certificate's key");
-      }
-      curve = named.curve;
-      readingPublicKey = named.publicKey;
-    }
-    const fingerprint = `0x${createHash("sha256").update(Buffer.from(cert.rawData)).digest("hex")}` as Hex;
-    return { name, curve, readingPublicKey, fingerprint, notBefore: cert.notBefore, notAfter: cert.notAfter };
+    if (!signedByCa) throw certificateInvalid(name, "not issued by the fleet CA");
+    const dc = parseDeviceCertificate(pem);
+    if (dc.name !== name) throw certificateInvalid(name, "CN does not name this device");
+    return dc;
   }
+}
+
+function certificateInvalid(name: string, details: string): ReadingRejectedError {
+  return new ReadingRejectedError("certificate_invalid", "Device certificate is not valid for this fleet.", {
+    details: `device ${name}: ${details}`,
+  });
+}
+
+/**
+ * What a device certificate says (docs/PROTOCOL.md section 6), without checking who issued it:
+ * the device name (CN, repeated in a SAN URI), the reading key and its curve, the fingerprint.
+ */
+export function parseDeviceCertificate(pem: string): DeviceCertificate {
+  const cert = new x509.X509Certificate(pem);
+  const name = cert.subjectName.getField("CN")[0] ?? "";
+  if (!isDeviceName(name)) throw certificateInvalid(name, "CN is not a 64-hex device name");
+  const uris = (cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [])
+    .filter((n) => n.type === "url")
+    .map((n) => n.value);
+  if (!uris.some((u) => parseDeviceSanUri(u) === name))
+    throw certificateInvalid(name, "SAN does not name this device");
+  const spki = new Uint8Array(cert.publicKey.rawData);
+  const tlsKey = spki.slice(spki.length - 65);
+  const named = uris.map(parseReadingKeySanUri).find((k) => k !== null);
+  let curve: CurveName = "p256";
+  let readingPublicKey: Uint8Array = tlsKey;
+  if (named) {
+    if (named.curve === "p256" && Buffer.compare(named.publicKey, tlsKey) !== 0) {
+      throw certificateInvalid(name, "a P-256 reading key must be the certificate's key");
+    }
+    curve = named.curve;
+    readingPublicKey = named.publicKey;
+  }
+  const fingerprint = `0x${createHash("sha256").update(Buffer.from(cert.rawData)).digest("hex")}` as Hex;
+  return { name, curve, readingPublicKey, fingerprint, notBefore: cert.notBefore, notAfter: cert.notAfter };
 }
 
 /** sha256 of a certificate's DER: the fingerprint the registry holds. */

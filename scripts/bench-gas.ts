@@ -200,15 +200,13 @@ async function pushMarginal(
   let t = now() - 1000n;
   const push = async (k: number) => {
     t += 1n;
-    const readings = devices
-      .slice(0, k)
-      .map((d, i) => ({
-        deviceId: d.id,
-        feedId: feedIds[i] as Hex,
-        value: 100n + (t % 50n),
-        timestamp: t,
-        sequence: t,
-      }));
+    const readings = devices.slice(0, k).map((d, i) => ({
+      deviceId: d.id,
+      feedId: feedIds[i] as Hex,
+      value: 100n + (t % 50n),
+      timestamp: t,
+      sequence: t,
+    }));
     const sigs = readings.map((r, i) => signReading(c, devices[i] as Device, r));
     return c.send(c.feeds, feedsAbi as Abi, "updateFeeds", [readings, sigs]);
   };

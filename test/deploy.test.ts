@@ -1,0 +1,163 @@
+import { type ChildProcess, exec, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createPublicClient, createWalletClient, type Hex, http, parseAbi, publicActions } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { hardhat } from "viem/chains";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceRegistryAbi } from "../bridge/abi.js";
+import { feedIdOf, readingDigest, signDigest, verifyReadingSignature } from "../protocol/index.js";
+import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
+import { freePort } from "./helpers/services.js";
+
+const sh = promisify(exec);
+const DOC = readFileSync(new URL("../docs/DEPLOY.md", import.meta.url), "utf8");
+const PARAMS = "ignition/parameters/localhost.json";
+const DEPLOYMENTS = "ignition/deployments/chain-31337";
+// Hardhat node's well-known first development account (public test key, holds only test ETH).
+const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/** The shell commands between the local-deploy markers of docs/DEPLOY.md. */
+function documentedCommands(): string[] {
+  const block = /<!-- local-deploy:begin -->([\s\S]*?)<!-- local-deploy:end -->/.exec(DOC)?.[1] ?? "";
+  return block
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("```"));
+}
+
+describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
+  let node: ChildProcess;
+  let url: string;
+  let dir: string;
+  let device: IssuedDevice;
+  const paramsBackup = readFileSync(PARAMS, "utf8");
+
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    rmSync(DEPLOYMENTS, { recursive: true, force: true });
+    node = spawn("npx", ["hardhat", "node", "--port", String(port)], { stdio: "ignore" });
+    const client = createPublicClient({ transport: http(url) });
+    for (let i = 0; ; i++) {
+      try {
+        await client.getChainId();
+        break;
+      } catch (err) {
+        if (i > 200) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    dir = mkdtempSync(join(tmpdir(), "so-deploy-"));
+    const ca = await createFleetCa();
+    device = await ca.issueDevice({ curve: "secp256k1", notBefore: new Date(Date.now() - 3600_000) });
+    writeFileSync(join(dir, "device.pem"), device.certPem);
+    writeFileSync(join(dir, "fleet-ca.pem"), ca.certPem);
+  });
+
+  afterAll(() => {
+    node?.kill("SIGTERM");
+    writeFileSync(PARAMS, paramsBackup);
+    rmSync(DEPLOYMENTS, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("deploys, grants roles, registers a device, configures a feed that a Chainlink-style consumer reads", async () => {
+    const commands = documentedCommands();
+    expect(commands).toHaveLength(3);
+    const env = { ...process.env, LOCALHOST_RPC_URL: url };
+    const run = (cmd: string) =>
+      sh(
+        cmd
+          .replaceAll("device.pem", join(dir, "device.pem"))
+          .replaceAll("fleet-ca.pem", join(dir, "fleet-ca.pem")),
+        {
+          env,
+          timeout: 120_000,
+        },
+      );
+
+    await run(commands[0] as string);
+    const addresses = () =>
+      JSON.parse(readFileSync(join(DEPLOYMENTS, "deployed_addresses.json"), "utf8")) as Record<string, Hex>;
+    const registry = addresses()["SensorOracle#DeviceRegistry"] as Hex;
+    expect(commands[1]).toContain(`REGISTRY=${registry}`);
+
+    const client = createWalletClient({
+      chain: hardhat,
+      transport: http(url),
+      account: privateKeyToAccount(DEV_KEY),
+    }).extend(publicActions);
+    const roles = parseAbi(["function hasRole(bytes32 role, address account) view returns (bool)"]);
+    const batches = addresses()["SensorOracle#ReadingBatches"] as Hex;
+    const params = JSON.parse(paramsBackup);
+    const submitterRole = keccak256(toBytes("SUBMITTER_ROLE"));
+    expect(
+      await client.readContract({
+        address: batches,
+        abi: roles,
+        functionName: "hasRole",
+        args: [submitterRole, params.SensorOracle.submitter],
+      }),
+    ).toBe(true);
+
+    const { stdout } = await run(commands[1] as string);
+    expect(stdout).toContain(`registered ${device.deviceId}`);
+    const onChain = await client.readContract({
+      address: registry,
+      abi: deviceRegistryAbi,
+      functionName: "getDevice",
+      args: [device.deviceId],
+    });
+    expect(onChain.status).toBe(1);
+    expect(onChain.curve).toBe(1);
+
+    // As the document says: put the registered device in Feed.devices, then deploy the feed.
+    writeFileSync(
+      PARAMS,
+      JSON.stringify({ ...params, Feed: { ...params.Feed, devices: [device.deviceId] } }, null, 2),
+    );
+    await run(commands[2] as string);
+    const feeds = addresses()["SensorOracle#SensorFeeds"] as Hex;
+    const alarm = addresses()["Feed#FreezerAlarm"] as Hex;
+
+    // The device's reading reaches the feed, and the consumer that only knows AggregatorV3Interface acts on it.
+    const feedId = feedIdOf(params.Feed.name);
+    const block = await client.getBlock();
+    const reading = {
+      deviceId: device.deviceId,
+      feedId,
+      value: -1200n,
+      timestamp: block.timestamp - 5n,
+      sequence: 1n,
+    };
+    const digest = readingDigest(reading, { chainId: hardhat.id, registry });
+    const wire = signDigest("secp256k1", device.readingSecretKey, digest);
+    const sig = verifyReadingSignature({
+      curve: "secp256k1",
+      publicKey: device.readingPublicKey,
+      digest,
+      signature: wire,
+    });
+    const feedsAbi = parseAbi([
+      "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
+      "function updateFeeds(Reading[] readings, bytes[] signatures)",
+    ]);
+    const hash = await client.writeContract({
+      address: feeds,
+      abi: feedsAbi,
+      functionName: "updateFeeds",
+      args: [[reading], [`0x${Buffer.from(sig as Uint8Array).toString("hex")}`]],
+    });
+    expect((await client.waitForTransactionReceipt({ hash })).status).toBe("success");
+    const alarmAbi = parseAbi(["function check() returns (bool)", "function alarmed() view returns (bool)"]);
+    const { result } = await client.simulateContract({
+      address: alarm,
+      abi: alarmAbi,
+      functionName: "check",
+    });
+    expect(result).toBe(true); // -12.00 °C is warmer than the -15.00 °C limit
+  });
+});
