@@ -11,6 +11,8 @@ export const deviceRegistryAbi = parseAbi([
   "function grantRole(bytes32 role, address account)",
   "event DeviceRegistered(bytes32 indexed deviceId, uint8 curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 validFrom)",
   "event DeviceRevoked(bytes32 indexed deviceId, uint40 since)",
+  "event DeviceKeyRotated(bytes32 indexed deviceId, uint8 curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at)",
+  "function rotate(bytes32 deviceId, uint8 curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at)",
 ]);
 
 export const readingBatchesAbi = parseAbi([

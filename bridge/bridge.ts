@@ -52,6 +52,7 @@ export type Bridge = {
 export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   const metrics = new Metrics();
   const registry = new RegistryCache(p.publicClient, p.contracts.registry, p.registryTtlMs);
+  const unwatchRegistry = registry.watch();
   const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.registry };
   const ingestParams = { certificates: p.certificates, registry, store: p.store, domain };
 
@@ -136,6 +137,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     app,
     flush: () => batcher.flush(),
     async stop() {
+      unwatchRegistry();
       await client.endAsync();
       await batcher.stop();
       await app.close();

@@ -25,6 +25,29 @@ export class RegistryCache {
     private readonly ttlMs = 5_000,
   ) {}
 
+  /**
+   * Follow the registry's DeviceRevoked and DeviceKeyRotated events and drop the cached record
+   * at once, so a revocation reaches the bridge within one polling interval instead of the TTL.
+   * Returns the function that stops following.
+   */
+  watch(pollingIntervalMs = 1_000): () => void {
+    return this.client.watchContractEvent({
+      address: this.address,
+      abi: deviceRegistryAbi,
+      pollingInterval: pollingIntervalMs,
+      onLogs: (logs) => {
+        for (const log of logs) {
+          if (log.eventName === "DeviceRevoked" || log.eventName === "DeviceKeyRotated") {
+            this.cache.delete(log.args.deviceId as Hex);
+          }
+        }
+      },
+      onError: () => {
+        // The TTL still bounds staleness while the endpoint is unreachable.
+      },
+    });
+  }
+
   async get(deviceId: Hex): Promise<RegistryDevice | null> {
     const hit = this.cache.get(deviceId);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.device;

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import type { SecureContext } from "node:tls";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Hex } from "viem";
 import {
@@ -18,7 +19,11 @@ export type DeviceAgentParameters = {
   deviceName: string;
   signer: ReadingSigner;
   domain: ReadingDomain;
-  mqtt: { url: string; ca: string; cert: string; key: string; protocolVersion?: 4 | 5 };
+  /** TLS identity: PEM files (software key, development), or a context whose key is in a token (tls.ts). */
+  mqtt: { url: string; protocolVersion?: 4 | 5 } & (
+    | { ca: string; cert: string; key: string }
+    | { secureContext: SecureContext }
+  );
   /** File holding the last sequence used, so it survives restarts. In memory when absent. */
   sequenceFile?: string;
   /** Readings kept unacknowledged at most; the oldest is dropped (and counted) beyond it. */
@@ -51,12 +56,14 @@ export class DeviceAgent {
   }
 
   async start(): Promise<void> {
-    const { url, ca, cert, key, protocolVersion = 5 } = this.p.mqtt;
+    const { url, protocolVersion = 5 } = this.p.mqtt;
+    const identity =
+      "secureContext" in this.p.mqtt
+        ? { secureContext: this.p.mqtt.secureContext }
+        : { ca: this.p.mqtt.ca, cert: this.p.mqtt.cert, key: this.p.mqtt.key };
     this.client = await mqtt.connectAsync(url, {
       protocolVersion,
-      ca,
-      cert,
-      key,
+      ...identity,
       clientId: `device-${this.p.deviceName.slice(0, 16)}`,
       rejectUnauthorized: true,
       reconnectPeriod: 1000,

@@ -86,7 +86,11 @@ export async function deployStack(params: { feed?: string; maxValue?: bigint } =
 }
 
 /** Register an issued device on-chain: its reading key, curve and certificate fingerprint. */
-export async function registerDevice(stack: Stack, device: IssuedDevice, validFrom?: number): Promise<Hex> {
+export async function registerDevice(
+  stack: Stack,
+  device: Pick<IssuedDevice, "curve" | "deviceId" | "certPem" | "readingPublicKey">,
+  validFrom?: number,
+): Promise<Hex> {
   const { x, y } = splitPublicKey(device.readingPublicKey);
   const hash = await stack.operator.writeContract({
     address: stack.contracts.registry,

@@ -35,6 +35,27 @@ export type FleetCa = {
   issueClient(params: { commonName: string; validDays?: number }): Promise<IssuedCertificate>;
   /** A device: TLS key, certificate and the key that signs readings (the same key for P-256). */
   issueDevice(params: IssueDeviceParameters): Promise<IssuedDevice>;
+  /** A certificate for keys held elsewhere (a device's token): no private key leaves it. */
+  issueDeviceForKeys(params: IssueDeviceForKeysParameters): Promise<IssuedDeviceCertificate>;
+};
+
+export type IssueDeviceForKeysParameters = {
+  curve: CurveName;
+  /** 65-byte uncompressed reading key. */
+  readingPublicKey: Uint8Array;
+  /** 65-byte uncompressed P-256 TLS key; for a P-256 device, the reading key itself. */
+  tlsPublicKey?: Uint8Array;
+  /** The device id to certify; derived from the reading key when absent (a rotated key keeps the old id). */
+  deviceId?: `0x${string}`;
+  notBefore?: Date;
+  notAfter?: Date;
+};
+
+export type IssuedDeviceCertificate = {
+  curve: CurveName;
+  deviceId: `0x${string}`;
+  name: string;
+  certPem: string;
 };
 
 export type IssueDeviceParameters = {
@@ -146,6 +167,38 @@ export async function createFleetCa(
         days(validDays),
       );
       return { certPem, keyPem: await pemKey(keys.privateKey) };
+    },
+
+    async issueDeviceForKeys({
+      curve,
+      readingPublicKey,
+      tlsPublicKey,
+      deviceId: givenId,
+      notBefore: from,
+      notAfter: to,
+    }) {
+      const tlsRaw = tlsPublicKey ?? (curve === "p256" ? readingPublicKey : undefined);
+      if (!tlsRaw) throw new TypeError("a secp256k1 device needs a P-256 TLS key");
+      const tlsKey = await crypto.subtle.importKey("raw", Buffer.from(tlsRaw), EC, true, ["verify"]);
+      const deviceId = givenId ?? deviceIdOf(curve, readingPublicKey);
+      const name = deviceIdToName(deviceId);
+      const certPem = await issue(
+        `CN=${name}`,
+        tlsKey,
+        [
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+          new x509.SubjectAlternativeNameExtension([
+            { type: "url", value: deviceSanUri(name) },
+            ...(curve === "secp256k1"
+              ? [{ type: "url" as const, value: readingKeySanUri(curve, readingPublicKey) }]
+              : []),
+          ]),
+        ],
+        from ?? notBefore,
+        to ?? days(397),
+      );
+      return { curve, deviceId, name, certPem };
     },
 
     async issueDevice({ curve, readingSecretKey, notBefore: from, notAfter: to }) {

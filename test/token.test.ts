@@ -1,0 +1,261 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import type { Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
+import { type Bridge, startBridge } from "../bridge/bridge.js";
+import { FleetCertificates } from "../bridge/certificates.js";
+import { RedisStore } from "../bridge/store/redis-store.js";
+import { DeviceAgent } from "../device-agent/agent.js";
+import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
+import { tokenTlsContext } from "../device-agent/tls.js";
+import { isHighS, readingDigest, TokenError, verifyReadingSignature } from "../protocol/index.js";
+import { deployStack, type Stack } from "../scripts/lib/stack.js";
+import { enrollTokenDevice, type TokenDevice } from "../scripts/lib/token-enroll.js";
+import { createFleetCa, type FleetCa } from "../scripts/pki/fleet-ca.js";
+import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
+import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "./helpers/softhsm.js";
+
+const BRIDGE_CN = "sensor-oracle-bridge";
+
+describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, to the chain", () => {
+  let hsm: SoftHsm;
+  let token: Pkcs11Token;
+  let ca: FleetCa;
+  let stack: Stack;
+  let redis: Service;
+  let broker: Service;
+  let bridge: Bridge;
+  let store: RedisStore;
+  let certificates: FleetCertificates;
+  const agents: DeviceAgent[] = [];
+
+  const tokenParams = () => ({
+    modulePath: SOFTHSM_MODULE,
+    token: { label: hsm.label },
+    pin: { file: hsm.pinFile },
+  });
+
+  const agentFor = async (d: TokenDevice) => {
+    const agent = new DeviceAgent({
+      deviceName: d.name,
+      signer: token.signer(d.curve, d.readingLabel),
+      domain: { chainId: stack.chainId, registry: stack.contracts.registry },
+      mqtt: {
+        url: broker.url,
+        secureContext: tokenTlsContext({
+          ca: ca.certPem,
+          cert: d.certPem,
+          token: hsm.label,
+          keyLabel: d.tlsLabel,
+          pinFile: hsm.pinFile,
+        }),
+      },
+    });
+    await agent.start();
+    agents.push(agent);
+    return agent;
+  };
+
+  beforeAll(async () => {
+    hsm = createSoftHsmToken();
+    token = Pkcs11Token.open(tokenParams());
+    ca = await createFleetCa();
+    const server = await ca.issueServer({ commonName: "localhost" });
+    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+    [redis, broker, stack] = await Promise.all([
+      startRedis(),
+      startMosquitto({
+        caPem: ca.certPem,
+        serverCertPem: server.certPem,
+        serverKeyPem: server.keyPem,
+        bridgeUser: BRIDGE_CN,
+      }),
+      deployStack(),
+    ]);
+    certificates = new FleetCertificates(ca.certPem);
+    store = new RedisStore({ url: redis.url, prefix: "token" });
+    bridge = await startBridge({
+      mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+      certificates,
+      store,
+      publicClient: stack.publicClient,
+      walletClient: stack.submitter,
+      contracts: stack.contracts,
+      chainId: stack.chainId,
+      batchIntervalMs: 60_000,
+      registryTtlMs: 60_000, // revocation must arrive through the registry's events, not the TTL
+      log: pino({ level: "silent" }),
+    });
+  });
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop().catch(() => {});
+    await bridge?.stop();
+    await store?.close();
+    await Promise.all([broker?.stop(), redis?.stop(), stack?.close()]);
+    token?.close();
+    hsm?.cleanup();
+  });
+
+  it("generates sensitive, non-extractable keys on both curves and signs low-S, concurrently", async () => {
+    for (const curve of ["p256", "secp256k1"] as const) {
+      const label = `probe-${curve}`;
+      const pub = token.generateKey({ curve, label });
+      expect(token.keyProtection(label)).toEqual({ sensitive: true, extractable: false });
+      const signer = token.signer(curve, label);
+      const digests = Array.from({ length: 64 }, (_, i) =>
+        readingDigest(
+          {
+            deviceId: `0x${"11".repeat(32)}`,
+            feedId: stack.feedId,
+            value: BigInt(i),
+            timestamp: 1n,
+            sequence: BigInt(i + 1),
+          },
+          { chainId: stack.chainId, registry: stack.contracts.registry },
+        ),
+      );
+      const sigs = await Promise.all(digests.map((d) => signer.sign(d)));
+      sigs.forEach((sig, i) => {
+        expect(isHighS(curve, sig)).toBe(false);
+        expect(
+          verifyReadingSignature({ curve, publicKey: pub, digest: digests[i] as Hex, signature: sig }),
+        ).not.toBeNull();
+      });
+    }
+  });
+
+  it("enrols token devices, publishes over mTLS with the token-held TLS key, and the readings verify on-chain", async () => {
+    const p256 = await enrollTokenDevice({ token, curve: "p256", label: "dev-p256", ca, stack });
+    const k1 = await enrollTokenDevice({ token, curve: "secp256k1", label: "dev-k1", ca, stack });
+    certificates.add(p256.certPem);
+    certificates.add(k1.certPem);
+    for (const d of [p256, k1]) {
+      const agent = await agentFor(d);
+      const seq = await agent.publish(stack.feedId, -1750n);
+      expect(await agent.waitForAck(seq)).toEqual({ sequence: seq, status: "queued" });
+    }
+    await bridge.flush();
+    for (const d of [p256, k1]) {
+      const res = await bridge.app.inject({ method: "GET", url: `/readings/${d.name}:1` });
+      const body = res.json() as {
+        reading: Record<string, string>;
+        signature: Hex;
+        proof: Hex[];
+        status: string;
+      };
+      expect(body.status).toBe("committed");
+      const r = body.reading;
+      await stack.publicClient.readContract({
+        address: stack.contracts.batches,
+        abi: readingBatchesAbi,
+        functionName: "verifyReading",
+        args: [
+          {
+            deviceId: r.deviceId as Hex,
+            feedId: r.feedId as Hex,
+            value: BigInt(r.value as string),
+            timestamp: BigInt(r.timestamp as string),
+            sequence: BigInt(r.sequence as string),
+          },
+          body.signature,
+          body.proof,
+        ],
+      });
+    }
+  });
+
+  it("rejects a device revoked while connected from its next reading, within the registry polling bound", async () => {
+    const d = await enrollTokenDevice({ token, curve: "p256", label: "dev-revoked", ca, stack });
+    certificates.add(d.certPem);
+    const agent = await agentFor(d);
+    const first = await agent.publish(stack.feedId, 1n);
+    expect(await agent.waitForAck(first)).toMatchObject({ status: "queued" });
+    // Compromised since now (wall clock): the in-process chain's clock runs ahead of it, and a
+    // reading taken before the revocation time rightly stays valid.
+    const hash = await stack.operator.writeContract({
+      address: stack.contracts.registry,
+      abi: deviceRegistryAbi,
+      functionName: "revoke",
+      args: [d.deviceId, Math.floor(Date.now() / 1000) - 1],
+      chain: stack.operator.chain,
+      account: stack.operator.account,
+    });
+    await stack.publicClient.waitForTransactionReceipt({ hash });
+    const revokedAt = Date.now();
+    // Still connected (the broker checks certificates only at the handshake): the bridge must refuse.
+    let outcome = await agent.waitForAck(await agent.publish(stack.feedId, 2n));
+    while (outcome.status === "queued" && Date.now() - revokedAt < 5_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      outcome = await agent.waitForAck(await agent.publish(stack.feedId, 2n));
+    }
+    expect(outcome).toMatchObject({ status: "rejected", reason: "revoked" });
+    expect(Date.now() - revokedAt).toBeLessThan(5_000);
+    expect(bridge.metrics.rejected.revoked).toBeGreaterThanOrEqual(1);
+  });
+
+  it("explains a wrong PIN, a missing token, a missing module, a missing PIN and a missing engine with typed errors", () => {
+    const dir = mkdtempSync(join(tmpdir(), "so-pin-"));
+    try {
+      const wrongPin = join(dir, "wrong");
+      writeFileSync(wrongPin, "000000\n");
+      const code = (fn: () => unknown) => {
+        try {
+          fn();
+        } catch (e) {
+          return e instanceof TokenError ? e.code : `other: ${String(e)}`;
+        }
+        return "opened";
+      };
+      // A second library instance in this process would share SoftHSM2's state; use a fresh token
+      // label check first (no login), then the PIN through the TLS engine path.
+      expect(code(() => Pkcs11Token.open({ ...tokenParams(), token: { label: "no-such-token" } }))).toBe(
+        "token_not_found",
+      );
+      expect(
+        code(() => Pkcs11Token.open({ ...tokenParams(), modulePath: "/nonexistent/libpkcs11.so" })),
+      ).toBe("module_not_found");
+      expect(code(() => Pkcs11Token.open({ ...tokenParams(), pin: { env: "SO_TEST_UNSET_PIN" } }))).toBe(
+        "pin_missing",
+      );
+      const base = { ca: ca.certPem, cert: "", token: hsm.label, keyLabel: "dev-p256", pinFile: wrongPin };
+      expect(code(() => tokenTlsContext({ ...base, engine: "/nonexistent/pkcs11.so" }))).toBe(
+        "engine_missing",
+      );
+      // PKCS#11 login state is per process and this one is logged in: a wrong PIN shows in a fresh
+      // process, through the CLI, as one line and a non-zero exit.
+      const cli = (pinFile: string) =>
+        spawnSync(
+          "npx",
+          [
+            "tsx",
+            "scripts/cli.ts",
+            "token",
+            "check",
+            "--module",
+            SOFTHSM_MODULE,
+            "--token-label",
+            hsm.label,
+            "--pin-file",
+            pinFile,
+          ],
+          { encoding: "utf8" },
+        );
+      const bad = cli(wrongPin);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr.trim().split("\n").at(-1)).toMatch(
+        /^sensor-oracle: The token refused the PIN\..*\[TokenError:pin_incorrect\]$/,
+      );
+      expect(bad.stderr).not.toContain("000000");
+      const good = cli(hsm.pinFile);
+      expect(good.status).toBe(0);
+      expect(good.stdout).toContain(`token "${hsm.label}"`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
