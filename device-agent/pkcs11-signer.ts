@@ -101,6 +101,7 @@ export class Pkcs11Token {
   private readonly free: Buffer[] = [];
   private readonly waiting: ((s: Buffer) => void)[] = [];
   private readonly all: Buffer[] = [];
+  private readonly keyHandles = new Map<string, Buffer>();
   readonly label: string;
   readonly serial: string;
 
@@ -143,10 +144,11 @@ export class Pkcs11Token {
     const token = new Pkcs11Token(lib, p.modulePath, found.slot, found.label, found.serial);
     const sessions = Math.max(1, p.sessions ?? 4);
     try {
-      for (let i = 0; i < sessions; i++) {
+      // Session 0 manages keys (generate, find, attributes); the others sign, one operation each.
+      for (let i = 0; i <= sessions; i++) {
         const s = lib.C_OpenSession(found.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
         token.all.push(s);
-        token.free.push(s);
+        if (i > 0) token.free.push(s);
       }
       // Login is per application (all sessions share it); another Pkcs11Token on the same token
       // in this process may have logged in already.
@@ -229,9 +231,15 @@ export class Pkcs11Token {
 
   /** Raw ECDSA (CKM_ECDSA) over a 32-byte hash: r||s as the token returns it (maybe high-S). */
   async signHash(label: string, hash: Buffer): Promise<Buffer> {
-    const key = this.find(pkcs11js.CKO_PRIVATE_KEY, label);
     const s = await this.acquire();
     try {
+      // Object handles hold across the application's sessions; look up on the session this
+      // operation holds, never on one another signature may be using (CKR_OPERATION_ACTIVE).
+      let key = this.keyHandles.get(label);
+      if (!key) {
+        key = this.find(pkcs11js.CKO_PRIVATE_KEY, label, s);
+        this.keyHandles.set(label, key);
+      }
       this.lib.C_SignInit(s, { mechanism: pkcs11js.CKM_ECDSA }, key);
       return await this.lib.C_SignAsync(s, hash, Buffer.alloc(64));
     } catch (err) {
@@ -253,8 +261,8 @@ export class Pkcs11Token {
     releaseModule(this.modulePath);
   }
 
-  private find(cls: number, label: string): Buffer {
-    const s = this.all[0] as Buffer;
+  private find(cls: number, label: string, session?: Buffer): Buffer {
+    const s = session ?? (this.all[0] as Buffer);
     this.lib.C_FindObjectsInit(s, [
       { type: pkcs11js.CKA_CLASS, value: cls },
       { type: pkcs11js.CKA_LABEL, value: label },
