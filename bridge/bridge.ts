@@ -15,6 +15,7 @@ import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
 import { type IngestResult, ingestReading } from "./ingest.js";
 import { Metrics } from "./metrics.js";
+import { DeviceRateLimiter } from "./rate-limit.js";
 import { RegistryCache } from "./registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
 
@@ -33,6 +34,8 @@ export type BridgeParameters = {
   batchIntervalMs?: number;
   maxBatchSize?: number;
   registryTtlMs?: number;
+  /** Per-device limit (token bucket); default 20 readings/s with bursts of 40. */
+  rateLimit?: { perSecond: number; burst: number };
   http?: { port: number; host?: string };
   log: Logger;
   onAccepted?: (r: IngestResult) => void;
@@ -55,6 +58,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   const unwatchRegistry = registry.watch();
   const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.registry };
   const ingestParams = { certificates: p.certificates, registry, store: p.store, domain };
+  const limiter = new DeviceRateLimiter(p.rateLimit?.perSecond ?? 20, p.rateLimit?.burst ?? 40);
 
   const protocolVersion = p.mqtt.protocolVersion ?? 5;
   const client: MqttClient = await mqtt.connectAsync(p.mqtt.url, {
@@ -72,6 +76,11 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     try {
       if (!name)
         throw new ReadingRejectedError("malformed", "Message on an unexpected topic.", { details: topic });
+      if (!limiter.take(name)) {
+        throw new ReadingRejectedError("rate_limited", "Device is sending faster than its rate limit.", {
+          details: `device ${name}`,
+        });
+      }
       const result = await ingestReading(ingestParams, name, payload);
       metrics.accepted += 1;
       client.publish(

@@ -9,7 +9,7 @@ import {
 } from "../protocol/index.js";
 import type { FleetCertificates } from "./certificates.js";
 import type { RegistryCache } from "./registry.js";
-import { type ReadingStore, readingId, type StoredReading } from "./store/types.js";
+import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./store/types.js";
 
 export type IngestParameters = {
   certificates: FleetCertificates;
@@ -100,6 +100,15 @@ export async function ingestReading(
     receivedAt: nowMs,
   };
   const outcome = await p.store.accept(stored, deviceName);
+  if (outcome === "gap") {
+    throw new ReadingRejectedError(
+      "sequence_gap",
+      "Sequence jumps too far above the device's highest accepted one.",
+      {
+        details: `device ${deviceName}, sequence ${reading.sequence}, at most ${MAX_SEQUENCE_GAP} above the last`,
+      },
+    );
+  }
   if (outcome === "replay") {
     throw new ReadingRejectedError("replay", "Sequence at or below the device's highest accepted one.", {
       details: `device ${deviceName}, sequence ${reading.sequence}`,

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
 import mqtt, { type MqttClient } from "mqtt";
@@ -64,7 +65,9 @@ export class DeviceAgent {
     this.client = await mqtt.connectAsync(url, {
       protocolVersion,
       ...identity,
-      clientId: `device-${this.p.deviceName.slice(0, 16)}`,
+      // Clean sessions with our own buffer: a per-instance id avoids session takeover between two
+      // agents of one device (the broker would disconnect one, which would reconnect, and so on).
+      clientId: `device-${this.p.deviceName.slice(0, 16)}-${randomBytes(4).toString("hex")}`,
       rejectUnauthorized: true,
       reconnectPeriod: 1000,
     });
@@ -125,6 +128,7 @@ export class DeviceAgent {
   }
 
   async stop(): Promise<void> {
+    if (this.resendTimer) clearTimeout(this.resendTimer);
     await this.client?.endAsync();
   }
 
@@ -136,12 +140,28 @@ export class DeviceAgent {
       ack.status === "queued"
         ? { sequence, status: "queued" }
         : { sequence, status: "rejected", reason: ack.reason };
-    // Queued, or a replay of one already queued: the bridge has it; anything else will not be taken.
-    this.buffer.delete(sequence);
+    if (outcome.status === "rejected" && outcome.reason === "rate_limited") {
+      // Not taken yet: keep it and send it again after a pause.
+      this.scheduleResend();
+    } else {
+      // Queued, or a replay of one already queued: the bridge has it; anything else will not be taken.
+      this.buffer.delete(sequence);
+    }
     this.acks.push(outcome);
     if (this.acks.length > 10_000) this.acks.shift();
     this.waiters.get(sequence)?.(outcome);
     this.waiters.delete(sequence);
+  }
+
+  private resendTimer: NodeJS.Timeout | undefined;
+
+  private scheduleResend(delayMs = 1_000): void {
+    if (this.resendTimer) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = undefined;
+      if (this.client?.connected) this.resend();
+    }, delayMs);
+    this.resendTimer.unref();
   }
 
   private resend(): void {

@@ -45,6 +45,8 @@ export const REJECTION_REASONS = [
   "bad_signature",
   "replay",
   "future_timestamp",
+  "sequence_gap",
+  "rate_limited",
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

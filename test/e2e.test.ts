@@ -103,6 +103,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
       contracts: stack.contracts,
       chainId: stack.chainId,
       batchIntervalMs: 60_000, // the tests flush explicitly
+      rateLimit: { perSecond: 20, burst: 20 },
       log: pino({ level: "silent" }),
     });
   });
@@ -313,5 +314,24 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     // The bridge is still running: a good reading from the same device is accepted.
     const seq = await agent.publish(stack.feedId, 1n);
     expect(await agent.waitForAck(seq)).toEqual({ sequence: seq, status: "queued" });
+  });
+
+  it("rate-limits a flooding device without starving the others", async () => {
+    const flooder = await agentFor(devices.p256);
+    const other = await agentFor(devices.k1);
+    const limitedBefore = bridge.metrics.rejected.rate_limited;
+    const flood = Array.from({ length: 300 }, () => flooder.publish(stack.feedId, 7n));
+    const mine = [await other.publish(stack.feedId, 650n), await other.publish(stack.feedId, 651n)];
+    await Promise.all(flood);
+    const started = Date.now();
+    for (const seq of mine)
+      expect(await other.waitForAck(seq, 5_000)).toEqual({ sequence: seq, status: "queued" });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect
+      .poll(() => bridge.metrics.rejected.rate_limited, { timeout: 10_000 })
+      .toBeGreaterThan(limitedBefore + 200);
+    // The flooder keeps what was refused for its rate and sends it again later: nothing is dropped.
+    expect(flooder.buffered).toBeGreaterThan(0);
+    expect(flooder.dropped).toBe(0);
   });
 });

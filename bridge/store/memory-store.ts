@@ -1,6 +1,8 @@
 import type { Hex } from "viem";
 import {
+  type AcceptOutcome,
   type CommittedBatch,
+  gapFloor,
   type PendingBatch,
   padSequence,
   type ReadingStore,
@@ -18,10 +20,11 @@ export class MemoryStore implements ReadingStore {
   private readonly roots = new Map<string, Hex>();
   private readonly batches = new Map<Hex, CommittedBatch>();
 
-  async accept(r: StoredReading, deviceName: string): Promise<"queued" | "replay"> {
+  async accept(r: StoredReading, deviceName: string): Promise<AcceptOutcome> {
     const padded = padSequence(r.sequence);
-    const last = this.seq.get(deviceName);
-    if (last !== undefined && padded <= last) return "replay";
+    const last = this.seq.get(deviceName) ?? padSequence(0n);
+    if (padded <= last) return "replay";
+    if (last < gapFloor(BigInt(r.sequence))) return "gap";
     this.seq.set(deviceName, padded);
     this.readings.set(r.id, r);
     this.queue.push(r.id);

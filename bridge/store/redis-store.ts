@@ -1,7 +1,9 @@
 import { Redis } from "ioredis";
 import type { Hex } from "viem";
 import {
+  type AcceptOutcome,
   type CommittedBatch,
+  gapFloor,
   type PendingBatch,
   padSequence,
   type ReadingStore,
@@ -24,8 +26,9 @@ import {
  */
 
 const ACCEPT = `
-local last = redis.call('HGET', KEYS[1], ARGV[1])
-if last and ARGV[2] <= last then return 0 end
+local last = redis.call('HGET', KEYS[1], ARGV[1]) or '00000000000000000000'
+if ARGV[2] <= last then return 0 end
+if last < ARGV[5] then return 2 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('RPUSH', KEYS[3], ARGV[3])
@@ -61,6 +64,7 @@ type Scripted = Redis & {
     a2: string,
     a3: string,
     a4: string,
+    a5: string,
   ): Promise<number>;
   soNextBatch(k1: string, k2: string, k3: string, max: number): Promise<string | null>;
   soComplete(k1: string, k2: string, k3: string, seq: string, root: string, json: string): Promise<number>;
@@ -94,7 +98,7 @@ export class RedisStore implements ReadingStore {
     };
   }
 
-  async accept(r: StoredReading, deviceName: string): Promise<"queued" | "replay"> {
+  async accept(r: StoredReading, deviceName: string): Promise<AcceptOutcome> {
     const ok = await this.redis.soAccept(
       this.k.seq,
       this.k.readings,
@@ -103,8 +107,9 @@ export class RedisStore implements ReadingStore {
       padSequence(r.sequence),
       r.id,
       JSON.stringify(r),
+      gapFloor(BigInt(r.sequence)),
     );
-    return ok === 1 ? "queued" : "replay";
+    return ok === 1 ? "queued" : ok === 2 ? "gap" : "replay";
   }
 
   async nextBatch(max: number): Promise<PendingBatch | null> {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Service, startRedis } from "../../test/helpers/services.js";
 import { MemoryStore } from "./memory-store.js";
 import { RedisStore } from "./redis-store.js";
-import { type ReadingStore, readingId, type StoredReading } from "./types.js";
+import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./types.js";
 
 let redis: Service;
 let prefixN = 0;
@@ -51,12 +51,28 @@ describe.each(stores)("%s", (_name, make) => {
     await s.close();
   });
 
-  it("compares sequences beyond 2^53 exactly (uint64 range)", async () => {
+  it("compares sequences beyond 2^53 exactly (uint64 range), within the allowed gap", async () => {
     const s = make();
-    const big = (1n << 64n) - 2n;
-    expect(await s.accept(reading(big), device)).toBe("queued");
-    expect(await s.accept(reading(big - 1n), device)).toBe("replay");
-    expect(await s.accept(reading(big + 1n), device)).toBe("queued");
+    let seq = 0n;
+    for (seq = MAX_SEQUENCE_GAP; seq < (1n << 64n) - MAX_SEQUENCE_GAP; seq += MAX_SEQUENCE_GAP) {
+      expect(await s.accept(reading(seq), device)).toBe("queued");
+      if (seq > 1n << 40n) break;
+    }
+    expect(await s.accept(reading(seq - 1n), device)).toBe("replay");
+    expect(await s.accept(reading(seq + 1n), device)).toBe("queued");
+    await s.close();
+  });
+
+  it("refuses a sequence near 2^64 without locking the device out of later readings", async () => {
+    const s = make();
+    expect(await s.accept(reading(10n), device)).toBe("queued");
+    expect(await s.accept(reading((1n << 64n) - 1n), device)).toBe("gap");
+    expect(await s.accept(reading(10n + MAX_SEQUENCE_GAP + 1n), device)).toBe("gap");
+    expect(await s.accept(reading(11n), device)).toBe("queued");
+    expect(await s.accept(reading(11n + MAX_SEQUENCE_GAP), device)).toBe("queued"); // exactly the gap
+    const fresh = "cd".repeat(32);
+    expect(await s.accept(reading((1n << 64n) - 1n, fresh), fresh)).toBe("gap"); // a new device too
+    expect(await s.accept(reading(1n, fresh), fresh)).toBe("queued");
     await s.close();
   });
 

@@ -33,8 +33,11 @@ export type CommittedBatch = {
  */
 export interface ReadingStore {
   readonly durable: boolean;
-  /** Accept a reading unless its sequence is at or below the device's highest accepted one. */
-  accept(reading: StoredReading, deviceName: string): Promise<"queued" | "replay">;
+  /**
+   * Accept a reading unless its sequence is at or below the device's highest accepted one
+   * ("replay") or more than MAX_SEQUENCE_GAP above it ("gap": refused, nothing changes).
+   */
+  accept(reading: StoredReading, deviceName: string): Promise<AcceptOutcome>;
   /** The batch in flight if there is one, else a new batch of up to `max` queued readings, else null. */
   nextBatch(max: number): Promise<PendingBatch | null>;
   /** Record a pending batch as committed; its readings point at the root from now on. */
@@ -46,6 +49,19 @@ export interface ReadingStore {
   queueDepth(): Promise<number>;
   close(): Promise<void>;
 }
+
+export type AcceptOutcome = "queued" | "replay" | "gap";
+
+/**
+ * How far one reading's sequence may jump above the device's highest accepted one (a new device:
+ * above 0). Gaps up to it are normal (lost readings, restarts); a larger jump, such as a sequence
+ * near 2^64, would leave the device no room for later readings, so it is refused and changes
+ * nothing. 2^32 is about 136 years of one reading per second.
+ */
+export const MAX_SEQUENCE_GAP = 1n << 32n;
+
+/** The lowest highest-accepted sequence from which `seq` is within MAX_SEQUENCE_GAP, padded. */
+export const gapFloor = (seq: bigint) => padSequence(seq > MAX_SEQUENCE_GAP ? seq - MAX_SEQUENCE_GAP : 0n);
 
 /** Sequence numbers compare as fixed-width decimal strings (uint64 fits 20 digits; Lua numbers are doubles). */
 export const padSequence = (seq: string | bigint) => seq.toString().padStart(20, "0");
