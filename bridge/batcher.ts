@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { buildReadingTree } from "../protocol/index.js";
 import { readingBatchesAbi } from "./abi.js";
@@ -13,6 +14,9 @@ export type BatcherParameters = {
   metrics: Metrics;
   maxBatchSize?: number;
   onCommitted?: (batch: CommittedBatch) => void;
+  /** Who this submitter is, for the lease (default: host and pid). */
+  owner?: string;
+  leaseTtlMs?: number;
   onError?: (err: unknown) => void;
 };
 
@@ -22,7 +26,9 @@ export type BatcherParameters = {
  * a no-op on-chain, so each reading ends in exactly one committed batch.
  */
 export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBatch | null> {
-  const pending = await p.store.nextBatch(p.maxBatchSize ?? 1024);
+  const fence = await p.store.lease(p.owner ?? defaultOwner(), p.leaseTtlMs ?? 15_000);
+  if (fence === null) return null; // another bridge is this chain's submitter
+  const pending = await p.store.nextBatch(p.maxBatchSize ?? 1024, fence);
   if (!pending) return null;
   const readings = (await p.store.getReadings(pending.ids)).filter((r): r is StoredReading => r !== null);
   if (readings.length !== pending.ids.length)
@@ -51,13 +57,15 @@ export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBa
     gasUsed: receipt.gasUsed.toString(),
     committedAt: Date.now(),
   };
-  await p.store.completeBatch(pending, committed);
+  await p.store.completeBatch(pending, committed, fence);
   p.metrics.batchesCommitted += 1;
   p.metrics.readingsCommitted += readings.length;
   p.metrics.gasUsed += receipt.gasUsed;
   p.onCommitted?.(committed);
   return committed;
 }
+
+const defaultOwner = () => `${hostname()}:${process.pid}`;
 
 /** Run commitNextBatch every `intervalMs` (and at once again while batches are full). */
 export function startBatcher(p: BatcherParameters & { intervalMs: number }): {

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
@@ -20,6 +22,8 @@ import { RegistryCache } from "./registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
 
 export type BridgeParameters = {
+  /** This bridge's name: its MQTT client id and its name for the submitter lease. Unique per process. */
+  id?: string;
   /**
    * MQTT 5 (default) subscribes through a shared subscription so several bridges split the load;
    * 4 (MQTT 3.1.1, for brokers such as the demo's embedded aedes) subscribes plainly.
@@ -44,6 +48,7 @@ export type BridgeParameters = {
 };
 
 export type Bridge = {
+  id: string;
   metrics: Metrics;
   app: ReturnType<typeof buildApp>;
   /** Commit what is queued now (tests and shutdown). */
@@ -60,13 +65,14 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   const ingestParams = { certificates: p.certificates, registry, store: p.store, domain };
   const limiter = new DeviceRateLimiter(p.rateLimit?.perSecond ?? 20, p.rateLimit?.burst ?? 40);
 
+  const id = p.id ?? `sensor-oracle-bridge-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const protocolVersion = p.mqtt.protocolVersion ?? 5;
   const client: MqttClient = await mqtt.connectAsync(p.mqtt.url, {
     protocolVersion,
     ca: p.mqtt.ca,
     cert: p.mqtt.cert,
     key: p.mqtt.key,
-    clientId: p.mqtt.clientId ?? `sensor-oracle-bridge-${process.pid}`,
+    clientId: p.mqtt.clientId ?? id,
     rejectUnauthorized: true,
     reconnectPeriod: 1000,
   });
@@ -128,6 +134,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     metrics,
     intervalMs: p.batchIntervalMs ?? 2000,
     maxBatchSize: p.maxBatchSize ?? 1024,
+    owner: id,
     onCommitted: (b) => {
       p.log.info(
         { root: b.root, readings: b.ids.length, tx: b.txHash, gasUsed: b.gasUsed },
@@ -142,6 +149,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   if (p.http) await app.listen({ port: p.http.port, host: p.http.host ?? "127.0.0.1" });
 
   return {
+    id,
     metrics,
     app,
     flush: () => batcher.flush(),

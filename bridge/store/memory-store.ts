@@ -7,12 +7,15 @@ import {
   padSequence,
   type ReadingStore,
   type StoredReading,
+  windowCeiling,
+  windowFloor,
 } from "./types.js";
 
 /** In-process store with RedisStore's semantics. Not durable: for the demo without REDIS_URL only. */
 export class MemoryStore implements ReadingStore {
   readonly durable = false;
   private readonly seq = new Map<string, string>();
+  private readonly windows = new Map<string, Set<string>>();
   private readonly readings = new Map<string, StoredReading>();
   private queue: string[] = [];
   private inflight: PendingBatch | null = null;
@@ -21,17 +24,31 @@ export class MemoryStore implements ReadingStore {
   private readonly batches = new Map<Hex, CommittedBatch>();
 
   async accept(r: StoredReading, deviceName: string): Promise<AcceptOutcome> {
-    const padded = padSequence(r.sequence);
+    const seq = BigInt(r.sequence);
+    const padded = padSequence(seq);
     const last = this.seq.get(deviceName) ?? padSequence(0n);
-    if (padded <= last) return "replay";
-    if (last < gapFloor(BigInt(r.sequence))) return "gap";
-    this.seq.set(deviceName, padded);
+    const window = this.windows.get(deviceName) ?? new Set<string>();
+    this.windows.set(deviceName, window);
+    if (padded > last) {
+      if (last < gapFloor(seq)) return "gap";
+      this.seq.set(deviceName, padded);
+      const floor = windowFloor(seq);
+      for (const s of window) if (s < floor) window.delete(s);
+    } else if (windowCeiling(seq) <= last || window.has(padded)) {
+      return "replay";
+    }
+    window.add(padded);
     this.readings.set(r.id, r);
     this.queue.push(r.id);
     return "queued";
   }
 
-  async nextBatch(max: number): Promise<PendingBatch | null> {
+  /** One process, one submitter: the lease is always this store's. */
+  async lease(_owner: string, _ttlMs: number): Promise<number | null> {
+    return 1;
+  }
+
+  async nextBatch(max: number, _fence: number): Promise<PendingBatch | null> {
     if (this.inflight) return this.inflight;
     if (this.queue.length === 0) return null;
     const ids = this.queue.slice(0, max);
@@ -40,7 +57,7 @@ export class MemoryStore implements ReadingStore {
     return this.inflight;
   }
 
-  async completeBatch(batch: PendingBatch, c: CommittedBatch): Promise<void> {
+  async completeBatch(batch: PendingBatch, c: CommittedBatch, _fence: number): Promise<void> {
     if (!this.inflight || this.inflight.seq !== batch.seq) return;
     this.batches.set(c.root, c);
     for (const id of batch.ids) this.roots.set(id, c.root);

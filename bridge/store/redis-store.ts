@@ -8,11 +8,14 @@ import {
   padSequence,
   type ReadingStore,
   type StoredReading,
+  windowCeiling,
+  windowFloor,
 } from "./types.js";
 
 /*
  * Redis layout (prefix p):
- *   p:seq        HASH  device name -> highest accepted sequence (20-digit, zero-padded)
+ *   p:seq        HASH  device name -> highest accepted sequence (21-digit, zero-padded)
+ *   p:window:<d> ZSET  sequences accepted within REPLAY_WINDOW below the highest (lex order)
  *   p:readings   HASH  reading id -> StoredReading JSON
  *   p:queue      LIST  reading ids waiting for a batch, oldest first
  *   p:inflight   STRING JSON {seq, ids} of the batch cut but not yet recorded as committed
@@ -25,16 +28,41 @@ import {
  * from the queue to the in-flight record atomically so a crash between the two loses nothing.
  */
 
+// KEYS: seq hash, readings, queue, the device's replay window (sorted set, members compared by lex).
+// ARGV: device, seq, id, json, gap floor, window ceiling, window floor (all sequences padded).
 const ACCEPT = `
-local last = redis.call('HGET', KEYS[1], ARGV[1]) or '00000000000000000000'
-if ARGV[2] <= last then return 0 end
-if last < ARGV[5] then return 2 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local last = redis.call('HGET', KEYS[1], ARGV[1]) or '000000000000000000000'
+if ARGV[2] > last then
+  if last < ARGV[5] then return 2 end
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZREMRANGEBYLEX', KEYS[4], '-', '(' .. ARGV[7])
+else
+  if ARGV[6] <= last then return 0 end
+  if redis.call('ZSCORE', KEYS[4], ARGV[2]) then return 0 end
+end
+redis.call('ZADD', KEYS[4], 0, ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 return 1`;
 
+// Acquire or renew the submitter lease; a new holder gets a new fencing token.
+const LEASE = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  local f = redis.call('INCR', KEYS[2])
+  redis.call('SET', KEYS[3], f)
+  return f
+elseif cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(redis.call('GET', KEYS[3]))
+end
+return -1`;
+
+// KEYS[4] and ARGV[2] (NEXT_BATCH) / KEYS[4] and ARGV[4] (COMPLETE): the current fencing token
+// must be the caller's, so a submitter that lost its lease changes nothing.
 const NEXT_BATCH = `
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then return redis.error_reply('FENCED lease lost') end
 local inflight = redis.call('GET', KEYS[2])
 if inflight then return inflight end
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
@@ -46,6 +74,7 @@ redis.call('SET', KEYS[2], batch)
 return batch`;
 
 const COMPLETE = `
+if redis.call('GET', KEYS[4]) ~= ARGV[4] then return redis.error_reply('FENCED lease lost') end
 local inflight = redis.call('GET', KEYS[1])
 if not inflight then return 0 end
 local b = cjson.decode(inflight)
@@ -60,14 +89,34 @@ type Scripted = Redis & {
     k1: string,
     k2: string,
     k3: string,
+    k4: string,
     a1: string,
     a2: string,
     a3: string,
     a4: string,
     a5: string,
+    a6: string,
+    a7: string,
   ): Promise<number>;
-  soNextBatch(k1: string, k2: string, k3: string, max: number): Promise<string | null>;
-  soComplete(k1: string, k2: string, k3: string, seq: string, root: string, json: string): Promise<number>;
+  soLease(k1: string, k2: string, k3: string, owner: string, ttlMs: number): Promise<number>;
+  soNextBatch(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    max: number,
+    fence: string,
+  ): Promise<string | null>;
+  soComplete(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    seq: string,
+    root: string,
+    json: string,
+    fence: string,
+  ): Promise<number>;
 };
 
 export type RedisStoreParameters = { url: string; prefix?: string };
@@ -76,15 +125,26 @@ export class RedisStore implements ReadingStore {
   readonly durable = true;
   private readonly redis: Scripted;
   private readonly k: Record<
-    "seq" | "readings" | "queue" | "inflight" | "batchseq" | "root" | "batches",
+    | "seq"
+    | "readings"
+    | "queue"
+    | "inflight"
+    | "batchseq"
+    | "root"
+    | "batches"
+    | "lease"
+    | "fence"
+    | "leasefence"
+    | "window",
     string
   >;
 
   constructor({ url, prefix = "so" }: RedisStoreParameters) {
     const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
-    redis.defineCommand("soAccept", { numberOfKeys: 3, lua: ACCEPT });
-    redis.defineCommand("soNextBatch", { numberOfKeys: 3, lua: NEXT_BATCH });
-    redis.defineCommand("soComplete", { numberOfKeys: 3, lua: COMPLETE });
+    redis.defineCommand("soAccept", { numberOfKeys: 4, lua: ACCEPT });
+    redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
+    redis.defineCommand("soNextBatch", { numberOfKeys: 4, lua: NEXT_BATCH });
+    redis.defineCommand("soComplete", { numberOfKeys: 4, lua: COMPLETE });
     this.redis = redis as Scripted;
     const key = (s: string) => `${prefix}:${s}`;
     this.k = {
@@ -95,39 +155,61 @@ export class RedisStore implements ReadingStore {
       batchseq: key("batchseq"),
       root: key("root"),
       batches: key("batches"),
+      lease: key("lease"),
+      fence: key("fence"),
+      leasefence: key("lease-fence"),
+      window: key("window"),
     };
   }
 
   async accept(r: StoredReading, deviceName: string): Promise<AcceptOutcome> {
+    const seq = BigInt(r.sequence);
     const ok = await this.redis.soAccept(
       this.k.seq,
       this.k.readings,
       this.k.queue,
+      `${this.k.window}:${deviceName}`,
       deviceName,
-      padSequence(r.sequence),
+      padSequence(seq),
       r.id,
       JSON.stringify(r),
-      gapFloor(BigInt(r.sequence)),
+      gapFloor(seq),
+      windowCeiling(seq),
+      windowFloor(seq),
     );
     return ok === 1 ? "queued" : ok === 2 ? "gap" : "replay";
   }
 
-  async nextBatch(max: number): Promise<PendingBatch | null> {
-    const raw = await this.redis.soNextBatch(this.k.queue, this.k.inflight, this.k.batchseq, max);
+  async lease(owner: string, ttlMs: number): Promise<number | null> {
+    const f = await this.redis.soLease(this.k.lease, this.k.fence, this.k.leasefence, owner, ttlMs);
+    return f > 0 ? f : null;
+  }
+
+  async nextBatch(max: number, fence: number): Promise<PendingBatch | null> {
+    const raw = await this.redis.soNextBatch(
+      this.k.queue,
+      this.k.inflight,
+      this.k.batchseq,
+      this.k.leasefence,
+      max,
+      String(fence),
+    );
     if (!raw) return null;
     const b = JSON.parse(raw) as { seq: number; ids: string[] | Record<string, never> };
     // cjson encodes an empty table as {}; a cut batch is never empty.
     return { seq: b.seq, ids: Array.isArray(b.ids) ? b.ids : [] };
   }
 
-  async completeBatch(batch: PendingBatch, c: CommittedBatch): Promise<void> {
+  async completeBatch(batch: PendingBatch, c: CommittedBatch, fence: number): Promise<void> {
     await this.redis.soComplete(
       this.k.inflight,
       this.k.batches,
       this.k.root,
+      this.k.leasefence,
       String(batch.seq),
       c.root,
       JSON.stringify(c),
+      String(fence),
     );
   }
 

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Service, startRedis } from "../../test/helpers/services.js";
 import { MemoryStore } from "./memory-store.js";
 import { RedisStore } from "./redis-store.js";
-import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./types.js";
+import {
+  MAX_SEQUENCE_GAP,
+  REPLAY_WINDOW,
+  type ReadingStore,
+  readingId,
+  type StoredReading,
+} from "./types.js";
 
 let redis: Service;
 let prefixN = 0;
@@ -41,13 +47,18 @@ const stores: [string, () => ReadingStore][] = [
 ];
 
 describe.each(stores)("%s", (_name, make) => {
-  it("queues increasing sequences and rejects one at or below the highest accepted", async () => {
+  it("queues new sequences, late ones within the replay window once, and refuses replays", async () => {
     const s = make();
     expect(await s.accept(reading(5n), device)).toBe("queued");
     expect(await s.accept(reading(5n), device)).toBe("replay");
-    expect(await s.accept(reading(4n), device)).toBe("replay");
     expect(await s.accept(reading(9n), device)).toBe("queued"); // gaps are allowed
-    expect(await s.queueDepth()).toBe(2);
+    expect(await s.accept(reading(4n), device)).toBe("queued"); // late (out of order), not seen before
+    expect(await s.accept(reading(4n), device)).toBe("replay");
+    expect(await s.queueDepth()).toBe(3);
+    const high = 9n + REPLAY_WINDOW + 10n;
+    expect(await s.accept(reading(high), device)).toBe("queued");
+    expect(await s.accept(reading(high - REPLAY_WINDOW), device)).toBe("replay"); // older than the window
+    expect(await s.accept(reading(high - REPLAY_WINDOW + 1n), device)).toBe("queued"); // just inside it
     await s.close();
   });
 
@@ -58,7 +69,9 @@ describe.each(stores)("%s", (_name, make) => {
       expect(await s.accept(reading(seq), device)).toBe("queued");
       if (seq > 1n << 40n) break;
     }
-    expect(await s.accept(reading(seq - 1n), device)).toBe("replay");
+    expect(await s.accept(reading(seq), device)).toBe("replay");
+    expect(await s.accept(reading(seq - REPLAY_WINDOW), device)).toBe("replay");
+    expect(await s.accept(reading(seq - 1n), device)).toBe("queued");
     expect(await s.accept(reading(seq + 1n), device)).toBe("queued");
     await s.close();
   });
@@ -87,12 +100,17 @@ describe.each(stores)("%s", (_name, make) => {
   it("hands out the same in-flight batch until it is recorded as committed", async () => {
     const s = make();
     for (let i = 1n; i <= 5n; i++) await s.accept(reading(i), device);
-    const b1 = await s.nextBatch(3);
+    const fence = (await s.lease("me", 10_000)) as number;
+    const b1 = await s.nextBatch(3, fence);
     expect(b1?.ids).toEqual([1n, 2n, 3n].map((i) => readingId(device, i)));
-    expect(await s.nextBatch(3)).toEqual(b1);
-    await s.completeBatch(b1 as NonNullable<typeof b1>, committed(`0x${"11".repeat(32)}`, b1?.ids ?? []));
+    expect(await s.nextBatch(3, fence)).toEqual(b1);
+    await s.completeBatch(
+      b1 as NonNullable<typeof b1>,
+      committed(`0x${"11".repeat(32)}`, b1?.ids ?? []),
+      fence,
+    );
     expect(await s.rootOf(readingId(device, 2n))).toBe(`0x${"11".repeat(32)}`);
-    const b2 = await s.nextBatch(3);
+    const b2 = await s.nextBatch(3, fence);
     expect(b2?.ids).toEqual([4n, 5n].map((i) => readingId(device, i)));
     expect(await s.rootOf(readingId(device, 4n))).toBeNull();
     await s.close();
@@ -103,12 +121,38 @@ describe("RedisStore across restarts", () => {
   it("keeps queue, in-flight batch and replay state when the bridge dies before recording a commit", async () => {
     const s = new RedisStore({ url: redis.url, prefix: "restart" });
     for (let i = 1n; i <= 4n; i++) await s.accept(reading(i), device);
-    const inflight = await s.nextBatch(2);
+    const inflight = await s.nextBatch(2, (await s.lease("bridge-1", 10_000)) as number);
     await s.close();
     const again = new RedisStore({ url: redis.url, prefix: "restart" });
-    expect(await again.nextBatch(2)).toEqual(inflight);
+    expect(await again.nextBatch(2, (await again.lease("bridge-1", 10_000)) as number)).toEqual(inflight);
     expect(await again.queueDepth()).toBe(2);
-    expect(await again.accept(reading(3n), device)).toBe("replay");
+    expect(await again.accept(reading(3n), device)).toBe("replay"); // the window survived too
     await again.close();
+  });
+});
+
+describe("RedisStore submitter lease", () => {
+  it("has one holder at a time, and fences a holder that lost the lease", async () => {
+    const a = new RedisStore({ url: redis.url, prefix: "lease" });
+    const b = new RedisStore({ url: redis.url, prefix: "lease" });
+    for (let i = 1n; i <= 3n; i++) await a.accept(reading(i), device);
+    const fenceA = await a.lease("bridge-a", 200);
+    expect(fenceA).not.toBeNull();
+    expect(await b.lease("bridge-b", 200)).toBeNull();
+    expect(await a.lease("bridge-a", 200)).toBe(fenceA); // renewal keeps the token
+    const batch = await a.nextBatch(2, fenceA as number);
+    await new Promise((r) => setTimeout(r, 300)); // a stalls past its lease
+    const fenceB = await b.lease("bridge-b", 10_000);
+    expect(fenceB).toBeGreaterThan(fenceA as number);
+    await expect(
+      a.completeBatch(
+        batch as NonNullable<typeof batch>,
+        committed(`0x${"22".repeat(32)}`, batch?.ids ?? []),
+        fenceA as number,
+      ),
+    ).rejects.toThrow(/FENCED/);
+    expect(await b.nextBatch(2, fenceB as number)).toEqual(batch); // the new holder finishes the same batch
+    await a.close();
+    await b.close();
   });
 });

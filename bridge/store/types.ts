@@ -38,10 +38,18 @@ export interface ReadingStore {
    * ("replay") or more than MAX_SEQUENCE_GAP above it ("gap": refused, nothing changes).
    */
   accept(reading: StoredReading, deviceName: string): Promise<AcceptOutcome>;
-  /** The batch in flight if there is one, else a new batch of up to `max` queued readings, else null. */
-  nextBatch(max: number): Promise<PendingBatch | null>;
-  /** Record a pending batch as committed; its readings point at the root from now on. */
-  completeBatch(batch: PendingBatch, committed: CommittedBatch): Promise<void>;
+  /**
+   * Acquire or renew the submitter lease for `owner` (one submitter per chain). Returns the
+   * fencing token while `owner` holds it, null while another does.
+   */
+  lease(owner: string, ttlMs: number): Promise<number | null>;
+  /**
+   * The batch in flight if there is one, else a new batch of up to `max` queued readings, else
+   * null. Throws when `fence` is no longer the lease's token.
+   */
+  nextBatch(max: number, fence: number): Promise<PendingBatch | null>;
+  /** Record a pending batch as committed (its readings point at the root); fenced like nextBatch. */
+  completeBatch(batch: PendingBatch, committed: CommittedBatch, fence: number): Promise<void>;
   getReadings(ids: string[]): Promise<(StoredReading | null)[]>;
   /** The root a reading was committed under, or null while it waits. */
   rootOf(id: string): Promise<Hex | null>;
@@ -60,11 +68,28 @@ export type AcceptOutcome = "queued" | "replay" | "gap";
  */
 export const MAX_SEQUENCE_GAP = 1n << 32n;
 
+/**
+ * Replay window: a sequence at or below the device's highest accepted one is still accepted if it
+ * is within this many of it and was not seen before. Several bridges behind a shared subscription
+ * (or a broker redelivery) can process one device's readings out of order; a strict "above the
+ * highest" rule would then refuse, and lose, the late ones.
+ */
+export const REPLAY_WINDOW = 1024n;
+
 /** The lowest highest-accepted sequence from which `seq` is within MAX_SEQUENCE_GAP, padded. */
 export const gapFloor = (seq: bigint) => padSequence(seq > MAX_SEQUENCE_GAP ? seq - MAX_SEQUENCE_GAP : 0n);
 
-/** Sequence numbers compare as fixed-width decimal strings (uint64 fits 20 digits; Lua numbers are doubles). */
-export const padSequence = (seq: string | bigint) => seq.toString().padStart(20, "0");
+/** `seq + REPLAY_WINDOW`, padded: `seq` is older than the window when this is at or below the highest. */
+export const windowCeiling = (seq: bigint) => padSequence(seq + REPLAY_WINDOW);
+
+/** `seq - REPLAY_WINDOW` (or 0), padded: window entries below it can be forgotten once `seq` is the highest. */
+export const windowFloor = (seq: bigint) => padSequence(seq > REPLAY_WINDOW ? seq - REPLAY_WINDOW : 0n);
+
+/**
+ * Sequence numbers compare as fixed-width decimal strings (Lua numbers are doubles): 21 digits,
+ * so that a uint64 plus the replay window still fits.
+ */
+export const padSequence = (seq: string | bigint) => seq.toString().padStart(21, "0");
 
 export const readingId = (deviceName: string, sequence: bigint | string) =>
   `${deviceName}:${sequence.toString()}`;

@@ -1,0 +1,138 @@
+import pino from "pino";
+import type { Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readingBatchesAbi } from "../bridge/abi.js";
+import { type Bridge, startBridge } from "../bridge/bridge.js";
+import { FleetCertificates } from "../bridge/certificates.js";
+import { RedisStore } from "../bridge/store/redis-store.js";
+import { readingId } from "../bridge/store/types.js";
+import { DeviceAgent } from "../device-agent/agent.js";
+import { SoftwareSigner } from "../device-agent/signer.js";
+import { deployStack, enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
+import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
+
+const BRIDGE_CN = "sensor-oracle-bridge";
+const DEVICES = 4;
+const PER_DEVICE = 50;
+
+describe("two bridges sharing one Mosquitto (MQTT 5 shared subscription) and one Redis", () => {
+  let redis: Service;
+  let broker: Service;
+  let stack: Stack;
+  const bridges: Bridge[] = [];
+  const stores: RedisStore[] = [];
+  const agents: DeviceAgent[] = [];
+  let devices: IssuedDevice[] = [];
+
+  beforeAll(async () => {
+    const ca = await createFleetCa();
+    const server = await ca.issueServer({ commonName: "localhost" });
+    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+    [redis, broker, stack] = await Promise.all([
+      startRedis(),
+      startMosquitto({
+        caPem: ca.certPem,
+        serverCertPem: server.certPem,
+        serverKeyPem: server.keyPem,
+        bridgeUser: BRIDGE_CN,
+      }),
+      deployStack(),
+    ]);
+    devices = [];
+    for (let i = 0; i < DEVICES; i++)
+      devices.push(await enrollDevice(stack, ca, i % 2 ? "secp256k1" : "p256"));
+    for (const name of ["bridge-a", "bridge-b"]) {
+      const certificates = new FleetCertificates(ca.certPem);
+      for (const d of devices) certificates.add(d.certPem);
+      const store = new RedisStore({ url: redis.url, prefix: "shared" });
+      stores.push(store);
+      bridges.push(
+        await startBridge({
+          id: name,
+          mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+          certificates,
+          store,
+          publicClient: stack.publicClient,
+          walletClient: stack.submitter,
+          contracts: stack.contracts,
+          chainId: stack.chainId,
+          batchIntervalMs: 300,
+          maxBatchSize: 64,
+          rateLimit: { perSecond: 1000, burst: 1000 },
+          log: pino({ level: "silent" }),
+        }),
+      );
+    }
+    for (const d of devices) {
+      const a = new DeviceAgent({
+        deviceName: d.name,
+        signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
+        domain: { chainId: stack.chainId, registry: stack.contracts.registry },
+        mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
+      });
+      await a.start();
+      agents.push(a);
+    }
+  });
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop().catch(() => {});
+    for (const b of bridges) await b.stop();
+    for (const s of stores) await s.close();
+    await Promise.all([broker?.stop(), redis?.stop(), stack?.close()]);
+  });
+
+  it("splits the readings between the bridges, commits each exactly once, loses none", async () => {
+    const sent = await Promise.all(
+      agents.map(async (a) => {
+        const seqs: bigint[] = [];
+        for (let i = 0; i < PER_DEVICE; i++) seqs.push(await a.publish(stack.feedId, BigInt(500 + i)));
+        return seqs;
+      }),
+    );
+    for (const [i, seqs] of sent.entries()) {
+      for (const seq of seqs) {
+        expect(await (agents[i] as DeviceAgent).waitForAck(seq)).toEqual({ sequence: seq, status: "queued" });
+      }
+    }
+    const accepted = bridges.map((b) => b.metrics.accepted);
+    expect(accepted[0]).toBeGreaterThan(0);
+    expect(accepted[1]).toBeGreaterThan(0);
+    expect((accepted[0] as number) + (accepted[1] as number)).toBe(DEVICES * PER_DEVICE);
+
+    // Wait until the queue is drained and nothing is in flight.
+    const ids = devices.flatMap((d, i) => (sent[i] as bigint[]).map((seq) => readingId(d.name, seq)));
+    const store = stores[0] as RedisStore;
+    await expect
+      .poll(
+        async () => (await Promise.all(ids.map((id) => store.rootOf(id)))).filter((r) => r === null).length,
+        {
+          timeout: 30_000,
+          interval: 200,
+        },
+      )
+      .toBe(0);
+
+    // Accounting: every reading sent is in exactly one committed batch, and every batch is on-chain.
+    const roots = new Set((await Promise.all(ids.map((id) => store.rootOf(id)))) as Hex[]);
+    const seen = new Map<string, number>();
+    for (const root of roots) {
+      const batch = await store.getBatch(root);
+      for (const id of batch?.ids ?? []) seen.set(id, (seen.get(id) ?? 0) + 1);
+      const onChain = await stack.publicClient.readContract({
+        address: stack.contracts.batches,
+        abi: readingBatchesAbi,
+        functionName: "getBatch",
+        args: [root],
+      });
+      expect(onChain.committedAt).toBeGreaterThan(0n);
+      expect(onChain.count).toBe(batch?.ids.length);
+    }
+    expect(seen.size).toBe(DEVICES * PER_DEVICE);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    // Only the lease holder committed.
+    const committers = bridges.filter((b) => b.metrics.batchesCommitted > 0);
+    expect(committers).toHaveLength(1);
+  });
+});
