@@ -13,6 +13,7 @@ export type BatcherParameters = {
   batches: Hex;
   metrics: Metrics;
   maxBatchSize?: number;
+  onCommitting?: (batch: { seq: number; root: Hex; readings: number }) => void;
   onCommitted?: (batch: CommittedBatch) => void;
   /** Who this submitter is, for the lease (default: host and pid). */
   owner?: string;
@@ -39,6 +40,7 @@ export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBa
   const times = readings.map((r) => Number(r.timestamp));
   const fromTime = BigInt(times.reduce((a, b) => Math.min(a, b)));
   const toTime = BigInt(times.reduce((a, b) => Math.max(a, b)));
+  p.onCommitting?.({ seq: pending.seq, root, readings: readings.length });
   const hash = await p.walletClient.writeContract({
     address: p.batches,
     abi: readingBatchesAbi,

@@ -135,6 +135,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     intervalMs: p.batchIntervalMs ?? 2000,
     maxBatchSize: p.maxBatchSize ?? 1024,
     owner: id,
+    onCommitting: (b) => p.log.info({ batch: b.seq, root: b.root, readings: b.readings }, "committing batch"),
     onCommitted: (b) => {
       p.log.info(
         { root: b.root, readings: b.ids.length, tx: b.txHash, gasUsed: b.gasUsed },

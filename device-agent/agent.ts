@@ -29,6 +29,8 @@ export type DeviceAgentParameters = {
   sequenceFile?: string;
   /** Readings kept unacknowledged at most; the oldest is dropped (and counted) beyond it. */
   maxBuffered?: number;
+  /** A reading not acknowledged within this time is sent again (the bridge may have been down). */
+  ackTimeoutMs?: number;
 };
 
 export type AckOutcome =
@@ -43,6 +45,8 @@ export class DeviceAgent {
   private client: MqttClient | undefined;
   private sequence: bigint;
   private readonly buffer = new Map<bigint, string>();
+  private readonly sentAt = new Map<bigint, number>();
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
   readonly acks: AckOutcome[] = [];
   dropped = 0;
@@ -73,6 +77,9 @@ export class DeviceAgent {
     });
     this.client.on("message", (_topic, payload) => this.onAck(payload));
     this.client.on("connect", () => this.resend());
+    const timeout = this.p.ackTimeoutMs ?? 5_000;
+    this.retryTimer = setInterval(() => this.resendOlderThan(timeout), Math.max(250, timeout / 4));
+    this.retryTimer.unref();
     await this.client.subscribeAsync(acksTopic(this.p.deviceName), { qos: 1 });
   }
 
@@ -96,10 +103,12 @@ export class DeviceAgent {
     const signature = await this.p.signer.sign(readingDigest(reading, this.p.domain));
     const payload = encodeReadingMessage(reading, signature);
     this.buffer.set(sequence, payload);
+    this.sentAt.set(sequence, Date.now());
     const max = this.p.maxBuffered ?? 10_000;
     while (this.buffer.size > max) {
       const oldest = this.buffer.keys().next().value as bigint;
       this.buffer.delete(oldest);
+      this.sentAt.delete(oldest);
       this.dropped += 1;
     }
     if (this.client?.connected) this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
@@ -129,6 +138,7 @@ export class DeviceAgent {
 
   async stop(): Promise<void> {
     if (this.resendTimer) clearTimeout(this.resendTimer);
+    if (this.retryTimer) clearInterval(this.retryTimer);
     await this.client?.endAsync();
   }
 
@@ -146,6 +156,7 @@ export class DeviceAgent {
     } else {
       // Queued, or a replay of one already queued: the bridge has it; anything else will not be taken.
       this.buffer.delete(sequence);
+      this.sentAt.delete(sequence);
     }
     this.acks.push(outcome);
     if (this.acks.length > 10_000) this.acks.shift();
@@ -164,8 +175,20 @@ export class DeviceAgent {
     this.resendTimer.unref();
   }
 
+  private resendOlderThan(ms: number): void {
+    if (!this.client?.connected) return;
+    const now = Date.now();
+    for (const [seq, payload] of this.buffer) {
+      if (now - (this.sentAt.get(seq) ?? 0) < ms) continue;
+      this.sentAt.set(seq, now);
+      this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
+    }
+  }
+
   private resend(): void {
-    for (const payload of this.buffer.values()) {
+    const now = Date.now();
+    for (const [seq, payload] of this.buffer) {
+      this.sentAt.set(seq, now);
       this.client?.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
     }
   }

@@ -1,32 +1,21 @@
-import { type ChildProcess, exec, spawn } from "node:child_process";
+import { exec } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  createPublicClient,
-  createWalletClient,
-  type Hex,
-  http,
-  keccak256,
-  parseAbi,
-  publicActions,
-  toBytes,
-} from "viem";
+import { createWalletClient, type Hex, http, keccak256, parseAbi, publicActions, toBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceRegistryAbi } from "../bridge/abi.js";
 import { feedIdOf, readingDigest, signDigest, verifyReadingSignature } from "../protocol/index.js";
 import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { freePort } from "./helpers/services.js";
+import { type ChainNode, DEV_KEYS, startHardhatNode } from "./helpers/chain-node.js";
 
 const sh = promisify(exec);
 const DOC = readFileSync(new URL("../docs/DEPLOY.md", import.meta.url), "utf8");
 const PARAMS = "ignition/parameters/localhost.json";
 const DEPLOYMENTS = "ignition/deployments/chain-31337";
-// Hardhat node's well-known first development account (public test key, holds only test ETH).
-const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 /** The shell commands between the local-deploy markers of docs/DEPLOY.md. */
 function documentedCommands(): string[] {
@@ -38,27 +27,16 @@ function documentedCommands(): string[] {
 }
 
 describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
-  let node: ChildProcess;
+  let node: ChainNode;
   let url: string;
   let dir: string;
   let device: IssuedDevice;
   const paramsBackup = readFileSync(PARAMS, "utf8");
 
   beforeAll(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
     rmSync(DEPLOYMENTS, { recursive: true, force: true });
-    node = spawn("npx", ["hardhat", "node", "--port", String(port)], { stdio: "ignore" });
-    const client = createPublicClient({ transport: http(url) });
-    for (let i = 0; ; i++) {
-      try {
-        await client.getChainId();
-        break;
-      } catch (err) {
-        if (i > 200) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    node = await startHardhatNode();
+    url = node.url;
     dir = mkdtempSync(join(tmpdir(), "so-deploy-"));
     const ca = await createFleetCa();
     device = await ca.issueDevice({ curve: "secp256k1", notBefore: new Date(Date.now() - 3600_000) });
@@ -67,7 +45,7 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
   });
 
   afterAll(() => {
-    node?.kill("SIGTERM");
+    node?.stop();
     writeFileSync(PARAMS, paramsBackup);
     rmSync(DEPLOYMENTS, { recursive: true, force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -97,7 +75,7 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
     const client = createWalletClient({
       chain: hardhat,
       transport: http(url),
-      account: privateKeyToAccount(DEV_KEY),
+      account: privateKeyToAccount(DEV_KEYS.admin),
     }).extend(publicActions);
     const roles = parseAbi(["function hasRole(bytes32 role, address account) view returns (bool)"]);
     const batches = addresses()["SensorOracle#ReadingBatches"] as Hex;

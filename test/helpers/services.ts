@@ -45,7 +45,15 @@ const binary = (name: string, paths: string[]) => paths.find((p) => existsSync(p
 const REDIS_SERVER = binary("redis-server", ["/usr/bin/redis-server", "/usr/sbin/redis-server"]);
 const MOSQUITTO = binary("mosquitto", ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]);
 
-export type Service = { port: number; url: string; dir: string; stop(): Promise<void>; log(): string };
+export type Service = {
+  port: number;
+  url: string;
+  dir: string;
+  stop(): Promise<void>;
+  log(): string;
+  /** Stop the server (SIGKILL when `kill`) and start it again on the same port with the same data. */
+  restart?(opts?: { kill?: boolean }): Promise<void>;
+};
 
 function run(cmd: string, args: string[]): { proc: ChildProcess; log: () => string } {
   const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -68,11 +76,11 @@ async function stopProc(proc: ChildProcess): Promise<void> {
   });
 }
 
-/** A private redis-server on a free port, appendonly, in its own folder. */
+/** A private redis-server on a free port, with an append-only file synced on every write. */
 export async function startRedis(): Promise<Service> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "so-redis-"));
-  const { proc, log } = run(REDIS_SERVER, [
+  const args = [
     "--port",
     String(port),
     "--bind",
@@ -81,15 +89,28 @@ export async function startRedis(): Promise<Service> {
     "",
     "--appendonly",
     "yes",
+    "--appendfsync",
+    "always",
     "--dir",
     dir,
-  ]);
+  ];
+  let { proc, log } = run(REDIS_SERVER, args);
   await waitForPort(port, proc, log);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
-    log,
+    log: () => log(),
+    async restart(opts = {}) {
+      if (opts.kill) {
+        await new Promise<void>((resolve) => {
+          proc.once("exit", () => resolve());
+          proc.kill("SIGKILL");
+        });
+      } else await stopProc(proc);
+      ({ proc, log } = run(REDIS_SERVER, args));
+      await waitForPort(port, proc, log);
+    },
     async stop() {
       await stopProc(proc);
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError } from "../protocol/index.js";
+import { loadConfig, readPrivateKey, redactUrl } from "./config.js";
+
+const dir = mkdtempSync(join(tmpdir(), "so-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, body: string) => {
+  writeFileSync(join(dir, name), body);
+  return join(dir, name);
+};
+for (const f of ["ca.pem", "bridge.pem", "bridge.key", "fleet-ca.pem"]) file(f, "x");
+file("submitter.key", `0x${"11".repeat(32)}\n`);
+const good = {
+  mqtt: { url: "mqtts://127.0.0.1:8883", caFile: "ca.pem", certFile: "bridge.pem", keyFile: "bridge.key" },
+  redis: { url: "redis://127.0.0.1:6379" },
+  chain: {
+    rpcUrl: "https://rpc.example/v2/SECRETKEY",
+    chainId: 11155111,
+    registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    batches: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+    submitterKeyFile: "submitter.key",
+  },
+  fleet: { caFile: "fleet-ca.pem", certificatesDir: "." },
+};
+const keyOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof ConfigError ? e.key : `other: ${String(e)}`;
+  }
+  return "ok";
+};
+
+describe("bridge configuration", () => {
+  it("loads a file, resolves paths beside it and fills defaults", () => {
+    const c = loadConfig(file("ok.json", JSON.stringify(good)), {});
+    expect(c.mqtt.caFile).toBe(join(dir, "ca.pem"));
+    expect(c.batch).toEqual({ intervalMs: 2000, maxSize: 1024 });
+    expect(c.mqtt.protocolVersion).toBe(5);
+  });
+
+  it("lets SO_* environment variables override the file", () => {
+    const c = loadConfig(file("ok2.json", JSON.stringify(good)), {
+      SO_BATCH_MAX_SIZE: "64",
+      SO_LOG_LEVEL: "debug",
+    });
+    expect(c.batch.maxSize).toBe(64);
+    expect(c.logLevel).toBe("debug");
+  });
+
+  it.each([
+    ["a missing required key", { ...good, redis: {} }, {}, "redis.url"],
+    ["a bad address", { ...good, chain: { ...good.chain, registry: "0x1234" } }, {}, "chain.registry"],
+    [
+      "a file that does not exist",
+      { ...good, mqtt: { ...good.mqtt, keyFile: "nope.key" } },
+      {},
+      "mqtt.keyFile",
+    ],
+    ["a bad integer from the environment", good, { SO_BATCH_INTERVAL_MS: "soon" }, "batch.intervalMs"],
+    [
+      "an MQTT version we do not speak",
+      { ...good, mqtt: { ...good.mqtt, protocolVersion: 3 } },
+      {},
+      "mqtt.protocolVersion",
+    ],
+    ["an unknown key (a typo)", { ...good, batch: { intervalMS: 5 } }, {}, "batch.intervalMS"],
+  ])("fails fast naming the key for %s", (_what, body, env, key) => {
+    expect(keyOf(() => loadConfig(file(`bad-${key}.json`, JSON.stringify(body)), env))).toBe(key);
+  });
+
+  it("keeps secrets out of messages: the private key file and the RPC URL's path", () => {
+    const bad = file("bad.key", "not a key SECRET\n");
+    let message = "";
+    try {
+      readPrivateKey(bad);
+    } catch (e) {
+      message = String(e);
+    }
+    expect(message).toContain("chain.submitterKeyFile");
+    expect(message).not.toContain("SECRET");
+    expect(redactUrl(good.chain.rpcUrl)).toBe("https://rpc.example");
+  });
+});

@@ -1,0 +1,166 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { type Hex, isAddress, isHex } from "viem";
+import { ConfigError } from "../protocol/index.js";
+
+/** The bridge's configuration, after validation. Secrets are read from files, never from here. */
+export type BridgeConfig = {
+  mqtt: { url: string; caFile: string; certFile: string; keyFile: string; protocolVersion: 4 | 5 };
+  redis: { url: string; prefix: string };
+  chain: { rpcUrl: string; chainId: number; registry: Hex; batches: Hex; submitterKeyFile: string };
+  fleet: { caFile: string; certificatesDir: string };
+  batch: { intervalMs: number; maxSize: number };
+  http: { host: string; port: number };
+  rateLimit: { perSecond: number; burst: number };
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+};
+
+type Spec = {
+  key: string;
+  env: string;
+  kind: "string" | "url" | "file" | "dir" | "int" | "address" | "enum";
+  def?: unknown;
+  values?: string[];
+};
+
+const SPECS: Spec[] = [
+  { key: "mqtt.url", env: "SO_MQTT_URL", kind: "url" },
+  { key: "mqtt.caFile", env: "SO_MQTT_CA_FILE", kind: "file" },
+  { key: "mqtt.certFile", env: "SO_MQTT_CERT_FILE", kind: "file" },
+  { key: "mqtt.keyFile", env: "SO_MQTT_KEY_FILE", kind: "file" },
+  { key: "mqtt.protocolVersion", env: "SO_MQTT_PROTOCOL_VERSION", kind: "int", def: 5, values: ["4", "5"] },
+  { key: "redis.url", env: "SO_REDIS_URL", kind: "url" },
+  { key: "redis.prefix", env: "SO_REDIS_PREFIX", kind: "string", def: "so" },
+  { key: "chain.rpcUrl", env: "SO_CHAIN_RPC_URL", kind: "url" },
+  { key: "chain.chainId", env: "SO_CHAIN_ID", kind: "int" },
+  { key: "chain.registry", env: "SO_CHAIN_REGISTRY", kind: "address" },
+  { key: "chain.batches", env: "SO_CHAIN_BATCHES", kind: "address" },
+  { key: "chain.submitterKeyFile", env: "SO_CHAIN_SUBMITTER_KEY_FILE", kind: "file" },
+  { key: "fleet.caFile", env: "SO_FLEET_CA_FILE", kind: "file" },
+  { key: "fleet.certificatesDir", env: "SO_FLEET_CERTIFICATES_DIR", kind: "dir" },
+  { key: "batch.intervalMs", env: "SO_BATCH_INTERVAL_MS", kind: "int", def: 2000 },
+  { key: "batch.maxSize", env: "SO_BATCH_MAX_SIZE", kind: "int", def: 1024 },
+  { key: "http.host", env: "SO_HTTP_HOST", kind: "string", def: "127.0.0.1" },
+  { key: "http.port", env: "SO_HTTP_PORT", kind: "int", def: 8080 },
+  { key: "rateLimit.perSecond", env: "SO_RATE_LIMIT_PER_SECOND", kind: "int", def: 20 },
+  { key: "rateLimit.burst", env: "SO_RATE_LIMIT_BURST", kind: "int", def: 40 },
+  {
+    key: "logLevel",
+    env: "SO_LOG_LEVEL",
+    kind: "enum",
+    def: "info",
+    values: ["fatal", "error", "warn", "info", "debug", "trace"],
+  },
+];
+
+function get(obj: unknown, path: string): unknown {
+  return path
+    .split(".")
+    .reduce<unknown>(
+      (o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined),
+      obj,
+    );
+}
+
+function set(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (!o[k]) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys.at(-1) as string] = value;
+}
+
+/**
+ * Load the configuration: a JSON file (relative paths in it are relative to the file), then
+ * SO_* environment variables over it. Fails fast with a ConfigError naming the first bad key.
+ */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  let raw: unknown = {};
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError("(file)", `not found: ${file}`);
+    try {
+      raw = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new ConfigError("(file)", `is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const known = new Set(SPECS.map((s) => s.key));
+  const walk = (o: unknown, prefix: string): void => {
+    if (!o || typeof o !== "object" || Array.isArray(o)) return;
+    for (const [k, v] of Object.entries(o)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (known.has(key)) continue;
+      if (v && typeof v === "object" && SPECS.some((s) => s.key.startsWith(`${key}.`))) walk(v, key);
+      else throw new ConfigError(key, "is not a known setting");
+    }
+  };
+  walk(raw, "");
+  const out: Record<string, unknown> = {};
+  for (const spec of SPECS) {
+    const fromEnv = env[spec.env];
+    let v: unknown = fromEnv !== undefined && fromEnv !== "" ? fromEnv : get(raw, spec.key);
+    const origin = fromEnv ? `(from ${spec.env})` : "";
+    if (v === undefined || v === null || v === "") {
+      if (spec.def === undefined)
+        throw new ConfigError(spec.key, `is required (set it in the file or ${spec.env})`);
+      v = spec.def;
+    }
+    const bad = (what: string) => new ConfigError(spec.key, `${what} ${origin}`.trim());
+    switch (spec.kind) {
+      case "int": {
+        const n = typeof v === "number" ? v : Number(v);
+        if (!Number.isSafeInteger(n) || n < 0) throw bad("must be a non-negative integer");
+        if (spec.values && !spec.values.includes(String(n)))
+          throw bad(`must be one of ${spec.values.join(", ")}`);
+        v = n;
+        break;
+      }
+      case "url":
+        try {
+          new URL(String(v));
+        } catch {
+          throw bad("must be a URL");
+        }
+        break;
+      case "file":
+      case "dir": {
+        const p = resolve(base, String(v));
+        if (!existsSync(p)) throw bad(`points at a ${spec.kind} that does not exist: ${p}`);
+        v = p;
+        break;
+      }
+      case "address":
+        if (typeof v !== "string" || !isAddress(v)) throw bad("must be a 0x address");
+        break;
+      case "enum":
+        if (!spec.values?.includes(String(v))) throw bad(`must be one of ${spec.values?.join(", ")}`);
+        break;
+      default:
+        if (typeof v !== "string") throw bad("must be a string");
+    }
+    set(out, spec.key, v);
+  }
+  return out as BridgeConfig;
+}
+
+/** The submitter's private key from its file; the key never appears in an error. */
+export function readPrivateKey(file: string): Hex {
+  const v = readFileSync(file, "utf8").trim();
+  const key = (v.startsWith("0x") ? v : `0x${v}`) as Hex;
+  if (!isHex(key) || key.length !== 66)
+    throw new ConfigError("chain.submitterKeyFile", "must hold a 32-byte hex private key");
+  return key;
+}
+
+/** An RPC URL safe to log: scheme, host and port only (API keys live in paths and queries). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return "(invalid url)";
+  }
+}

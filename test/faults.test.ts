@@ -1,0 +1,241 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
+import { certificateFingerprint } from "../bridge/certificates.js";
+import { RedisStore } from "../bridge/store/redis-store.js";
+import { readingId } from "../bridge/store/types.js";
+import { DeviceAgent } from "../device-agent/agent.js";
+import { SoftwareSigner } from "../device-agent/signer.js";
+import { feedIdOf, splitPublicKey } from "../protocol/index.js";
+import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
+import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "./helpers/chain-node.js";
+import { freePort, type Service, startMosquitto, startRedis } from "./helpers/services.js";
+
+const BRIDGE_CN = "sensor-oracle-bridge";
+const PER_DEVICE = 40;
+
+/** A bridge process (bridge/server.ts), its log lines as they come. */
+function spawnBridge(config: string): {
+  proc: ChildProcess;
+  lines: string[];
+  waitFor(re: RegExp, ms?: number): Promise<string>;
+} {
+  // Node itself (not npx), so that SIGKILL reaches the bridge and not only a wrapper.
+  const proc = spawn(process.execPath, ["--import", "tsx", "bridge/server.ts", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  let buf = "";
+  const onData = (d: Buffer) => {
+    buf += d.toString();
+    let i = buf.indexOf("\n");
+    while (i >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.re.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+      i = buf.indexOf("\n");
+    }
+  };
+  proc.stdout?.on("data", onData);
+  proc.stderr?.on("data", onData);
+  return {
+    proc,
+    lines,
+    waitFor(re, ms = 60_000) {
+      const seen = lines.find((l) => re.test(l));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error(`no log line ${re} within ${ms} ms:\n${lines.slice(-20).join("\n")}`)),
+          ms,
+        );
+        waiters.push({
+          re,
+          resolve: (l) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        });
+      });
+    },
+  };
+}
+
+describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (AOF)", () => {
+  let node: ChainNode;
+  let redis: Service;
+  let broker: Service;
+  let dir: string;
+  let contracts: { registry: Hex; batches: Hex };
+  let devices: IssuedDevice[];
+  const agents: DeviceAgent[] = [];
+  const bridges: ChildProcess[] = [];
+  let config: string;
+  const feedId = feedIdOf("faults");
+
+  beforeAll(async () => {
+    const ca = await createFleetCa();
+    const server = await ca.issueServer({ commonName: "localhost" });
+    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+    [node, redis, broker] = await Promise.all([
+      startHardhatNode(),
+      startRedis(),
+      startMosquitto({
+        caPem: ca.certPem,
+        serverCertPem: server.certPem,
+        serverKeyPem: server.keyPem,
+        bridgeUser: BRIDGE_CN,
+      }),
+    ]);
+    contracts = await deployOverHttp(node);
+    devices = [await ca.issueDevice({ curve: "p256" }), await ca.issueDevice({ curve: "secp256k1" })];
+    dir = mkdtempSync(join(tmpdir(), "so-faults-"));
+    mkdirSync(join(dir, "devices"));
+    for (const d of devices) {
+      writeFileSync(join(dir, "devices", `${d.name}.pem`), d.certPem);
+      const { x, y } = splitPublicKey(d.readingPublicKey);
+      const hash = await node.admin.writeContract({
+        address: contracts.registry,
+        abi: deviceRegistryAbi,
+        functionName: "register",
+        args: [
+          d.deviceId,
+          d.curve === "p256" ? 2 : 1,
+          x,
+          y,
+          certificateFingerprint(d.certPem),
+          Math.floor(Date.now() / 1000) - 3600,
+        ],
+      });
+      await node.admin.waitForTransactionReceipt({ hash });
+    }
+    // Blocks every second from now on, so a commit waits for its block: time to kill the bridge.
+    await node.publicClient.request({ method: "evm_setAutomine" as never, params: [false] as never });
+    await node.publicClient.request({ method: "evm_setIntervalMining" as never, params: [1000] as never });
+    const file = (name: string, body: string) => {
+      writeFileSync(join(dir, name), body, { mode: 0o600 });
+      return join(dir, name);
+    };
+    config = file(
+      "bridge.json",
+      JSON.stringify({
+        mqtt: {
+          url: broker.url,
+          caFile: file("ca.pem", ca.certPem),
+          certFile: file("bridge.pem", bridgeCert.certPem),
+          keyFile: file("bridge.key", bridgeCert.keyPem),
+        },
+        redis: { url: redis.url, prefix: "faults" },
+        chain: {
+          rpcUrl: node.url,
+          chainId: 31337,
+          registry: contracts.registry,
+          batches: contracts.batches,
+          submitterKeyFile: file("submitter.key", DEV_KEYS.submitter),
+        },
+        fleet: { caFile: join(dir, "ca.pem"), certificatesDir: join(dir, "devices") },
+        batch: { intervalMs: 500, maxSize: 16 },
+        http: { port: await freePort() },
+        rateLimit: { perSecond: 1000, burst: 1000 },
+        logLevel: "info",
+      }),
+    );
+    for (const d of devices) {
+      const a = new DeviceAgent({
+        deviceName: d.name,
+        signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
+        domain: { chainId: 31337, registry: contracts.registry },
+        mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
+        ackTimeoutMs: 2_000,
+      });
+      await a.start();
+      agents.push(a);
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop().catch(() => {});
+    for (const b of bridges) b.kill("SIGKILL");
+    await Promise.all([broker?.stop(), redis?.stop()]);
+    node?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("commits every reading sent exactly once across a kill -9 of the bridge and a Redis crash", async () => {
+    let bridge = spawnBridge(config);
+    bridges.push(bridge.proc);
+    await bridge.waitFor(/bridge started/);
+
+    const sent: string[] = [];
+    const publishing = (async () => {
+      for (let i = 0; i < PER_DEVICE; i++) {
+        for (const [j, a] of agents.entries()) {
+          const seq = await a.publish(feedId, BigInt(100 + i));
+          sent.push(readingId((devices[j] as IssuedDevice).name, seq));
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    // kill -9 while a batch commit waits for its block, then start again.
+    await bridge.waitFor(/committing batch/);
+    bridge.proc.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 1500));
+    bridge = spawnBridge(config);
+    bridges.push(bridge.proc);
+    await bridge.waitFor(/bridge started/);
+
+    // Redis dies without warning and comes back from its append-only file.
+    await new Promise((r) => setTimeout(r, 1000));
+    await redis.restart?.({ kill: true });
+    await publishing;
+
+    // Every reading is acknowledged in the end (devices resend what was not acked).
+    await expect
+      .poll(() => agents.reduce((n, a) => n + a.buffered, 0), { timeout: 60_000, interval: 500 })
+      .toBe(0);
+
+    const store = new RedisStore({ url: redis.url, prefix: "faults" });
+    try {
+      await expect
+        .poll(
+          async () =>
+            (await Promise.all(sent.map((id) => store.rootOf(id)))).filter((r) => r === null).length,
+          {
+            timeout: 60_000,
+            interval: 500,
+          },
+        )
+        .toBe(0);
+      // Accounting over every reading sent: in exactly one batch, and the batches on-chain hold
+      // exactly as many readings as were sent (a reading committed twice would show in the sum).
+      const roots = new Set((await Promise.all(sent.map((id) => store.rootOf(id)))) as Hex[]);
+      const perId = new Map<string, number>();
+      for (const root of roots)
+        for (const id of (await store.getBatch(root))?.ids ?? []) perId.set(id, (perId.get(id) ?? 0) + 1);
+      expect(sent.length).toBe(2 * PER_DEVICE);
+      expect(sent.every((id) => perId.get(id) === 1)).toBe(true);
+      const events = await node.publicClient.getContractEvents({
+        address: contracts.batches,
+        abi: readingBatchesAbi,
+        eventName: "BatchCommitted",
+        fromBlock: 0n,
+      });
+      expect(new Set(events.map((e) => e.args.root))).toEqual(roots);
+      expect(events.reduce((n, e) => n + Number(e.args.count), 0)).toBe(sent.length);
+    } finally {
+      await store.close();
+    }
+  });
+});
