@@ -53,7 +53,14 @@ export class RegistryCache {
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.device;
     let p = this.inflight.get(deviceId);
     if (!p) {
-      p = this.read(deviceId).finally(() => this.inflight.delete(deviceId));
+      p = this.read(deviceId)
+        .catch((err: unknown) => {
+          // The RPC endpoint is unreachable: keep serving what we last read (a revocation made
+          // meanwhile reaches us when it is back); a device never read before cannot be checked.
+          if (hit) return hit.device;
+          throw err;
+        })
+        .finally(() => this.inflight.delete(deviceId));
       this.inflight.set(deviceId, p);
     }
     return p;

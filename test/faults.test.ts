@@ -14,6 +14,7 @@ import { feedIdOf, splitPublicKey } from "../protocol/index.js";
 import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "./helpers/chain-node.js";
 import { freePort, type Service, startMosquitto, startRedis } from "./helpers/services.js";
+import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
 
 const BRIDGE_CN = "sensor-oracle-bridge";
 const PER_DEVICE = 40;
@@ -82,6 +83,8 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
   const agents: DeviceAgent[] = [];
   const bridges: ChildProcess[] = [];
   let config: string;
+  let rpc: TcpProxy;
+  let bridge: ReturnType<typeof spawnBridge>;
   const feedId = feedIdOf("faults");
 
   beforeAll(async () => {
@@ -99,6 +102,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       }),
     ]);
     contracts = await deployOverHttp(node);
+    rpc = await startTcpProxy(Number(new URL(node.url).port));
     devices = [await ca.issueDevice({ curve: "p256" }), await ca.issueDevice({ curve: "secp256k1" })];
     dir = mkdtempSync(join(tmpdir(), "so-faults-"));
     mkdirSync(join(dir, "devices"));
@@ -138,7 +142,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
         },
         redis: { url: redis.url, prefix: "faults" },
         chain: {
-          rpcUrl: node.url,
+          rpcUrl: rpc.url,
           chainId: 31337,
           registry: contracts.registry,
           batches: contracts.batches,
@@ -167,13 +171,13 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
   afterAll(async () => {
     for (const a of agents) await a.stop().catch(() => {});
     for (const b of bridges) b.kill("SIGKILL");
-    await Promise.all([broker?.stop(), redis?.stop()]);
+    await Promise.all([broker?.stop(), redis?.stop(), rpc?.stop()]);
     node?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("commits every reading sent exactly once across a kill -9 of the bridge and a Redis crash", async () => {
-    let bridge = spawnBridge(config);
+    bridge = spawnBridge(config);
     bridges.push(bridge.proc);
     await bridge.waitFor(/bridge started/);
 
@@ -234,6 +238,48 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       });
       expect(new Set(events.map((e) => e.args.root))).toEqual(roots);
       expect(events.reduce((n, e) => n + Number(e.args.count), 0)).toBe(sent.length);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps accepting readings while the RPC endpoint is unreachable for 30 s, then commits them all", async () => {
+    const store = new RedisStore({ url: redis.url, prefix: "faults" });
+    try {
+      await rpc.cut();
+      const cutAt = Date.now();
+      const sent: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        for (const [j, a] of agents.entries()) {
+          const seq = await a.publish(feedId, BigInt(300 + i));
+          sent.push(readingId((devices[j] as IssuedDevice).name, seq));
+          expect(await a.waitForAck(seq)).toEqual({ sequence: seq, status: "queued" });
+        }
+      }
+      // Accepted and durable, not committed: the queue grows while the chain is out of reach.
+      expect(await store.queueDepth()).toBeGreaterThan(0);
+      expect((await Promise.all(sent.map((id) => store.rootOf(id)))).every((r) => r === null)).toBe(true);
+      await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - cutAt))));
+      await rpc.restore();
+      await expect
+        .poll(
+          async () =>
+            (await Promise.all(sent.map((id) => store.rootOf(id)))).filter((r) => r === null).length,
+          {
+            timeout: 60_000,
+            interval: 500,
+          },
+        )
+        .toBe(0);
+      const perRoot = new Map<string, number>();
+      for (const id of sent) {
+        const root = (await store.rootOf(id)) as string;
+        perRoot.set(root, (perRoot.get(root) ?? 0) + 1);
+      }
+      for (const [root, n] of perRoot)
+        expect((await store.getBatch(root as Hex))?.ids.length).toBeGreaterThanOrEqual(n);
+      expect(await store.queueDepth()).toBe(0);
+      expect(bridge.lines.some((l) => /batch commit failed; will retry/.test(l))).toBe(true);
     } finally {
       await store.close();
     }
