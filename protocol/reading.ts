@@ -1,4 +1,13 @@
-import { encodeAbiParameters, type Hex, hashTypedData, keccak256 } from "viem";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import {
+  bytesToHex,
+  encodeAbiParameters,
+  type Hex,
+  hashDomain,
+  hashTypedData,
+  hexToBytes,
+  keccak256,
+} from "viem";
 
 /** Curve identifiers; the numbers are part of the protocol and of DeviceRegistry.Curve. */
 export const Curve = { secp256k1: 1, p256: 2 } as const;
@@ -34,8 +43,8 @@ export const UINT64_MAX = (1n << 64n) - 1n;
 export const INT256_MIN = -(1n << 255n);
 export const INT256_MAX = (1n << 255n) - 1n;
 
-/** The 32-byte EIP-712 digest every device signs. */
-export function readingDigest(reading: Reading, domain: ReadingDomain): Hex {
+/** The EIP-712 digest computed by viem's general typed-data code (reference for tests). */
+export function readingDigestReference(reading: Reading, domain: ReadingDomain): Hex {
   return hashTypedData({
     domain: {
       name: DOMAIN_NAME,
@@ -47,6 +56,69 @@ export function readingDigest(reading: Reading, domain: ReadingDomain): Hex {
     primaryType: "Reading",
     message: reading,
   });
+}
+
+const READING_TYPEHASH = keccak_256(
+  new TextEncoder().encode(
+    "Reading(bytes32 deviceId,bytes32 feedId,int256 value,uint64 timestamp,uint64 sequence)",
+  ),
+);
+const separators = new Map<string, Uint8Array>();
+
+function domainSeparatorBytes(domain: ReadingDomain): Uint8Array {
+  const key = `${domain.chainId}:${domain.registry.toLowerCase()}`;
+  let sep = separators.get(key);
+  if (!sep) {
+    sep = hexToBytes(
+      hashDomain({
+        domain: {
+          name: DOMAIN_NAME,
+          version: DOMAIN_VERSION,
+          chainId: BigInt(domain.chainId),
+          verifyingContract: domain.registry,
+        },
+        types: {
+          EIP712Domain: [
+            { name: "name", type: "string" },
+            { name: "version", type: "string" },
+            { name: "chainId", type: "uint256" },
+            { name: "verifyingContract", type: "address" },
+          ],
+        },
+      }),
+    );
+    separators.set(key, sep);
+  }
+  return sep;
+}
+
+function putWord(buf: Uint8Array, offset: number, v: bigint): void {
+  let x = BigInt.asUintN(256, v); // int256 two's complement
+  for (let i = 31; i >= 0; i--) {
+    buf[offset + i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+}
+
+/**
+ * The 32-byte EIP-712 digest every device signs (docs/PROTOCOL.md section 3). The Reading's
+ * encoding has a fixed size, so it is hashed directly: about ten times faster than the general
+ * typed-data encoder, which cost more than the signature check on the bridge's hot path.
+ */
+export function readingDigest(reading: Reading, domain: ReadingDomain): Hex {
+  const enc = new Uint8Array(192);
+  enc.set(READING_TYPEHASH, 0);
+  enc.set(hexToBytes(reading.deviceId), 32);
+  enc.set(hexToBytes(reading.feedId), 64);
+  putWord(enc, 96, reading.value);
+  putWord(enc, 128, reading.timestamp);
+  putWord(enc, 160, reading.sequence);
+  const msg = new Uint8Array(66);
+  msg[0] = 0x19;
+  msg[1] = 0x01;
+  msg.set(domainSeparatorBytes(domain), 2);
+  msg.set(keccak_256(enc), 34);
+  return bytesToHex(keccak_256(msg));
 }
 
 /** Leaf types of the Merkle tree: OpenZeppelin's standard tree format over these values. */

@@ -97,3 +97,24 @@ describe("protocol test vectors (docs/vectors.json)", () => {
     }
   });
 });
+
+describe("readingDigest", () => {
+  it("equals viem's general EIP-712 encoder for edge values", async () => {
+    const { readingDigest, readingDigestReference, INT256_MIN, INT256_MAX, UINT64_MAX } = await import(
+      "./reading.js"
+    );
+    const domain = { chainId: 11155111, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
+    for (const value of [0n, -1n, 1n, INT256_MIN, INT256_MAX, -1850n]) {
+      for (const n of [0n, 1n, UINT64_MAX]) {
+        const r = {
+          deviceId: `0x${"ab".repeat(32)}` as const,
+          feedId: `0x${"cd".repeat(32)}` as const,
+          value,
+          timestamp: n,
+          sequence: n,
+        };
+        expect(readingDigest(r, domain)).toBe(readingDigestReference(r, domain));
+      }
+    }
+  });
+});
