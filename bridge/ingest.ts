@@ -1,4 +1,4 @@
-import { bytesToHex, type Hex } from "viem";
+import type { Hex } from "viem";
 import {
   decodeReadingMessage,
   type Reading,
@@ -58,7 +58,7 @@ export async function ingestReading(
   }
   if (
     cert.curve !== device.curve ||
-    bytesToHex(cert.readingPublicKey) !== bytesToHex(device.publicKey) ||
+    Buffer.compare(cert.readingPublicKey, device.publicKey) !== 0 ||
     cert.fingerprint !== device.certFingerprint
   ) {
     throw new ReadingRejectedError("key_mismatch", "Certificate and registry disagree on the device key.", {
@@ -95,7 +95,7 @@ export async function ingestReading(
     value: reading.value.toString(),
     timestamp: reading.timestamp.toString(),
     sequence: reading.sequence.toString(),
-    signature: bytesToHex(chainSig) as Hex,
+    signature: `0x${Buffer.from(chainSig).toString("hex")}`,
     curve: device.curve,
     receivedAt: nowMs,
   };

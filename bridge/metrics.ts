@@ -10,6 +10,7 @@ export class Metrics {
   readingsCommitted = 0;
   gasUsed = 0n;
   commitFailures = 0;
+  processingErrors = 0;
 
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
@@ -44,6 +45,9 @@ export class Metrics {
       "# HELP sensor_oracle_commit_failures_total Commit attempts that failed and will be retried.",
       "# TYPE sensor_oracle_commit_failures_total counter",
       `sensor_oracle_commit_failures_total ${this.commitFailures}`,
+      "# HELP sensor_oracle_processing_errors_total Readings not processed for an infrastructure failure (the device resends).",
+      "# TYPE sensor_oracle_processing_errors_total counter",
+      `sensor_oracle_processing_errors_total ${this.processingErrors}`,
     ];
     return `${lines.join("\n")}\n`;
   }

@@ -90,7 +90,7 @@ export function verifyReadingSignature(p: VerifyReadingSignatureParameters): Uin
     if (sig.hasHighS()) return null;
     const ok = cryptoVerify(
       "sha256",
-      hexToBytes(p.digest),
+      Buffer.from(p.digest.slice(2), "hex"),
       { key: p256KeyObject(p.publicKey), dsaEncoding: "ieee-p1363" },
       p.signature,
     );
@@ -103,7 +103,7 @@ export function verifyReadingSignature(p: VerifyReadingSignatureParameters): Uin
     return null;
   }
   if (sig.hasHighS()) return null;
-  const hash = hexToBytes(p.digest);
+  const hash = Buffer.from(p.digest.slice(2), "hex");
   const expected = toHex(p.publicKey);
   for (const bit of [0, 1]) {
     try {

@@ -140,7 +140,12 @@ export class RedisStore implements ReadingStore {
   >;
 
   constructor({ url, prefix = "so" }: RedisStoreParameters) {
-    const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+    // Auto-pipelining: the scripts of readings processed together go out in one round trip.
+    const redis = new Redis(url, {
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+      enableAutoPipelining: true,
+    });
     redis.defineCommand("soAccept", { numberOfKeys: 4, lua: ACCEPT });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
     redis.defineCommand("soNextBatch", { numberOfKeys: 4, lua: NEXT_BATCH });

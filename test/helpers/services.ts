@@ -167,6 +167,11 @@ export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
       `certfile ${file("server.pem", p.serverCertPem)}`,
       `keyfile ${file("server.key", p.serverKeyPem)}`,
       "require_certificate true",
+      // A bridge that falls behind must not lose readings at the broker (default: 1000 queued).
+      "max_queued_messages 1000000",
+      // QoS 1 messages in flight to one client (default 20): the bridge's throughput is capped at
+      // this many per round trip.
+      "max_inflight_messages 1000",
       "use_identity_as_username true",
       "tls_version tlsv1.3",
       `acl_file ${acl}`,

@@ -1,0 +1,31 @@
+// npm run bench — the bridge's benchmarks from one run; prints them and writes docs/BENCHMARKS.md.
+import { readFileSync, writeFileSync } from "node:fs";
+import { benchIngest } from "./bench-ingest.js";
+
+const started = Date.now();
+const results = [await benchIngest("p256"), await benchIngest("secp256k1")];
+const lines = [
+  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (2-core machine), one bridge process; pre-signed readings published by a separate process over mTLS to Mosquitto; ${results[0]?.readings} readings per curve.`,
+  "",
+  "| curve | ingest (readings/s: mTLS MQTT → verify → Redis enqueue → ack) | raw single-core verify (/s) | ingest / verify | target |",
+  "|---|---:|---:|---:|---|",
+  ...results.map(
+    (r) =>
+      `| ${r.curve} | ${r.perSecond.toFixed(0)} | ${r.verifyPerSecond.toFixed(0)} | ${((100 * r.perSecond) / r.verifyPerSecond).toFixed(0)}% | ${r.curve === "p256" ? `≥ 8,000/s and ≥ 60%: ${r.perSecond >= 8000 && r.perSecond >= 0.6 * r.verifyPerSecond ? "✓" : "✗"}` : "—"} |`,
+  ),
+];
+const table = lines.join("\n");
+console.log(table);
+const path = "docs/BENCHMARKS.md";
+const begin = "<!-- bench:ingest begin -->";
+const end = "<!-- bench:ingest end -->";
+let doc = readFileSync(path, "utf8");
+const block = `${begin}\n## Ingest (\`npm run bench\`)\n\n${table}\n${end}`;
+doc = doc.includes(begin)
+  ? doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block)
+  : `${doc.trimEnd()}\n\n${block}\n`;
+writeFileSync(path, doc);
+console.log(
+  `bench done in ${((Date.now() - started) / 1000).toFixed(0)} s: P-256 ingest ${results[0]?.perSecond.toFixed(0)}/s (${((100 * (results[0]?.perSecond ?? 0)) / (results[0]?.verifyPerSecond ?? 1)).toFixed(0)}% of verify); written to ${path}`,
+);
+process.exit(0);
