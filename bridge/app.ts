@@ -3,16 +3,28 @@ import type { Hex } from "viem";
 import { buildReadingTree, type ReadingTree, readingProof } from "../protocol/index.js";
 import { toReading } from "./ingest.js";
 import type { Metrics } from "./metrics.js";
+import { OPENAPI } from "./openapi.js";
 import type { ReadingStore, StoredReading } from "./store/types.js";
 
-export type AppParameters = { store: ReadingStore; metrics: Metrics; logger?: boolean };
+export type ReadyCheck = { ok: boolean; checks: Record<string, boolean> };
+
+export type AppParameters = {
+  store: ReadingStore;
+  metrics: Metrics;
+  logger?: boolean;
+  /** Whether the bridge can work: MQTT connected, Redis and the chain reachable. */
+  ready?: () => Promise<ReadyCheck>;
+  /** What the bridge knows of a device (certificate and registry record), or null. */
+  device?: (name: string) => Promise<Record<string, unknown> | null>;
+};
 
 /**
  * The bridge's HTTP API, built without a port so tests call it with app.inject:
- * GET /healthz, GET /metrics, GET /readings/:id (the reading, its on-chain signature, its batch
- * and Merkle proof: what a consumer passes to verifyReading), GET /batches/:root.
+ * /healthz, /readyz, /metrics, /readings/:id (the reading, its on-chain signature, its batch and
+ * Merkle proof: what a consumer passes to verifyReading), /feeds/:feedId/latest, /devices/:name,
+ * /batches/:root, /openapi.json (bridge/openapi.ts).
  */
-export function buildApp({ store, metrics, logger = false }: AppParameters): FastifyInstance {
+export function buildApp({ store, metrics, logger = false, ready, device }: AppParameters): FastifyInstance {
   const app = Fastify({ logger });
   const trees = new Map<Hex, ReadingTree>();
 
@@ -34,13 +46,9 @@ export function buildApp({ store, metrics, logger = false }: AppParameters): Fas
     return metrics.render(await store.queueDepth());
   });
 
-  app.get<{ Params: { id: string } }>("/readings/:id", async (req, reply) => {
-    const id = req.params.id;
-    if (!/^[0-9a-f]{64}:[0-9]{1,20}$/.test(id)) {
-      return reply.code(400).send({ error: "BadReadingId", message: "expected <device name>:<sequence>" });
-    }
+  async function readingResponse(id: string) {
     const [stored] = await store.getReadings([id]);
-    if (!stored) return reply.code(404).send({ error: "ReadingNotFound", message: `no reading ${id}` });
+    if (!stored) return null;
     const reading = {
       deviceId: stored.deviceId,
       feedId: stored.feedId,
@@ -48,21 +56,57 @@ export function buildApp({ store, metrics, logger = false }: AppParameters): Fas
       timestamp: stored.timestamp,
       sequence: stored.sequence,
     };
+    const base = { id, reading, signature: stored.signature, curve: stored.curve };
     const root = await store.rootOf(id);
-    if (!root) return { id, status: "queued", reading, signature: stored.signature, curve: stored.curve };
+    if (!root) return { ...base, status: "queued" as const };
     const batch = await store.getBatch(root);
-    if (!batch) return reply.code(500).send({ error: "BatchMissing", message: `batch ${root} not found` });
+    if (!batch) throw new Error(`batch ${root} of reading ${id} is missing`);
     const tree = await treeOf(root, batch.ids);
-    const proof = readingProof(tree, batch.ids.indexOf(id));
     return {
-      id,
-      status: "committed",
-      reading,
-      signature: stored.signature,
-      curve: stored.curve,
+      ...base,
+      status: "committed" as const,
       batch: { root, txHash: batch.txHash, blockNumber: batch.blockNumber },
-      proof,
+      proof: readingProof(tree, batch.ids.indexOf(id)),
     };
+  }
+
+  app.get("/readyz", async (_req, reply) => {
+    const r = ready ? await ready() : { ok: true, checks: {} };
+    return reply.code(r.ok ? 200 : 503).send(r);
+  });
+
+  app.get("/openapi.json", async () => OPENAPI);
+
+  app.get<{ Params: { id: string } }>("/readings/:id", async (req, reply) => {
+    const id = req.params.id;
+    if (!/^[0-9a-f]{64}:[0-9]{1,20}$/.test(id)) {
+      return reply.code(400).send({ error: "BadReadingId", message: "expected <device name>:<sequence>" });
+    }
+    const r = await readingResponse(id);
+    return r ?? reply.code(404).send({ error: "ReadingNotFound", message: `no reading ${id}` });
+  });
+
+  app.get<{ Params: { feedId: string } }>("/feeds/:feedId/latest", async (req, reply) => {
+    const feedId = req.params.feedId.toLowerCase();
+    if (!/^0x[0-9a-f]{64}$/.test(feedId)) {
+      return reply.code(400).send({ error: "BadFeedId", message: "expected 0x and 64 hex digits" });
+    }
+    const id = await store.latestOfFeed(feedId as Hex);
+    const r = id ? await readingResponse(id) : null;
+    return (
+      r ?? reply.code(404).send({ error: "FeedNotFound", message: `no committed reading for feed ${feedId}` })
+    );
+  });
+
+  app.get<{ Params: { name: string } }>("/devices/:name", async (req, reply) => {
+    const name = req.params.name;
+    if (!/^[0-9a-f]{64}$/.test(name)) {
+      return reply.code(400).send({ error: "BadDeviceName", message: "expected 64 lowercase hex digits" });
+    }
+    const info = device ? await device(name) : null;
+    if (!info) return reply.code(404).send({ error: "DeviceNotFound", message: `no device ${name}` });
+    const last = await store.lastSequence(name);
+    return { ...info, lastSequence: last === null ? null : last.toString() };
   });
 
   app.get<{ Params: { root: string } }>("/batches/:root", async (req, reply) => {

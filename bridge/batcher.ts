@@ -4,7 +4,7 @@ import { buildReadingTree } from "../protocol/index.js";
 import { readingBatchesAbi } from "./abi.js";
 import { toReading } from "./ingest.js";
 import type { Metrics } from "./metrics.js";
-import type { CommittedBatch, ReadingStore, StoredReading } from "./store/types.js";
+import { type CommittedBatch, latestPerFeed, type ReadingStore, type StoredReading } from "./store/types.js";
 
 export type BatcherParameters = {
   store: ReadingStore;
@@ -31,6 +31,7 @@ export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBa
   if (fence === null) return null; // another bridge is this chain's submitter
   const pending = await p.store.nextBatch(p.maxBatchSize ?? 1024, fence);
   if (!pending) return null;
+  const cutAt = performance.now();
   const readings = (await p.store.getReadings(pending.ids)).filter((r): r is StoredReading => r !== null);
   if (readings.length !== pending.ids.length)
     throw new Error(`batch ${pending.seq}: readings missing from store`);
@@ -59,10 +60,12 @@ export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBa
     gasUsed: receipt.gasUsed.toString(),
     committedAt: Date.now(),
   };
-  await p.store.completeBatch(pending, committed, fence);
+  await p.store.completeBatch(pending, committed, fence, latestPerFeed(readings));
   p.metrics.batchesCommitted += 1;
   p.metrics.readingsCommitted += readings.length;
   p.metrics.gasUsed += receipt.gasUsed;
+  p.metrics.batchSize.observe(readings.length);
+  p.metrics.commitLatency.observe((performance.now() - cutAt) / 1000);
   p.onCommitted?.(committed);
   return committed;
 }

@@ -8,6 +8,7 @@ import {
   acksTopic,
   BRIDGE_SUBSCRIPTION,
   deviceNameFromTopic,
+  deviceNameToId,
   encodeAck,
   type ReadingDomain,
   ReadingRejectedError,
@@ -64,7 +65,13 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   const registry = new RegistryCache(p.publicClient, p.contracts.registry, p.registryTtlMs);
   const unwatchRegistry = registry.watch();
   const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.registry };
-  const ingestParams = { certificates: p.certificates, registry, store: p.store, domain };
+  const ingestParams = {
+    certificates: p.certificates,
+    registry,
+    store: p.store,
+    domain,
+    observeVerify: (s: number) => metrics.verifyTime.observe(s),
+  };
   const limiter = new DeviceRateLimiter(p.rateLimit?.perSecond ?? 20, p.rateLimit?.burst ?? 40);
 
   const id = p.id ?? `sensor-oracle-bridge-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -159,7 +166,46 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     onError: (err) => p.log.error({ err }, "batch commit failed; will retry"),
   });
 
-  const app = buildApp({ store: p.store, metrics });
+  const app = buildApp({
+    store: p.store,
+    metrics,
+    ready: async () => {
+      const [redis, chain] = await Promise.all([
+        p.store.queueDepth().then(
+          () => true,
+          () => false,
+        ),
+        p.publicClient.getBlockNumber().then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      const checks = { mqtt: client.connected, redis, chain };
+      return { ok: Object.values(checks).every(Boolean), checks };
+    },
+    device: async (name) => {
+      const cert = await p.certificates.resolve(name).catch(() => null);
+      const record = await registry.get(deviceNameToId(name)).catch(() => null);
+      if (!cert && !record) return null;
+      return {
+        name,
+        deviceId: deviceNameToId(name),
+        certificate: cert && {
+          curve: cert.curve,
+          fingerprint: cert.fingerprint,
+          notBefore: cert.notBefore.toISOString(),
+          notAfter: cert.notAfter.toISOString(),
+        },
+        registry: record && {
+          curve: record.curve,
+          status: record.status,
+          validFrom: record.validFrom,
+          revokedAt: record.revokedAt,
+          certFingerprint: record.certFingerprint,
+        },
+      };
+    },
+  });
   if (p.http) await app.listen({ port: p.http.port, host: p.http.host ?? "127.0.0.1" });
 
   return {

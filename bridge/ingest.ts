@@ -19,6 +19,8 @@ export type IngestParameters = {
   /** How far a reading's timestamp may lie ahead of the bridge's clock (clock skew). */
   maxFutureSkewSec?: number;
   now?: () => number;
+  /** Called with the signature verification time in seconds. */
+  observeVerify?: (seconds: number) => void;
 };
 
 export type IngestResult = { id: string; reading: Reading; stored: StoredReading };
@@ -66,12 +68,14 @@ export async function ingestReading(
     });
   }
   const digest = readingDigest(reading, p.domain);
+  const t0 = performance.now();
   const chainSig = verifyReadingSignature({
     curve: device.curve,
     publicKey: device.publicKey,
     digest,
     signature,
   });
+  p.observeVerify?.((performance.now() - t0) / 1000);
   if (!chainSig) {
     throw new ReadingRejectedError(
       "bad_signature",

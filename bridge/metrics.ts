@@ -1,7 +1,55 @@
 import { REJECTION_REASONS, type RejectionReason } from "../protocol/index.js";
 
+/** A Prometheus histogram with fixed upper bounds. */
+export class Histogram {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly bounds: readonly number[],
+  ) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  observe(v: number): void {
+    this.sum += v;
+    this.count += 1;
+    for (let i = 0; i < this.bounds.length; i++)
+      if (v <= (this.bounds[i] as number)) this.counts[i] = (this.counts[i] as number) + 1;
+  }
+
+  render(): string[] {
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} histogram`,
+      ...this.bounds.map((b, i) => `${this.name}_bucket{le="${b}"} ${this.counts[i]}`),
+      `${this.name}_bucket{le="+Inf"} ${this.count}`,
+      `${this.name}_sum ${this.sum}`,
+      `${this.name}_count ${this.count}`,
+    ];
+  }
+}
+
 /** The bridge's counters, rendered in Prometheus text format. */
 export class Metrics {
+  readonly batchSize = new Histogram(
+    "sensor_oracle_batch_size",
+    "Readings per committed batch.",
+    [1, 4, 16, 64, 256, 1024, 4096],
+  );
+  readonly commitLatency = new Histogram(
+    "sensor_oracle_commit_latency_seconds",
+    "From cutting a batch to its commit receipt.",
+    [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+  );
+  readonly verifyTime = new Histogram(
+    "sensor_oracle_verify_seconds",
+    "Signature verification time per reading.",
+    [0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005],
+  );
   accepted = 0;
   readonly rejected: Record<RejectionReason, number> = Object.fromEntries(
     REJECTION_REASONS.map((r) => [r, 0]),
@@ -48,6 +96,9 @@ export class Metrics {
       "# HELP sensor_oracle_processing_errors_total Readings not processed for an infrastructure failure (the device resends).",
       "# TYPE sensor_oracle_processing_errors_total counter",
       `sensor_oracle_processing_errors_total ${this.processingErrors}`,
+      ...this.batchSize.render(),
+      ...this.commitLatency.render(),
+      ...this.verifyTime.render(),
     ];
     return `${lines.join("\n")}\n`;
   }

@@ -334,4 +334,34 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(flooder.buffered).toBeGreaterThan(0);
     expect(flooder.dropped).toBe(0);
   });
+
+  it("serves a feed's latest committed reading with its proof, device status, readiness and metrics", async () => {
+    const agent = await agentFor(devices.k1);
+    const seq = await agent.publish(stack.feedId, 777n, BigInt(Math.floor(Date.now() / 1000) + 2));
+    expect(await agent.waitForAck(seq)).toMatchObject({ status: "queued" });
+    await bridge.flush();
+    const latest = (
+      await bridge.app.inject({ method: "GET", url: `/feeds/${stack.feedId}/latest` })
+    ).json() as ReadingResponse;
+    expect(latest.status).toBe("committed");
+    expect(latest.reading.value).toBe("777");
+    const root = await stack.publicClient.readContract({
+      address: stack.contracts.batches,
+      abi: readingBatchesAbi,
+      functionName: "verifyReading",
+      args: [onChain(latest.reading), latest.signature, latest.proof as Hex[]],
+    });
+    expect(root).toBe(latest.batch?.root);
+
+    const dev = (await bridge.app.inject({ method: "GET", url: `/devices/${devices.k1.name}` })).json();
+    expect(dev.registry.status).toBe("active");
+    expect(dev.certificate.curve).toBe("secp256k1");
+    expect(BigInt(dev.lastSequence)).toBeGreaterThanOrEqual(seq);
+    expect((await bridge.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
+    const metrics = (await bridge.app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metrics).toMatch(/sensor_oracle_readings_rejected_total\{reason="replay"\} [1-9]/);
+    expect(metrics).toMatch(/sensor_oracle_batch_size_count [1-9]/);
+    expect(metrics).toMatch(/sensor_oracle_verify_seconds_count [1-9]/);
+    expect(metrics).toMatch(/sensor_oracle_commit_latency_seconds_count [1-9]/);
+  });
 });

@@ -2,6 +2,7 @@ import type { Hex } from "viem";
 import {
   type AcceptOutcome,
   type CommittedBatch,
+  type FeedLatest,
   gapFloor,
   type PendingBatch,
   padSequence,
@@ -16,6 +17,7 @@ export class MemoryStore implements ReadingStore {
   readonly durable = false;
   private readonly seq = new Map<string, string>();
   private readonly windows = new Map<string, Set<string>>();
+  private readonly feedLatest = new Map<Hex, FeedLatest>();
   private readonly readings = new Map<string, StoredReading>();
   private queue: string[] = [];
   private inflight: PendingBatch | null = null;
@@ -57,11 +59,29 @@ export class MemoryStore implements ReadingStore {
     return this.inflight;
   }
 
-  async completeBatch(batch: PendingBatch, c: CommittedBatch, _fence: number): Promise<void> {
+  async completeBatch(
+    batch: PendingBatch,
+    c: CommittedBatch,
+    _fence: number,
+    feeds: FeedLatest[] = [],
+  ): Promise<void> {
     if (!this.inflight || this.inflight.seq !== batch.seq) return;
     this.batches.set(c.root, c);
     for (const id of batch.ids) this.roots.set(id, c.root);
+    for (const f of feeds) {
+      const cur = this.feedLatest.get(f.feedId);
+      if (!cur || BigInt(f.timestamp) >= BigInt(cur.timestamp)) this.feedLatest.set(f.feedId, f);
+    }
     this.inflight = null;
+  }
+
+  async latestOfFeed(feedId: Hex): Promise<string | null> {
+    return this.feedLatest.get(feedId)?.id ?? null;
+  }
+
+  async lastSequence(deviceName: string): Promise<bigint | null> {
+    const v = this.seq.get(deviceName);
+    return v === undefined ? null : BigInt(v);
   }
 
   async getReadings(ids: string[]): Promise<(StoredReading | null)[]> {

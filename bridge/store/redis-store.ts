@@ -3,6 +3,7 @@ import type { Hex } from "viem";
 import {
   type AcceptOutcome,
   type CommittedBatch,
+  type FeedLatest,
   gapFloor,
   type PendingBatch,
   padSequence,
@@ -81,6 +82,13 @@ local b = cjson.decode(inflight)
 if tostring(b.seq) ~= ARGV[1] then return redis.error_reply('in-flight batch changed') end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 for _, id in ipairs(b.ids) do redis.call('HSET', KEYS[3], id, ARGV[2]) end
+for i = 5, #ARGV, 3 do
+  local cur = redis.call('HGET', KEYS[5], ARGV[i])
+  if not cur or ARGV[i + 1] >= cur then
+    redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 2])
+  end
+end
 redis.call('DEL', KEYS[1])
 return 1`;
 
@@ -112,10 +120,13 @@ type Scripted = Redis & {
     k2: string,
     k3: string,
     k4: string,
+    k5: string,
+    k6: string,
     seq: string,
     root: string,
     json: string,
     fence: string,
+    ...feeds: string[]
   ): Promise<number>;
 };
 
@@ -135,7 +146,9 @@ export class RedisStore implements ReadingStore {
     | "lease"
     | "fence"
     | "leasefence"
-    | "window",
+    | "window"
+    | "feedts"
+    | "feedlatest",
     string
   >;
 
@@ -149,7 +162,7 @@ export class RedisStore implements ReadingStore {
     redis.defineCommand("soAccept", { numberOfKeys: 4, lua: ACCEPT });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
     redis.defineCommand("soNextBatch", { numberOfKeys: 4, lua: NEXT_BATCH });
-    redis.defineCommand("soComplete", { numberOfKeys: 4, lua: COMPLETE });
+    redis.defineCommand("soComplete", { numberOfKeys: 6, lua: COMPLETE });
     this.redis = redis as Scripted;
     const key = (s: string) => `${prefix}:${s}`;
     this.k = {
@@ -164,6 +177,8 @@ export class RedisStore implements ReadingStore {
       fence: key("fence"),
       leasefence: key("lease-fence"),
       window: key("window"),
+      feedts: key("feed-latest-ts"),
+      feedlatest: key("feed-latest"),
     };
   }
 
@@ -205,17 +220,34 @@ export class RedisStore implements ReadingStore {
     return { seq: b.seq, ids: Array.isArray(b.ids) ? b.ids : [] };
   }
 
-  async completeBatch(batch: PendingBatch, c: CommittedBatch, fence: number): Promise<void> {
+  async completeBatch(
+    batch: PendingBatch,
+    c: CommittedBatch,
+    fence: number,
+    feeds: FeedLatest[] = [],
+  ): Promise<void> {
     await this.redis.soComplete(
       this.k.inflight,
       this.k.batches,
       this.k.root,
       this.k.leasefence,
+      this.k.feedts,
+      this.k.feedlatest,
       String(batch.seq),
       c.root,
       JSON.stringify(c),
       String(fence),
+      ...feeds.flatMap((f) => [f.feedId, padSequence(f.timestamp), f.id]),
     );
+  }
+
+  async latestOfFeed(feedId: Hex): Promise<string | null> {
+    return this.redis.hget(this.k.feedlatest, feedId);
+  }
+
+  async lastSequence(deviceName: string): Promise<bigint | null> {
+    const v = await this.redis.hget(this.k.seq, deviceName);
+    return v === null ? null : BigInt(v);
   }
 
   async getReadings(ids: string[]): Promise<(StoredReading | null)[]> {

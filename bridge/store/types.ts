@@ -14,6 +14,19 @@ export type StoredReading = {
   receivedAt: number;
 };
 
+/** The newest reading of one feed in a batch. */
+export type FeedLatest = { feedId: Hex; timestamp: string; id: string };
+
+/** The newest reading of each feed among these readings (on equal times, the later one). */
+export function latestPerFeed(readings: StoredReading[]): FeedLatest[] {
+  const best = new Map<Hex, StoredReading>();
+  for (const r of readings) {
+    const cur = best.get(r.feedId);
+    if (!cur || BigInt(r.timestamp) >= BigInt(cur.timestamp)) best.set(r.feedId, r);
+  }
+  return [...best.values()].map((r) => ({ feedId: r.feedId, timestamp: r.timestamp, id: r.id }));
+}
+
 /** A batch cut from the queue, not yet known to be committed. */
 export type PendingBatch = { seq: number; ids: string[] };
 
@@ -48,8 +61,20 @@ export interface ReadingStore {
    * null. Throws when `fence` is no longer the lease's token.
    */
   nextBatch(max: number, fence: number): Promise<PendingBatch | null>;
-  /** Record a pending batch as committed (its readings point at the root); fenced like nextBatch. */
-  completeBatch(batch: PendingBatch, committed: CommittedBatch, fence: number): Promise<void>;
+  /**
+   * Record a pending batch as committed (its readings point at the root), and each feed's latest
+   * committed reading if the batch holds a newer one; fenced like nextBatch.
+   */
+  completeBatch(
+    batch: PendingBatch,
+    committed: CommittedBatch,
+    fence: number,
+    feeds?: FeedLatest[],
+  ): Promise<void>;
+  /** The id of a feed's latest committed reading. */
+  latestOfFeed(feedId: Hex): Promise<string | null>;
+  /** A device's highest accepted sequence. */
+  lastSequence(deviceName: string): Promise<bigint | null>;
   getReadings(ids: string[]): Promise<(StoredReading | null)[]>;
   /** The root a reading was committed under, or null while it waits. */
   rootOf(id: string): Promise<Hex | null>;
