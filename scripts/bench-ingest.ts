@@ -2,7 +2,7 @@
 // and the Redis enqueue in one bridge process, per curve, with pre-signed readings published by a
 // separate process; beside it the raw single-core verify rate the bridge uses, and their ratio.
 import { spawn } from "node:child_process";
-import { sign as cryptoSign, generateKeyPairSync } from "node:crypto";
+import { sign as cryptoSign } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
