@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import type { Hex } from "viem";
@@ -15,6 +15,7 @@ import {
 /** What the bridge knows of a device from its certificate, after checking it. */
 export type DeviceCertificate = {
   name: string;
+  serialNumber: string;
   curve: CurveName;
   readingPublicKey: Uint8Array;
   fingerprint: Hex;
@@ -31,11 +32,70 @@ type Entry = { pem: string; checked?: Promise<DeviceCertificate> };
  * chains to the fleet CA, is within its validity, and names the key that signs its readings.
  */
 export class FleetCertificates {
-  private readonly ca: x509.X509Certificate;
+  private readonly cas: x509.X509Certificate[];
+  private trusted: Promise<x509.X509Certificate[]> | undefined;
   private readonly entries = new Map<string, Entry>();
+  private revoked = new Set<string>();
 
+  /** @param caPem the fleet's CA bundle: the issuing CA(s) and the root they chain to. */
   constructor(caPem: string) {
-    this.ca = new x509.X509Certificate(caPem);
+    this.cas = x509.PemConverter.decode(caPem).map((der) => new x509.X509Certificate(der));
+    if (this.cas.length === 0) throw new TypeError("no CA certificate in the fleet CA bundle");
+  }
+
+  /** The bundle's CAs that chain, signature by signature, to a self-signed root in it. */
+  private trustedCas(): Promise<x509.X509Certificate[]> {
+    this.trusted ??= (async () => {
+      const ok: x509.X509Certificate[] = [];
+      for (const c of this.cas)
+        if (c.subject === c.issuer && (await c.verify({ signatureOnly: true }))) ok.push(c);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const c of this.cas) {
+          if (ok.includes(c)) continue;
+          const issuer = ok.find((i) => i.subject === c.issuer);
+          if (
+            issuer &&
+            (await c.verify({ publicKey: issuer.publicKey, signatureOnly: true }).catch(() => false))
+          ) {
+            ok.push(c);
+            grew = true;
+          }
+        }
+      }
+      return ok;
+    })();
+    return this.trusted;
+  }
+
+  /**
+   * Take a CRL from the fleet's issuing CA: certificates on it are refused from the next reading
+   * on (brokers check CRLs only at the TLS handshake). Throws if the CRL is not the fleet's.
+   */
+  async setCrl(crlPem: string): Promise<number> {
+    const der = x509.PemConverter.decode(crlPem)[0];
+    if (!der) throw new TypeError("no CRL in the file");
+    const crl = new x509.X509Crl(der);
+    const issuer = (await this.trustedCas()).find((c) => c.subject === crl.issuer);
+    if (!issuer || !(await crl.verify({ publicKey: issuer.publicKey }))) {
+      throw new TypeError("the CRL is not signed by a fleet CA");
+    }
+    this.revoked = new Set(crl.entries.map((e) => e.serialNumber));
+    return this.revoked.size;
+  }
+
+  /** Follow a CRL file: read it now and again whenever it changes. Returns the function that stops. */
+  followCrlFile(path: string, onError: (err: unknown) => void = () => {}, intervalMs = 1000): () => void {
+    const load = () => {
+      try {
+        void this.setCrl(readFileSync(path, "utf8")).catch(onError);
+      } catch (err) {
+        onError(err);
+      }
+    };
+    load();
+    watchFile(path, { interval: intervalMs }, load);
+    return () => unwatchFile(path, load);
   }
 
   /** Add (or replace) a device certificate; the device name is taken from its subject CN. */
@@ -67,6 +127,11 @@ export class FleetCertificates {
     }
     entry.checked ??= this.check(name, entry.pem);
     const dc = await entry.checked;
+    if (this.revoked.has(dc.serialNumber)) {
+      throw new ReadingRejectedError("revoked", "Device certificate is on the fleet CRL.", {
+        details: `device ${name}, serial ${dc.serialNumber}`,
+      });
+    }
     if (now < dc.notBefore || now > dc.notAfter) {
       throw new ReadingRejectedError("certificate_expired", "Device certificate is not valid now.", {
         details: `device ${name}, valid ${dc.notBefore.toISOString()} to ${dc.notAfter.toISOString()}`,
@@ -77,9 +142,10 @@ export class FleetCertificates {
 
   private async check(name: string, pem: string): Promise<DeviceCertificate> {
     const cert = new x509.X509Certificate(pem);
+    const issuer = (await this.trustedCas()).find((c) => c.subject === cert.issuer);
     const signedByCa =
-      cert.issuer === this.ca.subject &&
-      (await cert.verify({ publicKey: this.ca.publicKey, signatureOnly: true }).catch(() => false));
+      !!issuer &&
+      (await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true }).catch(() => false));
     if (!signedByCa) throw certificateInvalid(name, "not issued by the fleet CA");
     const dc = parseDeviceCertificate(pem);
     if (dc.name !== name) throw certificateInvalid(name, "CN does not name this device");
@@ -119,7 +185,15 @@ export function parseDeviceCertificate(pem: string): DeviceCertificate {
     readingPublicKey = named.publicKey;
   }
   const fingerprint = `0x${createHash("sha256").update(Buffer.from(cert.rawData)).digest("hex")}` as Hex;
-  return { name, curve, readingPublicKey, fingerprint, notBefore: cert.notBefore, notAfter: cert.notAfter };
+  return {
+    name,
+    serialNumber: cert.serialNumber,
+    curve,
+    readingPublicKey,
+    fingerprint,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+  };
 }
 
 /** sha256 of a certificate's DER: the fingerprint the registry holds. */

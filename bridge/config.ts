@@ -8,7 +8,7 @@ export type BridgeConfig = {
   mqtt: { url: string; caFile: string; certFile: string; keyFile: string; protocolVersion: 4 | 5 };
   redis: { url: string; prefix: string };
   chain: { rpcUrl: string; chainId: number; registry: Hex; batches: Hex; submitterKeyFile: string };
-  fleet: { caFile: string; certificatesDir: string };
+  fleet: { caFile: string; certificatesDir: string; crlFile?: string };
   batch: { intervalMs: number; maxSize: number };
   http: { host: string; port: number };
   rateLimit: { perSecond: number; burst: number };
@@ -21,6 +21,7 @@ type Spec = {
   kind: "string" | "url" | "file" | "dir" | "int" | "address" | "enum";
   def?: unknown;
   values?: string[];
+  optional?: boolean;
 };
 
 const SPECS: Spec[] = [
@@ -38,6 +39,7 @@ const SPECS: Spec[] = [
   { key: "chain.submitterKeyFile", env: "SO_CHAIN_SUBMITTER_KEY_FILE", kind: "file" },
   { key: "fleet.caFile", env: "SO_FLEET_CA_FILE", kind: "file" },
   { key: "fleet.certificatesDir", env: "SO_FLEET_CERTIFICATES_DIR", kind: "dir" },
+  { key: "fleet.crlFile", env: "SO_FLEET_CRL_FILE", kind: "file", optional: true },
   { key: "batch.intervalMs", env: "SO_BATCH_INTERVAL_MS", kind: "int", def: 2000 },
   { key: "batch.maxSize", env: "SO_BATCH_MAX_SIZE", kind: "int", def: 1024 },
   { key: "http.host", env: "SO_HTTP_HOST", kind: "string", def: "127.0.0.1" },
@@ -104,6 +106,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     let v: unknown = fromEnv !== undefined && fromEnv !== "" ? fromEnv : get(raw, spec.key);
     const origin = fromEnv ? `(from ${spec.env})` : "";
     if (v === undefined || v === null || v === "") {
+      if (spec.optional) continue;
       if (spec.def === undefined)
         throw new ConfigError(spec.key, `is required (set it in the file or ${spec.env})`);
       v = spec.def;

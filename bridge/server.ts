@@ -24,6 +24,9 @@ async function main(): Promise<void> {
   const walletClient = createWalletClient({ chain, transport, account });
   const certificates = new FleetCertificates(readFileSync(config.fleet.caFile, "utf8"));
   const enrolled = certificates.loadDirectory(config.fleet.certificatesDir);
+  const stopCrl = config.fleet.crlFile
+    ? certificates.followCrlFile(config.fleet.crlFile, (err) => log.error({ err }, "CRL not loaded"))
+    : () => {};
   const store = new RedisStore({ url: config.redis.url, prefix: config.redis.prefix });
   const bridge = await startBridge({
     mqtt: {
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
       log.error("shutdown took longer than 30 s; exiting");
       process.exit(1);
     }, 30_000);
+    stopCrl();
     await bridge.stop();
     await store.close();
     clearTimeout(timer);

@@ -12,9 +12,8 @@ import {
 } from "../../protocol/index.js";
 
 /**
- * As much of a fleet CA as the demo and tests need: one self-signed P-256 CA that issues a
- * broker server certificate, bridge client certificates and device certificates.
- * (The offline root, issuing intermediate and CRLs are the fleet-PKI issue.)
+ * The fleet PKI: an offline root, an issuing intermediate that issues the broker's server
+ * certificate, bridge client certificates and device certificates, and a CRL.
  */
 
 const crypto = webcrypto as unknown as Crypto;
@@ -26,7 +25,14 @@ const SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
 export type IssuedCertificate = { certPem: string; keyPem: string };
 
 export type FleetCa = {
+  /** The chain a TLS peer trusts: issuing CA then root (Mosquitto's cafile, clients' ca). */
   certPem: string;
+  rootPem: string;
+  intermediatePem: string;
+  /** Put a certificate on the CRL. */
+  revoke(certPem: string): void;
+  /** The current CRL, signed by the issuing CA (Mosquitto's crlfile; the bridge follows it). */
+  crlPem(): Promise<string>;
   issueServer(params: {
     commonName: string;
     dnsNames?: string[];
@@ -91,20 +97,40 @@ async function secretScalar(key: CryptoKey): Promise<Uint8Array> {
 export async function createFleetCa(
   params: { commonName?: string; validDays?: number } = {},
 ): Promise<FleetCa> {
-  const caKeys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+  // An offline root (in the field its key never touches a networked host) certifies one issuing
+  // intermediate; the intermediate issues every other certificate and signs the CRL.
+  const rootKeys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
   const notBefore = new Date(Date.now() - 60_000);
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${params.commonName ?? "sensor-oracle fleet CA"}`,
-    keys: caKeys,
+  const name = params.commonName ?? "sensor-oracle fleet";
+  const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
+    name: `CN=${name} root CA`,
+    keys: rootKeys,
     notBefore,
-    notAfter: new Date(Date.now() + (params.validDays ?? 3650) * 86_400_000),
+    notAfter: new Date(Date.now() + (params.validDays ?? 7300) * 86_400_000),
+    signingAlgorithm: SIGN,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 1, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
+    ],
+  });
+  const caKeys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
+  const caCert = await x509.X509CertificateGenerator.create({
+    subject: `CN=${name} issuing CA`,
+    issuer: rootCert.subject,
+    publicKey: caKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    notBefore,
+    notAfter: new Date(Date.now() + Math.min(params.validDays ?? 3650, 3650) * 86_400_000),
     signingAlgorithm: SIGN,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(rootCert, false),
     ],
   });
+  const revoked: { serialNumber: string; revocationDate: Date }[] = [];
 
   async function issue(
     subject: string,
@@ -133,7 +159,30 @@ export async function createFleetCa(
   const days = (n: number) => new Date(Date.now() + n * 86_400_000);
 
   return {
-    certPem: caCert.toString("pem"),
+    certPem: `${caCert.toString("pem")}\n${rootCert.toString("pem")}\n`,
+    rootPem: rootCert.toString("pem"),
+    intermediatePem: caCert.toString("pem"),
+
+    revoke(certPem: string) {
+      const serialNumber = new x509.X509Certificate(certPem).serialNumber;
+      if (!revoked.some((r) => r.serialNumber === serialNumber)) {
+        revoked.push({ serialNumber, revocationDate: new Date() });
+      }
+    },
+
+    async crlPem() {
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: caCert.subject,
+        thisUpdate: new Date(Date.now() - 60_000),
+        nextUpdate: new Date(Date.now() + 7 * 86_400_000),
+        signingAlgorithm: SIGN,
+        signingKey: caKeys.privateKey,
+        entries: revoked.map((r) => ({ ...r, reason: x509.X509CrlReason.keyCompromise })),
+        extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert, false)],
+      });
+      // OpenSSL (Mosquitto's crlfile) wants the "X509 CRL" PEM label, not "CRL".
+      return x509.PemConverter.encode(crl.rawData, "X509 CRL");
+    },
 
     async issueServer({ commonName, dnsNames = ["localhost"], ips = ["127.0.0.1"] }) {
       const keys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;

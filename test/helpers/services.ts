@@ -124,6 +124,8 @@ export type MosquittoParameters = {
   serverKeyPem: string;
   /** CN of the bridge's client certificate: may read every device's readings and write acks. */
   bridgeUser: string;
+  /** The fleet CRL (Mosquitto's crlfile): revoked certificates are refused at the handshake. */
+  crlPem?: string;
 };
 
 /**
@@ -166,6 +168,7 @@ export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
       `cafile ${file("ca.pem", p.caPem)}`,
       `certfile ${file("server.pem", p.serverCertPem)}`,
       `keyfile ${file("server.key", p.serverKeyPem)}`,
+      ...(p.crlPem ? [`crlfile ${file("crl.pem", p.crlPem)}`] : []),
       "require_certificate true",
       // A bridge that falls behind must not lose readings at the broker (default: 1000 queued).
       "max_queued_messages 1000000",
