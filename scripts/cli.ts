@@ -1,60 +1,458 @@
-// sensor-oracle: one command per fleet task. Every failure is explained in one line, exit code 1
-// (2 for a usage error). Secrets (PINs) come from files or the environment, never the command line.
+// sensor-oracle: one command per fleet task. Progress goes to stderr, the one-line result to
+// stdout; every failure is one line on stderr and exit code 1 (2 for a usage error). Secrets
+// (PINs, the operator's key) come from files or the environment, never from the command line.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { createPublicClient, createWalletClient, defineChain, type Hex, http, type PublicClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { deviceRegistryAbi } from "../bridge/abi.js";
+import { parseDeviceCertificate } from "../bridge/certificates.js";
+import { readPrivateKey } from "../bridge/config.js";
+import { DeviceAgent } from "../device-agent/agent.js";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
-import { SensorOracleError } from "../protocol/index.js";
+import { DEFAULT_PKCS11_ENGINE, tokenTlsContext } from "../device-agent/tls.js";
+import {
+  type CurveName,
+  deviceNameToId,
+  feedIdOf,
+  SensorOracleError,
+  splitPublicKey,
+} from "../protocol/index.js";
+import { createFleetCa, FLEET_CA_FILES, loadFleetCa, saveFleetCa } from "./pki/fleet-ca.js";
 
 const USAGE = `usage: sensor-oracle <command> [options]
 
-commands:
-  token check   --module <path> (--token-label <label> | --token-serial <serial>) (--pin-file <file> | --pin-env <VAR>)
-                Open the token, log in, list its keys' count; fails with the reason.
+  ca init        --dir <fleet> [--name <fleet name>] [--rpc-url <url> --chain-id <n> --registry <0x..> --operator-key-file <file>]
+  broker config  --dir <fleet> --port <port> [--host <name>] [--bridge-cn <cn>]
+  device enroll  --dir <fleet> --curve p256|secp256k1 --label <key label>
+                 --module <pkcs11 .so> --token-label <label> --pin-file <file>
+  device revoke  --dir <fleet> --name <device name> [--since <unix seconds>]
+  device list    --dir <fleet>
+  device status  --dir <fleet> --name <device name>
+  agent run      --config <fleet>/agents/<name>.json --url <mqtts://host:port> [--feed <name>] [--count <n>] [--interval-ms <ms>]
+  token check    --module <pkcs11 .so> (--token-label <l> | --token-serial <s>) (--pin-file <f> | --pin-env <VAR>)
 `;
 
-function fail(message: string, code = 1): never {
-  console.error(`sensor-oracle: ${message}`);
-  process.exit(code);
+class UsageError extends Error {}
+const progress = (msg: string) => process.stderr.write(`  ${msg}\n`);
+
+type FleetConfig = {
+  name: string;
+  chain?: { rpcUrl: string; chainId: number; registry: Hex; operatorKeyFile: string };
+};
+
+function args(argv: string[], spec: Record<string, "string">): Record<string, string | undefined> {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.entries(spec).map(([k, type]) => [k, { type }])),
+    strict: true,
+  });
+  return values as Record<string, string | undefined>;
 }
 
-async function tokenCheck(args: string[]): Promise<string> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      module: { type: "string" },
-      "token-label": { type: "string" },
-      "token-serial": { type: "string" },
-      "pin-file": { type: "string" },
-      "pin-env": { type: "string" },
+function need(v: Record<string, string | undefined>, key: string): string {
+  const x = v[key];
+  if (!x) throw new UsageError(`--${key} is required`);
+  return x;
+}
+
+function fleet(dir: string): FleetConfig {
+  const f = join(dir, "fleet.json");
+  if (!existsSync(f))
+    throw new SensorOracleError(`No fleet in ${dir}: run "sensor-oracle ca init --dir ${dir}" first.`);
+  return JSON.parse(readFileSync(f, "utf8")) as FleetConfig;
+}
+
+function chainClients(cfg: NonNullable<FleetConfig["chain"]>) {
+  const chain = defineChain({
+    id: cfg.chainId,
+    name: `chain-${cfg.chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [cfg.rpcUrl] } },
+  });
+  const transport = http(cfg.rpcUrl);
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
+  const wallet = createWalletClient({
+    chain,
+    transport,
+    account: privateKeyToAccount(readPrivateKey(cfg.operatorKeyFile)),
+  });
+  return { publicClient, wallet };
+}
+
+async function caInit(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    dir: "string",
+    name: "string",
+    "rpc-url": "string",
+    "chain-id": "string",
+    registry: "string",
+    "operator-key-file": "string",
+  });
+  const dir = resolve(need(v, "dir"));
+  if (existsSync(join(dir, "fleet.json"))) throw new SensorOracleError(`A fleet already exists in ${dir}.`);
+  const name = v.name ?? "sensor-oracle fleet";
+  progress(`creating root and issuing CA "${name}" in ${dir}`);
+  const ca = await createFleetCa({ commonName: name });
+  await saveFleetCa(ca, join(dir, "ca"));
+  const cfg: FleetConfig = { name };
+  if (v["rpc-url"]) {
+    cfg.chain = {
+      rpcUrl: v["rpc-url"],
+      chainId: Number(need(v, "chain-id")),
+      registry: need(v, "registry") as Hex,
+      operatorKeyFile: resolve(need(v, "operator-key-file")),
+    };
+    readPrivateKey(cfg.chain.operatorKeyFile); // fail now, not at the first enrolment
+  }
+  for (const sub of ["devices", "agents"]) mkdirSync(join(dir, sub), { recursive: true });
+  writeFileSync(join(dir, "fleet.json"), `${JSON.stringify(cfg, null, 2)}\n`);
+  return `fleet "${name}" created in ${dir} (keep ca/${FLEET_CA_FILES.rootKey} offline)${cfg.chain ? `, registry ${cfg.chain.registry}` : ""}`;
+}
+
+async function brokerConfig(argv: string[]): Promise<string> {
+  const v = args(argv, { dir: "string", port: "string", host: "string", "bridge-cn": "string" });
+  const dir = resolve(need(v, "dir"));
+  fleet(dir);
+  const ca = await loadFleetCa(join(dir, "ca"));
+  const host = v.host ?? "localhost";
+  const bridgeCn = v["bridge-cn"] ?? "sensor-oracle-bridge";
+  const out = join(dir, "broker");
+  mkdirSync(out, { recursive: true });
+  progress(`issuing the broker's certificate for ${host} and the bridge's client certificate (${bridgeCn})`);
+  const server = await ca.issueServer({ commonName: host, dnsNames: [host, "localhost"] });
+  const bridge = await ca.issueClient({ commonName: bridgeCn });
+  const put = (name: string, body: string, mode = 0o644) => {
+    writeFileSync(join(out, name), body, { mode });
+    return join(out, name);
+  };
+  // Mosquitto started as root drops to user mosquitto: its key must be readable by it.
+  put("server.pem", server.certPem);
+  put("server.key", server.keyPem, 0o644);
+  put("bridge.pem", bridge.certPem);
+  put("bridge.key", bridge.keyPem, 0o600);
+  put("ca-chain.pem", ca.certPem);
+  put("crl.pem", await ca.crlPem());
+  put(
+    "acl",
+    [
+      `user ${bridgeCn}`,
+      "topic read so/v1/devices/+/readings",
+      "topic write so/v1/devices/+/acks",
+      "",
+      "pattern write so/v1/devices/%u/readings",
+      "pattern read so/v1/devices/%u/acks",
+      "",
+    ].join("\n"),
+  );
+  put(
+    "mosquitto.conf",
+    [
+      "# Generated by sensor-oracle broker config. Re-run after each revocation to refresh crl.pem,",
+      "# or point crlfile at the fleet's crl.pem and reload Mosquitto (it reads CRLs at start).",
+      "per_listener_settings false",
+      "persistence false",
+      `listener ${need(v, "port")}`,
+      `cafile ${join(out, "ca-chain.pem")}`,
+      `certfile ${join(out, "server.pem")}`,
+      `keyfile ${join(out, "server.key")}`,
+      `crlfile ${join(dir, "ca", FLEET_CA_FILES.crl)}`,
+      "require_certificate true",
+      "use_identity_as_username true",
+      "tls_version tlsv1.3",
+      `acl_file ${join(out, "acl")}`,
+      "max_queued_messages 1000000",
+      "max_inflight_messages 1000",
+      "",
+    ].join("\n"),
+  );
+  return `broker config written to ${join(out, "mosquitto.conf")} (bridge client certificate in ${out})`;
+}
+
+async function deviceEnroll(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    dir: "string",
+    curve: "string",
+    label: "string",
+    module: "string",
+    "token-label": "string",
+    "pin-file": "string",
+  });
+  const dir = resolve(need(v, "dir"));
+  const cfg = fleet(dir);
+  const curve = need(v, "curve");
+  if (curve !== "p256" && curve !== "secp256k1") throw new UsageError("--curve must be p256 or secp256k1");
+  const label = need(v, "label");
+  const modulePath = need(v, "module");
+  const tokenLabel = need(v, "token-label");
+  const pinFile = resolve(need(v, "pin-file"));
+  progress(`opening token "${tokenLabel}"`);
+  const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
+  try {
+    if (token.hasKey(label))
+      throw new SensorOracleError(`The token already holds a key labelled "${label}".`);
+    progress(`generating a ${curve} key in the token (sensitive, not extractable)`);
+    const readingPublicKey = token.generateKey({ curve: curve as CurveName, label });
+    const tlsLabel = curve === "p256" ? label : `${label}-tls`;
+    const tlsPublicKey =
+      curve === "p256" ? readingPublicKey : token.generateKey({ curve: "p256", label: tlsLabel });
+    const ca = await loadFleetCa(join(dir, "ca"));
+    progress("issuing the device certificate");
+    const cert = await ca.issueDeviceForKeys({ curve: curve as CurveName, readingPublicKey, tlsPublicKey });
+    const certFile = join(dir, "devices", `${cert.name}.pem`);
+    writeFileSync(certFile, cert.certPem);
+    let registered = "not registered (no chain in fleet.json)";
+    if (cfg.chain) {
+      progress(`registering ${cert.deviceId} on chain ${cfg.chain.chainId}`);
+      const { publicClient, wallet } = chainClients(cfg.chain);
+      const { x, y } = splitPublicKey(readingPublicKey);
+      const dc = parseDeviceCertificate(cert.certPem);
+      const hash = await wallet.writeContract({
+        address: cfg.chain.registry,
+        abi: deviceRegistryAbi,
+        functionName: "register",
+        args: [
+          cert.deviceId,
+          curve === "p256" ? 2 : 1,
+          x,
+          y,
+          dc.fingerprint,
+          Math.floor(dc.notBefore.getTime() / 1000),
+        ],
+      });
+      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success")
+        throw new SensorOracleError(`Registration transaction ${hash} reverted.`);
+      registered = `registered in block ${receipt.blockNumber}`;
+    }
+    const agent = {
+      deviceName: cert.name,
+      curve,
+      certFile,
+      caFile: join(dir, "ca", FLEET_CA_FILES.chain),
+      token: {
+        modulePath,
+        tokenLabel,
+        pinFile,
+        readingLabel: label,
+        tlsLabel,
+        engine: DEFAULT_PKCS11_ENGINE,
+      },
+      ...(cfg.chain ? { chainId: cfg.chain.chainId, registry: cfg.chain.registry } : {}),
+    };
+    const agentFile = join(dir, "agents", `${cert.name}.json`);
+    writeFileSync(agentFile, `${JSON.stringify(agent, null, 2)}\n`);
+    return `device ${cert.name} (${curve}) enrolled: key in token "${tokenLabel}", certificate ${certFile}, ${registered}, agent config ${agentFile}`;
+  } finally {
+    token.close();
+  }
+}
+
+async function deviceRevoke(argv: string[]): Promise<string> {
+  const v = args(argv, { dir: "string", name: "string", since: "string" });
+  const dir = resolve(need(v, "dir"));
+  const cfg = fleet(dir);
+  const name = need(v, "name");
+  const certFile = join(dir, "devices", `${name}.pem`);
+  if (!existsSync(certFile)) throw new SensorOracleError(`No device ${name} in this fleet.`);
+  const ca = await loadFleetCa(join(dir, "ca"));
+  progress("adding the certificate to the CRL");
+  ca.revoke(readFileSync(certFile, "utf8"));
+  await saveFleetCa(ca, join(dir, "ca"));
+  let onChain = "not revoked on-chain (no chain in fleet.json)";
+  if (cfg.chain) {
+    const since = v.since ? Number(v.since) : Math.floor(Date.now() / 1000);
+    progress(`revoking ${deviceNameToId(name)} on chain ${cfg.chain.chainId} since ${since}`);
+    const { publicClient, wallet } = chainClients(cfg.chain);
+    const hash = await wallet.writeContract({
+      address: cfg.chain.registry,
+      abi: deviceRegistryAbi,
+      functionName: "revoke",
+      args: [deviceNameToId(name), since],
+    });
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new SensorOracleError(`Revocation transaction ${hash} reverted.`);
+    onChain = `revoked on-chain in block ${receipt.blockNumber}`;
+  }
+  return `device ${name} revoked: CRL ${join(dir, "ca", FLEET_CA_FILES.crl)} updated, ${onChain}`;
+}
+
+async function deviceRows(dir: string) {
+  const cfg = fleet(dir);
+  const revoked = new Set(
+    (
+      JSON.parse(readFileSync(join(dir, "ca", FLEET_CA_FILES.revoked), "utf8")) as { serialNumber: string }[]
+    ).map((r) => r.serialNumber),
+  );
+  const clients = cfg.chain ? chainClients(cfg.chain) : undefined;
+  const rows = [];
+  for (const f of readdirSync(join(dir, "devices")).filter((x) => x.endsWith(".pem"))) {
+    const dc = parseDeviceCertificate(readFileSync(join(dir, "devices", f), "utf8"));
+    let chain = "-";
+    if (clients && cfg.chain) {
+      const d = await clients.publicClient.readContract({
+        address: cfg.chain.registry,
+        abi: deviceRegistryAbi,
+        functionName: "getDevice",
+        args: [deviceNameToId(dc.name)],
+      });
+      chain = ["unregistered", "active", `revoked since ${d.revokedAt}`][d.status] ?? "?";
+    }
+    rows.push({
+      name: dc.name,
+      curve: dc.curve,
+      expires: dc.notAfter.toISOString().slice(0, 10),
+      certificate: revoked.has(dc.serialNumber) ? "revoked" : dc.notAfter < new Date() ? "expired" : "valid",
+      chain,
+    });
+  }
+  return rows;
+}
+
+async function deviceList(argv: string[]): Promise<string> {
+  const dir = resolve(need(args(argv, { dir: "string" }), "dir"));
+  const rows = await deviceRows(dir);
+  for (const r of rows)
+    console.log(
+      `${r.name}  ${r.curve.padEnd(9)}  expires ${r.expires}  certificate ${r.certificate.padEnd(7)}  on-chain ${r.chain}`,
+    );
+  return `${rows.length} devices, ${rows.filter((r) => r.certificate === "valid").length} with a valid certificate`;
+}
+
+async function deviceStatus(argv: string[]): Promise<string> {
+  const v = args(argv, { dir: "string", name: "string" });
+  const name = need(v, "name");
+  const row = (await deviceRows(resolve(need(v, "dir")))).find((r) => r.name === name);
+  if (!row) throw new SensorOracleError(`No device ${name} in this fleet.`);
+  return `device ${row.name} (${row.curve}): certificate ${row.certificate}, expires ${row.expires}, on-chain ${row.chain}`;
+}
+
+async function agentRun(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    config: "string",
+    url: "string",
+    feed: "string",
+    count: "string",
+    "interval-ms": "string",
+  });
+  const cfg = JSON.parse(readFileSync(need(v, "config"), "utf8")) as {
+    deviceName: string;
+    curve: CurveName;
+    certFile: string;
+    caFile: string;
+    token: {
+      modulePath: string;
+      tokenLabel: string;
+      pinFile: string;
+      readingLabel: string;
+      tlsLabel: string;
+      engine: string;
+    };
+    chainId?: number;
+    registry?: Hex;
+  };
+  if (cfg.chainId === undefined || !cfg.registry)
+    throw new SensorOracleError("The agent config has no chain id and registry.");
+  const token = Pkcs11Token.open({
+    modulePath: cfg.token.modulePath,
+    token: { label: cfg.token.tokenLabel },
+    pin: { file: cfg.token.pinFile },
+  });
+  const agent = new DeviceAgent({
+    deviceName: cfg.deviceName,
+    signer: token.signer(cfg.curve, cfg.token.readingLabel),
+    domain: { chainId: cfg.chainId, registry: cfg.registry },
+    sequenceFile: `${need(v, "config")}.sequence`,
+    mqtt: {
+      url: need(v, "url"),
+      secureContext: tokenTlsContext({
+        ca: readFileSync(cfg.caFile, "utf8"),
+        cert: readFileSync(cfg.certFile, "utf8"),
+        token: cfg.token.tokenLabel,
+        keyLabel: cfg.token.tlsLabel,
+        pinFile: cfg.token.pinFile,
+        engine: cfg.token.engine,
+      }),
     },
   });
-  if (!values.module) fail("token check: --module is required", 2);
-  const token = values["token-label"]
-    ? { label: values["token-label"] }
-    : values["token-serial"]
-      ? { serial: values["token-serial"] }
-      : fail("token check: --token-label or --token-serial is required", 2);
-  const pin = values["pin-file"]
-    ? { file: values["pin-file"] }
-    : values["pin-env"]
-      ? { env: values["pin-env"] }
-      : fail("token check: --pin-file or --pin-env is required (never the PIN itself)", 2);
-  process.stderr.write(`opening token in ${values.module}...\n`);
-  const t = Pkcs11Token.open({ modulePath: values.module, token, pin });
+  const count = Number(v.count ?? 10);
+  const feedId = feedIdOf(v.feed ?? "demo/temperature");
+  progress(`device ${cfg.deviceName.slice(0, 8)}… connecting with its token-held key`);
+  await agent.start();
+  let queued = 0;
+  let temp = 500;
+  for (let i = 0; i < count; i++) {
+    temp += Math.floor(Math.random() * 21) - 10;
+    const seq = await agent.publish(feedId, BigInt(temp));
+    const ack = await agent.waitForAck(seq);
+    if (ack.status === "queued") queued++;
+    progress(`reading ${seq}: ${ack.status}${ack.status === "rejected" ? ` (${ack.reason})` : ""}`);
+    await new Promise((r) => setTimeout(r, Number(v["interval-ms"] ?? 1000)));
+  }
+  await agent.stop();
+  token.close();
+  return `${count} readings signed in the token and published, ${queued} queued by the bridge`;
+}
+
+async function tokenCheck(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    module: "string",
+    "token-label": "string",
+    "token-serial": "string",
+    "pin-file": "string",
+    "pin-env": "string",
+  });
+  const token = v["token-label"]
+    ? { label: v["token-label"] }
+    : v["token-serial"]
+      ? { serial: v["token-serial"] }
+      : undefined;
+  if (!token) throw new UsageError("--token-label or --token-serial is required");
+  const pin = v["pin-file"] ? { file: v["pin-file"] } : v["pin-env"] ? { env: v["pin-env"] } : undefined;
+  if (!pin) throw new UsageError("--pin-file or --pin-env is required (never the PIN itself)");
+  progress(`opening token in ${need(v, "module")}`);
+  const t = Pkcs11Token.open({ modulePath: need(v, "module"), token, pin });
   const result = `token "${t.label}" (serial ${t.serial}) opened and logged in`;
   t.close();
   return result;
 }
 
+const COMMANDS: Record<string, (argv: string[]) => Promise<string>> = {
+  "ca init": caInit,
+  "broker config": brokerConfig,
+  "device enroll": deviceEnroll,
+  "device revoke": deviceRevoke,
+  "device list": deviceList,
+  "device status": deviceStatus,
+  "agent run": agentRun,
+  "token check": tokenCheck,
+};
+
 const [command, sub, ...rest] = process.argv.slice(2);
+const run = COMMANDS[`${command} ${sub}`];
+if (!command || command === "help" || command === "--help") {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!run) {
+  console.error(`sensor-oracle: unknown command "${[command, sub].filter(Boolean).join(" ")}"\n${USAGE}`);
+  process.exit(2);
+}
 try {
-  if (command === "token" && sub === "check") console.log(await tokenCheck(rest));
-  else if (!command || command === "help" || command === "--help") console.log(USAGE);
-  else fail(`unknown command "${[command, sub].filter(Boolean).join(" ")}"\n${USAGE}`, 2);
+  console.log(await run(rest));
+  process.exit(0);
 } catch (err) {
-  if (err instanceof SensorOracleError) {
-    fail(
-      `${err.shortMessage}${err.details ? ` (${err.details})` : ""} [${err.name}${"code" in err ? `:${String(err.code)}` : ""}]`,
-    );
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    console.error(`sensor-oracle ${command} ${sub}: ${(err as Error).message}`);
+    process.exit(2);
   }
-  fail(err instanceof Error ? err.message : String(err));
+  if (err instanceof SensorOracleError) {
+    const tag =
+      err.name === "SensorOracleError" ? "" : ` [${err.name}${"code" in err ? `:${String(err.code)}` : ""}]`;
+    console.error(`sensor-oracle: ${err.shortMessage}${err.details ? ` (${err.details})` : ""}${tag}`);
+  } else {
+    console.error(`sensor-oracle: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+  }
+  process.exit(1);
 }

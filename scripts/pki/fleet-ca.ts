@@ -1,5 +1,7 @@
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import {
   type CurveName,
@@ -130,7 +132,23 @@ export async function createFleetCa(
       await x509.AuthorityKeyIdentifierExtension.create(rootCert, false),
     ],
   });
-  const revoked: { serialNumber: string; revocationDate: Date }[] = [];
+  return fleetCaFrom({ rootCert, rootKeys, caCert, caKeys, revoked: [] });
+}
+
+const caStates = new WeakMap<FleetCa, CaState>();
+
+type CaState = {
+  rootCert: x509.X509Certificate;
+  /** Absent when the root key is kept offline (the fleet directory then holds only the issuing key). */
+  rootKeys?: CryptoKeyPair;
+  caCert: x509.X509Certificate;
+  caKeys: CryptoKeyPair;
+  revoked: { serialNumber: string; revocationDate: Date }[];
+};
+
+function fleetCaFrom(state: CaState): FleetCa {
+  const { rootCert, caCert, caKeys, revoked } = state;
+  const notBefore = new Date(Date.now() - 60_000);
 
   async function issue(
     subject: string,
@@ -158,7 +176,7 @@ export async function createFleetCa(
 
   const days = (n: number) => new Date(Date.now() + n * 86_400_000);
 
-  return {
+  const ca: FleetCa = {
     certPem: `${caCert.toString("pem")}\n${rootCert.toString("pem")}\n`,
     rootPem: rootCert.toString("pem"),
     intermediatePem: caCert.toString("pem"),
@@ -288,4 +306,54 @@ export async function createFleetCa(
       };
     },
   };
+  caStates.set(ca, state);
+  return ca;
 }
+
+const FILES = {
+  root: "root-ca.pem",
+  rootKey: "root-ca.key",
+  issuing: "issuing-ca.pem",
+  issuingKey: "issuing-ca.key",
+  chain: "ca-chain.pem",
+  crl: "crl.pem",
+  revoked: "revoked.json",
+} as const;
+
+/** Write the CA to a folder: keys as PKCS#8 PEM (mode 0600), certificates, chain, CRL, revocations. */
+export async function saveFleetCa(ca: FleetCa, dir: string): Promise<void> {
+  const state = caStates.get(ca);
+  if (!state) throw new TypeError("not a FleetCa from this module");
+  mkdirSync(dir, { recursive: true });
+  const secret = (name: string, body: string) => writeFileSync(join(dir, name), body, { mode: 0o600 });
+  if (state.rootKeys) secret(FILES.rootKey, await pemKey(state.rootKeys.privateKey));
+  secret(FILES.issuingKey, await pemKey(state.caKeys.privateKey));
+  writeFileSync(join(dir, FILES.root), ca.rootPem);
+  writeFileSync(join(dir, FILES.issuing), ca.intermediatePem);
+  writeFileSync(join(dir, FILES.chain), ca.certPem);
+  writeFileSync(join(dir, FILES.crl), await ca.crlPem());
+  writeFileSync(join(dir, FILES.revoked), `${JSON.stringify(state.revoked, null, 2)}\n`);
+}
+
+/** Read a CA written by saveFleetCa. The root key is not needed (and may be kept offline). */
+export async function loadFleetCa(dir: string): Promise<FleetCa> {
+  const read = (name: string) => readFileSync(join(dir, name), "utf8");
+  const caCert = new x509.X509Certificate(read(FILES.issuing));
+  const der = x509.PemConverter.decode(read(FILES.issuingKey))[0] as ArrayBuffer;
+  const privateKey = await crypto.subtle.importKey("pkcs8", der, EC, true, ["sign"]);
+  const publicKey = await caCert.publicKey.export(EC, ["verify"], crypto);
+  const revoked = (JSON.parse(read(FILES.revoked)) as { serialNumber: string; revocationDate: string }[]).map(
+    (r) => ({
+      serialNumber: r.serialNumber,
+      revocationDate: new Date(r.revocationDate),
+    }),
+  );
+  return fleetCaFrom({
+    rootCert: new x509.X509Certificate(read(FILES.root)),
+    caCert,
+    caKeys: { privateKey, publicKey } as CryptoKeyPair,
+    revoked,
+  });
+}
+
+export const FLEET_CA_FILES = FILES;

@@ -1,0 +1,266 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { createWalletClient, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { hardhat } from "viem/chains";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceRegistryAbi } from "../bridge/abi.js";
+import { type Bridge, startBridge } from "../bridge/bridge.js";
+import { FleetCertificates } from "../bridge/certificates.js";
+import { MemoryStore } from "../bridge/store/memory-store.js";
+import { deviceNameToId } from "../protocol/index.js";
+import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "./helpers/chain-node.js";
+import { freePort } from "./helpers/services.js";
+import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "./helpers/softhsm.js";
+
+const MOSQUITTO = existsSync("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";
+
+/** Run the CLI as its own process, without blocking this one (the bridge under test runs here). */
+function cli(...argv: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "scripts/cli.ts", ...argv],
+      { timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const status = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ status, stdout: stdout.trim(), stderr: stderr.trim() });
+      },
+    );
+  });
+}
+
+describe("sensor-oracle CLI: one command per fleet task", () => {
+  let node: ChainNode;
+  let hsm: SoftHsm;
+  let dir: string;
+  let contracts: { registry: `0x${string}`; batches: `0x${string}` };
+  let broker: ChildProcess;
+  let port: number;
+  let bridge: Bridge;
+  let stopCrl: () => void;
+  let name: string;
+
+  beforeAll(async () => {
+    [node, port] = await Promise.all([startHardhatNode(), freePort()]);
+    contracts = await deployOverHttp(node);
+    hsm = createSoftHsmToken("fleet-token");
+    dir = mkdtempSync(join(tmpdir(), "so-cli-"));
+    chmodSync(dir, 0o755); // Mosquitto drops to user mosquitto and reads the broker files
+    writeFileSync(join(dir, "operator.key"), `${DEV_KEYS.admin}\n`, { mode: 0o600 });
+  }, 120_000);
+
+  afterAll(async () => {
+    stopCrl?.();
+    await bridge?.stop();
+    broker?.kill("SIGTERM");
+    node?.stop();
+    hsm?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates a fleet, configures the broker, enrols a token device that publishes, lists, revokes", async () => {
+    const fleet = join(dir, "fleet");
+    let r = await cli(
+      "ca",
+      "init",
+      "--dir",
+      fleet,
+      "--name",
+      "acme",
+      "--rpc-url",
+      node.url,
+      "--chain-id",
+      "31337",
+      "--registry",
+      contracts.registry,
+      "--operator-key-file",
+      join(dir, "operator.key"),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^fleet "acme" created in .*registry 0x/);
+    expect(readFileSync(join(fleet, "ca", "root-ca.key"), "utf8")).toContain("PRIVATE KEY");
+
+    r = await cli("broker", "config", "--dir", fleet, "--port", String(port));
+    expect(r.status, r.stderr).toBe(0);
+    broker = spawn(MOSQUITTO, ["-c", join(fleet, "broker", "mosquitto.conf")], { stdio: "ignore" });
+
+    r = await cli(
+      "device",
+      "enroll",
+      "--dir",
+      fleet,
+      "--curve",
+      "secp256k1",
+      "--label",
+      "cold-room-7",
+      "--module",
+      SOFTHSM_MODULE,
+      "--token-label",
+      hsm.label,
+      "--pin-file",
+      hsm.pinFile,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^device [0-9a-f]{64} \(secp256k1\) enrolled: key in token "fleet-token", .* registered in block \d+/,
+    );
+    expect(r.stderr).toContain("generating a secp256k1 key in the token");
+    name = (/device ([0-9a-f]{64})/.exec(r.stdout) as RegExpExecArray)[1] as string;
+    const onChain = await node.publicClient.readContract({
+      address: contracts.registry,
+      abi: deviceRegistryAbi,
+      functionName: "getDevice",
+      args: [deviceNameToId(name)],
+    });
+    expect(onChain.status).toBe(1);
+
+    // The bridge, as an operator would run it against this fleet's files.
+    const certificates = new FleetCertificates(readFileSync(join(fleet, "ca", "ca-chain.pem"), "utf8"));
+    expect(certificates.loadDirectory(join(fleet, "devices"))).toBe(1);
+    stopCrl = certificates.followCrlFile(join(fleet, "ca", "crl.pem"), () => {}, 200);
+    bridge = await startBridge({
+      mqtt: {
+        url: `mqtts://127.0.0.1:${port}`,
+        ca: readFileSync(join(fleet, "broker", "ca-chain.pem"), "utf8"),
+        cert: readFileSync(join(fleet, "broker", "bridge.pem"), "utf8"),
+        key: readFileSync(join(fleet, "broker", "bridge.key"), "utf8"),
+      },
+      certificates,
+      store: new MemoryStore(),
+      publicClient: node.publicClient,
+      walletClient: createWalletClient({
+        chain: hardhat,
+        transport: http(node.url),
+        account: privateKeyToAccount(DEV_KEYS.submitter),
+      }),
+      contracts,
+      chainId: 31337,
+      batchIntervalMs: 60_000,
+      log: pino({ level: "silent" }),
+    });
+
+    const agentConfig = join(fleet, "agents", `${name}.json`);
+    r = await cli(
+      "agent",
+      "run",
+      "--config",
+      agentConfig,
+      "--url",
+      `mqtts://127.0.0.1:${port}`,
+      "--count",
+      "3",
+      "--interval-ms",
+      "50",
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("3 readings signed in the token and published, 3 queued by the bridge");
+
+    r = await cli("device", "list", "--dir", fleet);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`${name}  secp256k1  expires \\S+  certificate valid\\s+on-chain active`),
+    );
+    expect(r.stdout.split("\n").at(-1)).toBe("1 devices, 1 with a valid certificate");
+
+    r = await cli("device", "revoke", "--dir", fleet, "--name", name);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^device [0-9a-f]{64} revoked: CRL .* updated, revoked on-chain in block \d+$/);
+    r = await cli("device", "status", "--dir", fleet, "--name", name);
+    expect(r.stdout).toMatch(/certificate revoked, expires \S+, on-chain revoked since \d+$/);
+
+    // Still able to connect (Mosquitto read its CRL at start), but the bridge refuses the readings.
+    r = await cli(
+      "agent",
+      "run",
+      "--config",
+      agentConfig,
+      "--url",
+      `mqtts://127.0.0.1:${port}`,
+      "--count",
+      "2",
+      "--interval-ms",
+      "50",
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("2 readings signed in the token and published, 0 queued by the bridge");
+    expect(r.stderr).toContain("rejected (revoked)");
+    expect(readdirSync(join(fleet, "devices"))).toHaveLength(1);
+  });
+
+  it("explains each failure in one line with a non-zero exit", async () => {
+    const wrongPin = join(dir, "wrong-pin");
+    writeFileSync(wrongPin, "000000\n");
+    const fleet = join(dir, "fleet");
+    let r = await cli(
+      "device",
+      "enroll",
+      "--dir",
+      fleet,
+      "--curve",
+      "p256",
+      "--label",
+      "x",
+      "--module",
+      SOFTHSM_MODULE,
+      "--token-label",
+      hsm.label,
+      "--pin-file",
+      wrongPin,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr.split("\n").at(-1)).toMatch(
+      /^sensor-oracle: The token refused the PIN\..*\[TokenError:pin_incorrect\]$/,
+    );
+    r = await cli(
+      "device",
+      "enroll",
+      "--dir",
+      join(dir, "nowhere"),
+      "--curve",
+      "p256",
+      "--label",
+      "x",
+      "--module",
+      SOFTHSM_MODULE,
+      "--token-label",
+      hsm.label,
+      "--pin-file",
+      hsm.pinFile,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^sensor-oracle: No fleet in .*: run "sensor-oracle ca init/);
+    r = await cli(
+      "device",
+      "enroll",
+      "--dir",
+      fleet,
+      "--curve",
+      "ed25519",
+      "--label",
+      "x",
+      "--module",
+      SOFTHSM_MODULE,
+      "--token-label",
+      hsm.label,
+      "--pin-file",
+      hsm.pinFile,
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("sensor-oracle device enroll: --curve must be p256 or secp256k1");
+    r = await cli("device", "revoke", "--dir", fleet);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("sensor-oracle device revoke: --name is required");
+  });
+});
