@@ -13,6 +13,8 @@ export const deviceRegistryAbi = parseAbi([
   "event DeviceRevoked(bytes32 indexed deviceId, uint40 since)",
   "event DeviceKeyRotated(bytes32 indexed deviceId, uint8 curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at)",
   "function rotate(bytes32 deviceId, uint8 curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at)",
+  "function pastKeyCount(bytes32 deviceId) view returns (uint256)",
+  "function getPastKey(bytes32 deviceId, uint256 index) view returns (uint8 curve, bytes32 x, bytes32 y, uint40 validFrom, uint40 validUntil)",
 ]);
 
 export const readingBatchesAbi = parseAbi([

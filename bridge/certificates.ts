@@ -23,7 +23,7 @@ export type DeviceCertificate = {
   notAfter: Date;
 };
 
-type Entry = { pem: string; checked?: Promise<DeviceCertificate> };
+type Entry = { pem: string; parsed: DeviceCertificate; checked?: Promise<DeviceCertificate> };
 
 /**
  * Device certificates the fleet CA issued, by device name. The broker authenticates each TLS
@@ -34,7 +34,9 @@ type Entry = { pem: string; checked?: Promise<DeviceCertificate> };
 export class FleetCertificates {
   private readonly cas: x509.X509Certificate[];
   private trusted: Promise<x509.X509Certificate[]> | undefined;
-  private readonly entries = new Map<string, Entry>();
+  // Every certificate of a device, newest last: after a key rotation, readings signed before it
+  // still need the certificate of the old key.
+  private readonly entries = new Map<string, Entry[]>();
   private revoked = new Set<string>();
 
   /** @param caPem the fleet's CA bundle: the issuing CA(s) and the root they chain to. */
@@ -100,9 +102,13 @@ export class FleetCertificates {
 
   /** Add (or replace) a device certificate; the device name is taken from its subject CN. */
   add(pem: string): string {
-    const { name } = parseDeviceCertificate(pem);
-    this.entries.set(name, { pem });
-    return name;
+    const parsed = parseDeviceCertificate(pem);
+    const list = (this.entries.get(parsed.name) ?? []).filter(
+      (e) => e.parsed.serialNumber !== parsed.serialNumber,
+    );
+    list.push({ pem, parsed });
+    this.entries.set(parsed.name, list);
+    return parsed.name;
   }
 
   /** Load every *.pem in a directory. */
@@ -118,10 +124,19 @@ export class FleetCertificates {
   }
 
   /** The checked certificate of a device. Throws ReadingRejectedError (no_certificate, certificate_invalid, certificate_expired). */
-  async resolve(name: string, now = new Date()): Promise<DeviceCertificate> {
-    const entry = this.entries.get(name);
-    if (!entry) {
+  async resolve(name: string, now = new Date(), readingKey?: Uint8Array): Promise<DeviceCertificate> {
+    const list = this.entries.get(name);
+    if (!list?.length) {
       throw new ReadingRejectedError("no_certificate", "No enrolled certificate for this device.", {
+        details: `device ${name}`,
+      });
+    }
+    // The newest certificate, or the newest one that carries the given reading key.
+    const entry = readingKey
+      ? list.findLast((e) => Buffer.compare(e.parsed.readingPublicKey, readingKey) === 0)
+      : list.at(-1);
+    if (!entry) {
+      throw new ReadingRejectedError("key_mismatch", "No enrolled certificate carries the registry's key.", {
         details: `device ${name}`,
       });
     }

@@ -1,3 +1,4 @@
+import type { Hex } from "viem";
 import {
   decodeReadingMessage,
   type Reading,
@@ -7,7 +8,7 @@ import {
   verifyReadingSignature,
 } from "../protocol/index.js";
 import type { FleetCertificates } from "./certificates.js";
-import type { RegistryCache } from "./registry.js";
+import { keyAt, type RegistryCache } from "./registry.js";
 import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./store/types.js";
 
 export type IngestParameters = {
@@ -39,51 +40,25 @@ export async function ingestReading(
 ): Promise<IngestResult> {
   const { reading, signature } = decodeReadingMessage(deviceName, payload);
   const nowMs = (p.now ?? Date.now)();
-  const cert = await p.certificates.resolve(deviceName, new Date(nowMs));
-  const device = await p.registry.get(reading.deviceId);
-  if (!device) {
-    throw new ReadingRejectedError("unknown_device", "Device is not registered on-chain.", {
-      details: `device ${deviceName}`,
-    });
-  }
   const ts = Number(reading.timestamp);
-  if (device.status === "revoked" && ts >= device.revokedAt) {
-    throw new ReadingRejectedError("revoked", "Device is revoked.", {
-      details: `device ${deviceName}, revoked since ${device.revokedAt}`,
-    });
-  }
-  if (ts < device.validFrom) {
-    throw new ReadingRejectedError("revoked", "Reading predates the device key's validity.", {
-      details: `device ${deviceName}, key valid from ${device.validFrom}, reading at ${ts}`,
-    });
-  }
-  if (
-    cert.curve !== device.curve ||
-    Buffer.compare(cert.readingPublicKey, device.publicKey) !== 0 ||
-    cert.fingerprint !== device.certFingerprint
-  ) {
-    throw new ReadingRejectedError("key_mismatch", "Certificate and registry disagree on the device key.", {
-      details: `device ${deviceName}`,
-    });
-  }
   const digest = readingDigest(reading, p.domain);
-  const t0 = performance.now();
-  const chainSig = verifyReadingSignature({
-    curve: device.curve,
-    publicKey: device.publicKey,
+  let checked = await checkAgainstRegistry(
+    p,
+    deviceName,
+    reading.deviceId,
+    ts,
+    nowMs,
     digest,
     signature,
-  });
-  p.observeVerify?.((performance.now() - t0) / 1000);
-  if (!chainSig) {
-    throw new ReadingRejectedError(
-      "bad_signature",
-      "Reading signature does not verify with the device key.",
-      {
-        details: `device ${deviceName}, sequence ${reading.sequence}`,
-      },
-    );
+    false,
+  );
+  if (checked === "stale") {
+    // The signature failed against a cached record: a key rotation may not have reached us yet
+    // (events arrive within a polling interval). Read the record again once before refusing.
+    checked = await checkAgainstRegistry(p, deviceName, reading.deviceId, ts, nowMs, digest, signature, true);
   }
+  if (checked === "stale") throw badSignature(deviceName, reading.sequence);
+  const { key, chainSig } = checked;
   const maxSkew = p.maxFutureSkewSec ?? 300;
   if (ts > nowMs / 1000 + maxSkew) {
     throw new ReadingRejectedError("future_timestamp", "Reading timestamp is in the future.", {
@@ -99,7 +74,7 @@ export async function ingestReading(
     timestamp: reading.timestamp.toString(),
     sequence: reading.sequence.toString(),
     signature: `0x${Buffer.from(chainSig).toString("hex")}`,
-    curve: device.curve,
+    curve: key.curve,
     receivedAt: nowMs,
   };
   const outcome = await p.store.accept(stored, deviceName);
@@ -128,4 +103,55 @@ export function toReading(s: StoredReading): Reading {
     timestamp: BigInt(s.timestamp),
     sequence: BigInt(s.sequence),
   };
+}
+
+function badSignature(deviceName: string, sequence: bigint): ReadingRejectedError {
+  return new ReadingRejectedError("bad_signature", "Reading signature does not verify with the device key.", {
+    details: `device ${deviceName}, sequence ${sequence}`,
+  });
+}
+
+/**
+ * Registry status, the key valid at the reading's time, its certificate, and the signature.
+ * Returns "stale" when only the signature failed (the caller may re-read the record once).
+ */
+async function checkAgainstRegistry(
+  p: IngestParameters,
+  deviceName: string,
+  deviceId: Hex,
+  ts: number,
+  nowMs: number,
+  digest: Hex,
+  signature: Uint8Array,
+  fresh: boolean,
+): Promise<"stale" | { key: NonNullable<ReturnType<typeof keyAt>>; chainSig: Uint8Array }> {
+  const device = fresh ? await p.registry.refresh(deviceId, nowMs) : await p.registry.get(deviceId);
+  if (!device) {
+    throw new ReadingRejectedError("unknown_device", "Device is not registered on-chain.", {
+      details: `device ${deviceName}`,
+    });
+  }
+  if (device.status === "revoked" && ts >= device.revokedAt) {
+    throw new ReadingRejectedError("revoked", "Device is revoked.", {
+      details: `device ${deviceName}, revoked since ${device.revokedAt}`,
+    });
+  }
+  // The key valid at the reading's time: after a rotation, readings taken before it are still the
+  // old key's (a device flushes what it buffered).
+  const key = keyAt(device, ts);
+  if (!key) {
+    throw new ReadingRejectedError("revoked", "No key of the device was valid at the reading's time.", {
+      details: `device ${deviceName}, reading at ${ts}`,
+    });
+  }
+  const cert = await p.certificates.resolve(deviceName, new Date(nowMs), key.publicKey);
+  if (cert.curve !== key.curve || (key.current && cert.fingerprint !== device.certFingerprint)) {
+    throw new ReadingRejectedError("key_mismatch", "Certificate and registry disagree on the device key.", {
+      details: `device ${deviceName}`,
+    });
+  }
+  const t0 = performance.now();
+  const chainSig = verifyReadingSignature({ curve: key.curve, publicKey: key.publicKey, digest, signature });
+  p.observeVerify?.((performance.now() - t0) / 1000);
+  return chainSig ? { key, chainSig } : "stale";
 }

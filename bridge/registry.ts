@@ -2,6 +2,8 @@ import type { Hex, PublicClient } from "viem";
 import type { CurveName } from "../protocol/index.js";
 import { deviceRegistryAbi } from "./abi.js";
 
+export type RegistryKey = { curve: CurveName; publicKey: Uint8Array; validFrom: number; validUntil: number };
+
 export type RegistryDevice = {
   curve: CurveName;
   status: "active" | "revoked";
@@ -9,7 +11,31 @@ export type RegistryDevice = {
   revokedAt: number;
   publicKey: Uint8Array;
   certFingerprint: Hex;
+  /** Keys replaced by rotation, oldest first. */
+  pastKeys: RegistryKey[];
 };
+
+/** The key valid for a reading at `timestamp` (current or past), or null. Revocation is checked apart. */
+export function keyAt(d: RegistryDevice, timestamp: number): (RegistryKey & { current: boolean }) | null {
+  if (timestamp >= d.validFrom) {
+    return {
+      curve: d.curve,
+      publicKey: d.publicKey,
+      validFrom: d.validFrom,
+      validUntil: Number.MAX_SAFE_INTEGER,
+      current: true,
+    };
+  }
+  for (let i = d.pastKeys.length - 1; i >= 0; i--) {
+    const k = d.pastKeys[i] as RegistryKey;
+    if (timestamp >= k.validUntil) return null;
+    if (timestamp >= k.validFrom) return { ...k, current: false };
+  }
+  return null;
+}
+
+const point = (x: Hex, y: Hex) =>
+  Buffer.concat([Buffer.from([4]), Buffer.from(x.slice(2), "hex"), Buffer.from(y.slice(2), "hex")]);
 
 /**
  * Read-through cache of DeviceRegistry records. A record is re-read after `ttlMs`, which bounds
@@ -48,6 +74,17 @@ export class RegistryCache {
     });
   }
 
+  /**
+   * The record as the chain has it now, unless it was read after `since` (ms; a message received
+   * at `since` cannot be newer than that read). The bridge's per-device rate limit bounds how often
+   * a device sending bad signatures can cause a read. The cached record if the chain is unreachable.
+   */
+  async refresh(deviceId: Hex, since: number): Promise<RegistryDevice | null> {
+    const hit = this.cache.get(deviceId);
+    if (hit && hit.at <= since) hit.at = 0;
+    return this.get(deviceId);
+  }
+
   async get(deviceId: Hex): Promise<RegistryDevice | null> {
     const hit = this.cache.get(deviceId);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.device;
@@ -73,21 +110,39 @@ export class RegistryCache {
       functionName: "getDevice",
       args: [deviceId],
     });
-    const device: RegistryDevice | null =
-      d.status === 0
-        ? null
-        : {
-            curve: d.curve === 1 ? "secp256k1" : "p256",
-            status: d.status === 1 ? "active" : "revoked",
-            validFrom: d.validFrom,
-            revokedAt: d.revokedAt,
-            publicKey: Buffer.concat([
-              Buffer.from([4]),
-              Buffer.from(d.x.slice(2), "hex"),
-              Buffer.from(d.y.slice(2), "hex"),
-            ]),
-            certFingerprint: d.certFingerprint,
-          };
+    let device: RegistryDevice | null = null;
+    if (d.status !== 0) {
+      const count = await this.client.readContract({
+        address: this.address,
+        abi: deviceRegistryAbi,
+        functionName: "pastKeyCount",
+        args: [deviceId],
+      });
+      const pastKeys: RegistryKey[] = [];
+      for (let i = 0n; i < count; i++) {
+        const [curve, x, y, validFrom, validUntil] = await this.client.readContract({
+          address: this.address,
+          abi: deviceRegistryAbi,
+          functionName: "getPastKey",
+          args: [deviceId, i],
+        });
+        pastKeys.push({
+          curve: curve === 1 ? "secp256k1" : "p256",
+          publicKey: point(x, y),
+          validFrom,
+          validUntil,
+        });
+      }
+      device = {
+        curve: d.curve === 1 ? "secp256k1" : "p256",
+        status: d.status === 1 ? "active" : "revoked",
+        validFrom: d.validFrom,
+        revokedAt: d.revokedAt,
+        publicKey: point(d.x, d.y),
+        certFingerprint: d.certFingerprint,
+        pastKeys,
+      };
+    }
     this.cache.set(deviceId, { at: Date.now(), device });
     return device;
   }

@@ -148,6 +148,16 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
     }
 
     /// @inheritdoc IDeviceRegistry
+    function getPastKey(bytes32 deviceId, uint256 index)
+        external
+        view
+        returns (Curve curve, bytes32 x, bytes32 y, uint40 validFrom, uint40 validUntil)
+    {
+        PastKey storage k = _pastKeys[deviceId][index];
+        return (k.curve, k.x, k.y, k.validFrom, k.validUntil);
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function checkSignature(bytes32 deviceId, uint64 timestamp, bytes32 digest, bytes calldata signature)
         external
         view

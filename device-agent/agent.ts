@@ -51,7 +51,7 @@ export class DeviceAgent {
   readonly acks: AckOutcome[] = [];
   dropped = 0;
 
-  constructor(private readonly p: DeviceAgentParameters) {
+  constructor(private p: DeviceAgentParameters) {
     this.sequence =
       p.sequenceFile && existsSync(p.sequenceFile) ? BigInt(readFileSync(p.sequenceFile, "utf8").trim()) : 0n;
   }
@@ -61,6 +61,7 @@ export class DeviceAgent {
   }
 
   async start(): Promise<void> {
+    if (this.retryTimer) clearInterval(this.retryTimer);
     const { url, protocolVersion = 5 } = this.p.mqtt;
     const identity =
       "secureContext" in this.p.mqtt
@@ -81,6 +82,7 @@ export class DeviceAgent {
     this.retryTimer = setInterval(() => this.resendOlderThan(timeout), Math.max(250, timeout / 4));
     this.retryTimer.unref();
     await this.client.subscribeAsync(acksTopic(this.p.deviceName), { qos: 1 });
+    if (this.buffer.size > 0) this.resend(); // kept from before (a restart of the client, a rotation)
   }
 
   /** Sign and publish one reading; resolves with its sequence once handed to the MQTT client. */
@@ -113,6 +115,24 @@ export class DeviceAgent {
     }
     if (this.client?.connected) this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
     return sequence;
+  }
+
+  /**
+   * Switch to a rotated key: readings from now on are signed with `signer`. With a new TLS
+   * identity the agent reconnects; what it buffered (signed with the old key before the rotation
+   * time, so still valid) is sent again on the new connection. Nothing is dropped.
+   */
+  async rotate(p: { signer: ReadingSigner; secureContext?: SecureContext }): Promise<void> {
+    this.p.signer = p.signer;
+    if (p.secureContext) {
+      await this.client?.endAsync();
+      this.p.mqtt = {
+        url: this.p.mqtt.url,
+        secureContext: p.secureContext,
+        ...(this.p.mqtt.protocolVersion ? { protocolVersion: this.p.mqtt.protocolVersion } : {}),
+      };
+      await this.start();
+    }
   }
 
   /** Publish a raw payload on a topic (tests use it to play misbehaving devices). */

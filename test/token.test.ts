@@ -7,12 +7,18 @@ import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { type Bridge, startBridge } from "../bridge/bridge.js";
-import { FleetCertificates } from "../bridge/certificates.js";
+import { certificateFingerprint, FleetCertificates } from "../bridge/certificates.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import { tokenTlsContext } from "../device-agent/tls.js";
-import { isHighS, readingDigest, TokenError, verifyReadingSignature } from "../protocol/index.js";
+import {
+  isHighS,
+  readingDigest,
+  splitPublicKey,
+  TokenError,
+  verifyReadingSignature,
+} from "../protocol/index.js";
 import { deployStack, type Stack } from "../scripts/lib/stack.js";
 import { enrollTokenDevice, type TokenDevice } from "../scripts/lib/token-enroll.js";
 import { createFleetCa, type FleetCa } from "../scripts/pki/fleet-ca.js";
@@ -39,8 +45,9 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     pin: { file: hsm.pinFile },
   });
 
-  const agentFor = async (d: TokenDevice) => {
+  const agentFor = async (d: TokenDevice, sequenceFile?: string) => {
     const agent = new DeviceAgent({
+      ...(sequenceFile ? { sequenceFile } : {}),
       deviceName: d.name,
       signer: token.signer(d.curve, d.readingLabel),
       domain: { chainId: stack.chainId, registry: stack.contracts.registry },
@@ -256,6 +263,91 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       expect(good.stdout).toContain(`token "${hsm.label}"`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rotates a device's key without losing a reading: old-key readings before the rotation still verify, later ones do not", async () => {
+    const d = await enrollTokenDevice({ token, curve: "p256", label: "dev-rot", ca, stack });
+    certificates.add(d.certPem);
+    const seqFile = join(mkdtempSync(join(tmpdir(), "so-rot-")), "seq");
+    const agent = await agentFor(d, seqFile);
+    const now = Math.floor(Date.now() / 1000);
+    const before = await agent.publish(stack.feedId, 100n, BigInt(now - 20));
+    expect(await agent.waitForAck(before)).toMatchObject({ status: "queued" });
+
+    // New key in the token, certificate for the same device id, rotation on-chain from `at`.
+    const at = now - 10;
+    const newPub = token.generateKey({ curve: "p256", label: "dev-rot-2" });
+    const newCert = await ca.issueDeviceForKeys({
+      curve: "p256",
+      readingPublicKey: newPub,
+      deviceId: d.deviceId,
+    });
+    const hash = await stack.operator.writeContract({
+      address: stack.contracts.registry,
+      abi: deviceRegistryAbi,
+      functionName: "rotate",
+      args: [
+        d.deviceId,
+        2,
+        ...(Object.values(splitPublicKey(newPub)) as [Hex, Hex]),
+        certificateFingerprint(newCert.certPem),
+        at,
+      ],
+      chain: stack.operator.chain,
+      account: stack.operator.account,
+    });
+    await stack.publicClient.waitForTransactionReceipt({ hash });
+    certificates.add(newCert.certPem);
+    await agent.rotate({
+      signer: token.signer("p256", "dev-rot-2"),
+      secureContext: tokenTlsContext({
+        ca: ca.certPem,
+        cert: newCert.certPem,
+        token: hsm.label,
+        keyLabel: "dev-rot-2",
+        pinFile: hsm.pinFile,
+      }),
+    });
+    // The new key from the rotation time on, with no gap.
+    const after = await agent.publish(stack.feedId, 101n, BigInt(now));
+    await expect.poll(async () => (await agent.waitForAck(after)).status, { timeout: 10_000 }).toBe("queued");
+
+    // A reading the old key signed before the rotation (buffered on the device) is still taken;
+    // one it signed after the rotation is not.
+    const old = await agentFor({ ...d }, seqFile);
+    const buffered = await old.publish(stack.feedId, 102n, BigInt(at - 1));
+    expect(await old.waitForAck(buffered)).toMatchObject({ status: "queued" });
+    const late = await old.publish(stack.feedId, 103n, BigInt(at + 1));
+    expect(await old.waitForAck(late)).toMatchObject({ status: "rejected", reason: "bad_signature" });
+
+    await bridge.flush();
+    for (const seq of [before, after, buffered]) {
+      const body = (await bridge.app.inject({ method: "GET", url: `/readings/${d.name}:${seq}` })).json() as {
+        reading: Record<string, string>;
+        signature: Hex;
+        proof: Hex[];
+        status: string;
+      };
+      expect(body.status).toBe("committed");
+      const r = body.reading;
+      const ok = await stack.publicClient.readContract({
+        address: stack.contracts.batches,
+        abi: readingBatchesAbi,
+        functionName: "tryVerifyReading",
+        args: [
+          {
+            deviceId: r.deviceId as Hex,
+            feedId: r.feedId as Hex,
+            value: BigInt(r.value as string),
+            timestamp: BigInt(r.timestamp as string),
+            sequence: BigInt(r.sequence as string),
+          },
+          body.signature,
+          body.proof,
+        ],
+      });
+      expect(ok, `reading ${seq} verifies on-chain`).toBe(true);
     }
   });
 });

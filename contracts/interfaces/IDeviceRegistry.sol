@@ -99,6 +99,12 @@ interface IDeviceRegistry {
     /// @notice How many earlier keys a device has (one per rotation).
     function pastKeyCount(bytes32 deviceId) external view returns (uint256);
 
+    /// @notice An earlier key of a device, oldest first: valid for readings in [validFrom, validUntil).
+    function getPastKey(bytes32 deviceId, uint256 index)
+        external
+        view
+        returns (Curve curve, bytes32 x, bytes32 y, uint40 validFrom, uint40 validUntil);
+
     /// @notice The device record; status None for an unknown id.
     function getDevice(bytes32 deviceId) external view returns (Device memory);
 
