@@ -24,6 +24,15 @@ async function main(): Promise<void> {
   const walletClient = createWalletClient({ chain, transport, account });
   const certificates = new FleetCertificates(readFileSync(config.fleet.caFile, "utf8"));
   const enrolled = certificates.loadDirectory(config.fleet.certificatesDir);
+  // Enrolments and rotations add certificates to the folder: pick them up without a restart.
+  const reload = setInterval(() => {
+    try {
+      certificates.loadDirectory(config.fleet.certificatesDir);
+    } catch (err) {
+      log.error({ err }, "certificates folder not reloaded");
+    }
+  }, 5_000);
+  reload.unref();
   const stopCrl = config.fleet.crlFile
     ? certificates.followCrlFile(config.fleet.crlFile, (err) => log.error({ err }, "CRL not loaded"))
     : () => {};

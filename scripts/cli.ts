@@ -27,6 +27,8 @@ const USAGE = `usage: sensor-oracle <command> [options]
   broker config  --dir <fleet> --port <port> [--host <name>] [--bridge-cn <cn>]
   device enroll  --dir <fleet> --curve p256|secp256k1 --label <key label>
                  --module <pkcs11 .so> --token-label <label> --pin-file <file>
+  device rotate  --dir <fleet> --name <device name> --label <new key label>
+                 --module <pkcs11 .so> --token-label <label> --pin-file <file>
   device revoke  --dir <fleet> --name <device name> [--since <unix seconds>]
   device list    --dir <fleet>
   device status  --dir <fleet> --name <device name>
@@ -249,6 +251,74 @@ async function deviceEnroll(argv: string[]): Promise<string> {
   }
 }
 
+async function deviceRotate(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    dir: "string",
+    name: "string",
+    label: "string",
+    module: "string",
+    "token-label": "string",
+    "pin-file": "string",
+  });
+  const dir = resolve(need(v, "dir"));
+  const cfg = fleet(dir);
+  const name = need(v, "name");
+  const certFile = join(dir, "devices", `${name}.pem`);
+  if (!existsSync(certFile)) throw new SensorOracleError(`No device ${name} in this fleet.`);
+  const old = parseDeviceCertificate(readFileSync(certFile, "utf8"));
+  const label = need(v, "label");
+  const modulePath = need(v, "module");
+  const tokenLabel = need(v, "token-label");
+  const pinFile = resolve(need(v, "pin-file"));
+  progress(`opening token "${tokenLabel}"`);
+  const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
+  try {
+    if (token.hasKey(label))
+      throw new SensorOracleError(`The token already holds a key labelled "${label}".`);
+    progress(`generating the new ${old.curve} key in the token`);
+    const readingPublicKey = token.generateKey({ curve: old.curve, label });
+    const tlsLabel = old.curve === "p256" ? label : `${label}-tls`;
+    const tlsPublicKey =
+      old.curve === "p256" ? readingPublicKey : token.generateKey({ curve: "p256", label: tlsLabel });
+    const ca = await loadFleetCa(join(dir, "ca"));
+    const cert = await ca.issueDeviceForKeys({
+      curve: old.curve,
+      readingPublicKey,
+      tlsPublicKey,
+      deviceId: deviceNameToId(name),
+    });
+    const dc = parseDeviceCertificate(cert.certPem);
+    let onChain = "not rotated on-chain (no chain in fleet.json)";
+    if (cfg.chain) {
+      const at = Math.floor(Date.now() / 1000);
+      progress(`rotating the key of ${deviceNameToId(name)} on chain ${cfg.chain.chainId} from ${at}`);
+      const { publicClient, wallet } = chainClients(cfg.chain);
+      const { x, y } = splitPublicKey(readingPublicKey);
+      const hash = await wallet.writeContract({
+        address: cfg.chain.registry,
+        abi: deviceRegistryAbi,
+        functionName: "rotate",
+        args: [deviceNameToId(name), old.curve === "p256" ? 2 : 1, x, y, dc.fingerprint, at],
+      });
+      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new SensorOracleError(`Rotation transaction ${hash} reverted.`);
+      onChain = `rotated on-chain in block ${receipt.blockNumber}`;
+    }
+    // The old certificate stays beside the new one: the bridge needs it for readings signed before.
+    writeFileSync(join(dir, "devices", `${name}.${old.serialNumber}.pem`), readFileSync(certFile, "utf8"));
+    writeFileSync(certFile, cert.certPem);
+    const agentFile = join(dir, "agents", `${name}.json`);
+    if (existsSync(agentFile)) {
+      const agent = JSON.parse(readFileSync(agentFile, "utf8"));
+      agent.token = { ...agent.token, readingLabel: label, tlsLabel };
+      writeFileSync(agentFile, `${JSON.stringify(agent, null, 2)}\n`);
+    }
+    return `device ${name} rotated to key "${label}": new certificate ${certFile}, ${onChain}, agent config updated`;
+  } finally {
+    token.close();
+  }
+}
+
 async function deviceRevoke(argv: string[]): Promise<string> {
   const v = args(argv, { dir: "string", name: "string", since: "string" });
   const dir = resolve(need(v, "dir"));
@@ -287,8 +357,14 @@ async function deviceRows(dir: string) {
   );
   const clients = cfg.chain ? chainClients(cfg.chain) : undefined;
   const rows = [];
+  // The current certificate of each device (after a rotation, older ones are kept beside it).
+  const current = new Map<string, ReturnType<typeof parseDeviceCertificate>>();
   for (const f of readdirSync(join(dir, "devices")).filter((x) => x.endsWith(".pem"))) {
     const dc = parseDeviceCertificate(readFileSync(join(dir, "devices", f), "utf8"));
+    const seen = current.get(dc.name);
+    if (!seen || dc.notBefore >= seen.notBefore) current.set(dc.name, dc);
+  }
+  for (const dc of current.values()) {
     let chain = "-";
     if (clients && cfg.chain) {
       const d = await clients.publicClient.readContract({
@@ -422,6 +498,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<string>> = {
   "ca init": caInit,
   "broker config": brokerConfig,
   "device enroll": deviceEnroll,
+  "device rotate": deviceRotate,
   "device revoke": deviceRevoke,
   "device list": deviceList,
   "device status": deviceStatus,

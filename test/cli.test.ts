@@ -167,6 +167,42 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("3 readings signed in the token and published, 3 queued by the bridge");
 
+    r = await cli(
+      "device",
+      "rotate",
+      "--dir",
+      fleet,
+      "--name",
+      name,
+      "--label",
+      "cold-room-7-2024",
+      "--module",
+      SOFTHSM_MODULE,
+      "--token-label",
+      hsm.label,
+      "--pin-file",
+      hsm.pinFile,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /rotated to key "cold-room-7-2024": .* rotated on-chain in block \d+, agent config updated$/,
+    );
+    expect(certificates.loadDirectory(join(fleet, "devices"))).toBe(2); // the new certificate beside the old
+    r = await cli(
+      "agent",
+      "run",
+      "--config",
+      agentConfig,
+      "--url",
+      `mqtts://127.0.0.1:${port}`,
+      "--count",
+      "2",
+      "--interval-ms",
+      "50",
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("2 readings signed in the token and published, 2 queued by the bridge");
+
     r = await cli("device", "list", "--dir", fleet);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
@@ -196,7 +232,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("2 readings signed in the token and published, 0 queued by the bridge");
     expect(r.stderr).toContain("rejected (revoked)");
-    expect(readdirSync(join(fleet, "devices"))).toHaveLength(1);
+    expect(readdirSync(join(fleet, "devices"))).toHaveLength(2); // current and pre-rotation certificates
   });
 
   it("explains each failure in one line with a non-zero exit", async () => {
