@@ -15,6 +15,9 @@ export type BatcherParameters = {
   maxBatchSize?: number;
   onCommitting?: (batch: { seq: number; root: Hex; readings: number }) => void;
   onCommitted?: (batch: CommittedBatch) => void;
+  /** Blocks after which a committed batch is final (default 2); until then reorgs are watched for. */
+  confirmations?: number;
+  onRecommitted?: (root: Hex, txHash: Hex) => void;
   /** Who this submitter is, for the lease (default: host and pid). */
   owner?: string;
   leaseTtlMs?: number;
@@ -26,32 +29,43 @@ export type BatcherParameters = {
  * hands out again after a crash has the same ids and so the same root; committing a root twice is
  * a no-op on-chain, so each reading ends in exactly one committed batch.
  */
+/** The readings of a batch, its Merkle root, and one transaction committing it, awaited. */
+async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
+  const readings = (await p.store.getReadings(ids)).filter((r): r is StoredReading => r !== null);
+  if (readings.length !== ids.length) throw new Error(`${label}: readings missing from store`);
+  const root = buildReadingTree(readings.map(toReading)).root as Hex;
+  // Timestamps are checked safe integers (wire.ts), so Number arithmetic is exact here.
+  const times = readings.map((r) => Number(r.timestamp));
+  const fromTime = BigInt(times.reduce((a, b) => Math.min(a, b)));
+  const toTime = BigInt(times.reduce((a, b) => Math.max(a, b)));
+  return {
+    readings,
+    root,
+    send: async () => {
+      const hash = await p.walletClient.writeContract({
+        address: p.batches,
+        abi: readingBatchesAbi,
+        functionName: "commitBatch",
+        args: [root, readings.length, fromTime, toTime],
+        chain: p.walletClient.chain,
+        account: p.walletClient.account,
+      });
+      const receipt = await p.publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new Error(`commit of ${label} reverted (tx ${hash})`);
+      return { hash, receipt };
+    },
+  };
+}
+
 export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBatch | null> {
   const fence = await p.store.lease(p.owner ?? defaultOwner(), p.leaseTtlMs ?? 15_000);
   if (fence === null) return null; // another bridge is this chain's submitter
   const pending = await p.store.nextBatch(p.maxBatchSize ?? 1024, fence);
   if (!pending) return null;
   const cutAt = performance.now();
-  const readings = (await p.store.getReadings(pending.ids)).filter((r): r is StoredReading => r !== null);
-  if (readings.length !== pending.ids.length)
-    throw new Error(`batch ${pending.seq}: readings missing from store`);
-  const tree = buildReadingTree(readings.map(toReading));
-  const root = tree.root as Hex;
-  // Timestamps are checked safe integers (wire.ts), so Number arithmetic is exact here.
-  const times = readings.map((r) => Number(r.timestamp));
-  const fromTime = BigInt(times.reduce((a, b) => Math.min(a, b)));
-  const toTime = BigInt(times.reduce((a, b) => Math.max(a, b)));
+  const { readings, root, send } = await sendCommit(p, pending.ids, `batch ${pending.seq}`);
   p.onCommitting?.({ seq: pending.seq, root, readings: readings.length });
-  const hash = await p.walletClient.writeContract({
-    address: p.batches,
-    abi: readingBatchesAbi,
-    functionName: "commitBatch",
-    args: [root, readings.length, fromTime, toTime],
-    chain: p.walletClient.chain,
-    account: p.walletClient.account,
-  });
-  const receipt = await p.publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") throw new Error(`commit of batch ${pending.seq} reverted (tx ${hash})`);
+  const { hash, receipt } = await send();
   const committed: CommittedBatch = {
     root,
     ids: pending.ids,
@@ -70,6 +84,50 @@ export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBa
   return committed;
 }
 
+/**
+ * Reorgs: a committed batch stays unfinalized until `confirmations` blocks bury it. Each one is
+ * checked on-chain; if its root is no longer committed (its transaction fell out), it is committed
+ * again (same ids, same root: still exactly once). Only the lease holder does this.
+ */
+export async function reconcileBatches(p: BatcherParameters): Promise<number> {
+  const fence = await p.store.lease(p.owner ?? defaultOwner(), p.leaseTtlMs ?? 15_000);
+  if (fence === null) return 0;
+  const unfinal = await p.store.unfinalizedBatches();
+  if (unfinal.length === 0) return 0;
+  const head = await p.publicClient.getBlockNumber();
+  const confirmations = BigInt(p.confirmations ?? 2);
+  let recommitted = 0;
+  for (const b of unfinal) {
+    const onChain = await p.publicClient.readContract({
+      address: p.batches,
+      abi: readingBatchesAbi,
+      functionName: "getBatch",
+      args: [b.root],
+    });
+    if (onChain.committedAt === 0n) {
+      const { root, send } = await sendCommit(p, b.ids, `batch ${b.root}`);
+      if (root !== b.root) throw new Error(`batch ${b.root}: its readings now give root ${root}`);
+      const { hash, receipt } = await send();
+      await p.store.updateBatch(
+        {
+          ...b,
+          txHash: hash,
+          blockNumber: receipt.blockNumber.toString(),
+          gasUsed: receipt.gasUsed.toString(),
+        },
+        false,
+      );
+      p.metrics.recommits += 1;
+      p.metrics.gasUsed += receipt.gasUsed;
+      recommitted += 1;
+      p.onRecommitted?.(b.root, hash);
+    } else if (head - BigInt(b.blockNumber) >= confirmations) {
+      await p.store.updateBatch(b, true);
+    }
+  }
+  return recommitted;
+}
+
 const defaultOwner = () => `${hostname()}:${process.pid}`;
 
 /** Run commitNextBatch every `intervalMs` (and at once again while batches are full). */
@@ -82,6 +140,12 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
   let timer: NodeJS.Timeout | undefined;
 
   const drain = async () => {
+    try {
+      await reconcileBatches(p);
+    } catch (err) {
+      p.metrics.commitFailures += 1;
+      p.onError?.(err);
+    }
     for (;;) {
       try {
         const b = await commitNextBatch(p);

@@ -39,6 +39,8 @@ export type BridgeParameters = {
   batchIntervalMs?: number;
   maxBatchSize?: number;
   registryTtlMs?: number;
+  /** Blocks after which a committed batch is final (default 2). */
+  confirmations?: number;
   /** Messages processed at once (default 256); beyond it the broker is slowed by held PUBACKs. */
   maxInFlight?: number;
   /** Per-device limit (token bucket); default 20 readings/s with bursts of 40. */
@@ -164,6 +166,8 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       p.onCommitted?.(b);
     },
     onError: (err) => p.log.error({ err }, "batch commit failed; will retry"),
+    onRecommitted: (root, tx) => p.log.warn({ root, tx }, "batch committed again after a reorg"),
+    ...(p.confirmations !== undefined ? { confirmations: p.confirmations } : {}),
   });
 
   const app = buildApp({

@@ -59,6 +59,7 @@ export class Metrics {
   gasUsed = 0n;
   commitFailures = 0;
   processingErrors = 0;
+  recommits = 0;
 
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
@@ -96,6 +97,9 @@ export class Metrics {
       "# HELP sensor_oracle_processing_errors_total Readings not processed for an infrastructure failure (the device resends).",
       "# TYPE sensor_oracle_processing_errors_total counter",
       `sensor_oracle_processing_errors_total ${this.processingErrors}`,
+      "# HELP sensor_oracle_recommits_total Batches committed again after a reorg dropped their transaction.",
+      "# TYPE sensor_oracle_recommits_total counter",
+      `sensor_oracle_recommits_total ${this.recommits}`,
       "# HELP process_resident_memory_bytes Resident memory of the bridge process.",
       "# TYPE process_resident_memory_bytes gauge",
       `process_resident_memory_bytes ${process.memoryUsage.rss()}`,

@@ -364,4 +364,41 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(metrics).toMatch(/sensor_oracle_verify_seconds_count [1-9]/);
     expect(metrics).toMatch(/sensor_oracle_commit_latency_seconds_count [1-9]/);
   });
+
+  it("commits a batch again when a reorg drops its transaction, with the same root and proof", async () => {
+    const agent = await agentFor(devices.p256);
+    const snapshot = (await stack.publicClient.request({ method: "evm_snapshot" as never })) as Hex;
+    const seq = await agent.publish(stack.feedId, 555n);
+    expect(await agent.waitForAck(seq)).toMatchObject({ status: "queued" });
+    await bridge.flush();
+    const served = await getReading(`${devices.p256.name}:${seq}`);
+    const root = served.batch?.root as Hex;
+    const committedAt = () =>
+      stack.publicClient
+        .readContract({
+          address: stack.contracts.batches,
+          abi: readingBatchesAbi,
+          functionName: "getBatch",
+          args: [root],
+        })
+        .then((b) => b.committedAt);
+    expect(await committedAt()).toBeGreaterThan(0n);
+
+    // The block holding the commit is dropped (a reorg): the root is no longer on-chain.
+    await stack.publicClient.request({ method: "evm_revert" as never, params: [snapshot] as never });
+    expect(await committedAt()).toBe(0n);
+    const before = bridge.metrics.recommits;
+    await bridge.flush();
+    expect(bridge.metrics.recommits).toBe(before + 1);
+    expect(await committedAt()).toBeGreaterThan(0n);
+    const again = await getReading(`${devices.p256.name}:${seq}`);
+    expect(again.batch?.root).toBe(root);
+    const verified = await stack.publicClient.readContract({
+      address: stack.contracts.batches,
+      abi: readingBatchesAbi,
+      functionName: "verifyReading",
+      args: [onChain(again.reading), again.signature, again.proof as Hex[]],
+    });
+    expect(verified).toBe(root);
+  });
 });

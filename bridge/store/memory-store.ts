@@ -18,6 +18,7 @@ export class MemoryStore implements ReadingStore {
   private readonly seq = new Map<string, string>();
   private readonly windows = new Map<string, Set<string>>();
   private readonly feedLatest = new Map<Hex, FeedLatest>();
+  private readonly unfinal = new Set<Hex>();
   private readonly readings = new Map<string, StoredReading>();
   private queue: string[] = [];
   private inflight: PendingBatch | null = null;
@@ -67,12 +68,22 @@ export class MemoryStore implements ReadingStore {
   ): Promise<void> {
     if (!this.inflight || this.inflight.seq !== batch.seq) return;
     this.batches.set(c.root, c);
+    this.unfinal.add(c.root);
     for (const id of batch.ids) this.roots.set(id, c.root);
     for (const f of feeds) {
       const cur = this.feedLatest.get(f.feedId);
       if (!cur || BigInt(f.timestamp) >= BigInt(cur.timestamp)) this.feedLatest.set(f.feedId, f);
     }
     this.inflight = null;
+  }
+
+  async unfinalizedBatches(): Promise<CommittedBatch[]> {
+    return [...this.unfinal].map((r) => this.batches.get(r) as CommittedBatch);
+  }
+
+  async updateBatch(batch: CommittedBatch, final: boolean): Promise<void> {
+    this.batches.set(batch.root, batch);
+    if (final) this.unfinal.delete(batch.root);
   }
 
   async latestOfFeed(feedId: Hex): Promise<string | null> {

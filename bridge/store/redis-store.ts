@@ -82,6 +82,7 @@ local b = cjson.decode(inflight)
 if tostring(b.seq) ~= ARGV[1] then return redis.error_reply('in-flight batch changed') end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 for _, id in ipairs(b.ids) do redis.call('HSET', KEYS[3], id, ARGV[2]) end
+redis.call('SADD', KEYS[7], ARGV[2])
 for i = 5, #ARGV, 3 do
   local cur = redis.call('HGET', KEYS[5], ARGV[i])
   if not cur or ARGV[i + 1] >= cur then
@@ -122,6 +123,7 @@ type Scripted = Redis & {
     k4: string,
     k5: string,
     k6: string,
+    k7: string,
     seq: string,
     root: string,
     json: string,
@@ -148,7 +150,8 @@ export class RedisStore implements ReadingStore {
     | "leasefence"
     | "window"
     | "feedts"
-    | "feedlatest",
+    | "feedlatest"
+    | "unfinal",
     string
   >;
 
@@ -162,7 +165,7 @@ export class RedisStore implements ReadingStore {
     redis.defineCommand("soAccept", { numberOfKeys: 4, lua: ACCEPT });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
     redis.defineCommand("soNextBatch", { numberOfKeys: 4, lua: NEXT_BATCH });
-    redis.defineCommand("soComplete", { numberOfKeys: 6, lua: COMPLETE });
+    redis.defineCommand("soComplete", { numberOfKeys: 7, lua: COMPLETE });
     this.redis = redis as Scripted;
     const key = (s: string) => `${prefix}:${s}`;
     this.k = {
@@ -179,6 +182,7 @@ export class RedisStore implements ReadingStore {
       window: key("window"),
       feedts: key("feed-latest-ts"),
       feedlatest: key("feed-latest"),
+      unfinal: key("unfinalized"),
     };
   }
 
@@ -233,12 +237,26 @@ export class RedisStore implements ReadingStore {
       this.k.leasefence,
       this.k.feedts,
       this.k.feedlatest,
+      this.k.unfinal,
       String(batch.seq),
       c.root,
       JSON.stringify(c),
       String(fence),
       ...feeds.flatMap((f) => [f.feedId, padSequence(f.timestamp), f.id]),
     );
+  }
+
+  async unfinalizedBatches(): Promise<CommittedBatch[]> {
+    const roots = await this.redis.smembers(this.k.unfinal);
+    if (roots.length === 0) return [];
+    const raw = await this.redis.hmget(this.k.batches, ...roots);
+    return raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as CommittedBatch);
+  }
+
+  async updateBatch(batch: CommittedBatch, final: boolean): Promise<void> {
+    const m = this.redis.multi().hset(this.k.batches, batch.root, JSON.stringify(batch));
+    if (final) m.srem(this.k.unfinal, batch.root);
+    await m.exec();
   }
 
   async latestOfFeed(feedId: Hex): Promise<string | null> {

@@ -71,6 +71,10 @@ export interface ReadingStore {
     fence: number,
     feeds?: FeedLatest[],
   ): Promise<void>;
+  /** Committed batches not yet buried under enough confirmations (roots). */
+  unfinalizedBatches(): Promise<CommittedBatch[]>;
+  /** Record a new commit of a batch (after a reorg dropped the first), or that it is final. */
+  updateBatch(batch: CommittedBatch, final: boolean): Promise<void>;
   /** The id of a feed's latest committed reading. */
   latestOfFeed(feedId: Hex): Promise<string | null>;
   /** A device's highest accepted sequence. */
