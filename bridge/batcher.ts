@@ -1,5 +1,13 @@
 import { hostname } from "node:os";
-import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import {
+  type Account,
+  type Chain,
+  encodeFunctionData,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
 import { buildReadingTree } from "../protocol/index.js";
 import { readingBatchesAbi } from "./abi.js";
 import { toReading } from "./ingest.js";
@@ -15,6 +23,13 @@ export type BatcherParameters = {
   maxBatchSize?: number;
   onCommitting?: (batch: { seq: number; root: Hex; readings: number }) => void;
   onCommitted?: (batch: CommittedBatch) => void;
+  /** A commit not mined after this long is sent again with higher fees (default 60 s). */
+  stuckAfterMs?: number;
+  /** Fee increase per replacement, percent (default 20; nodes require at least 10). */
+  feeBumpPercent?: number;
+  maxBumps?: number;
+  receiptPollMs?: number;
+  onFeeBump?: (label: string, maxFeePerGas: bigint) => void;
   /** Blocks after which a committed batch is final (default 2); until then reorgs are watched for. */
   confirmations?: number;
   onRecommitted?: (root: Hex, txHash: Hex) => void;
@@ -42,19 +57,58 @@ async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
     readings,
     root,
     send: async () => {
-      const hash = await p.walletClient.writeContract({
-        address: p.batches,
+      const data = encodeFunctionData({
         abi: readingBatchesAbi,
         functionName: "commitBatch",
         args: [root, readings.length, fromTime, toTime],
-        chain: p.walletClient.chain,
-        account: p.walletClient.account,
       });
-      const receipt = await p.publicClient.waitForTransactionReceipt({ hash });
+      const { hash, receipt } = await sendWithFeeBumping(p, data, label);
       if (receipt.status !== "success") throw new Error(`commit of ${label} reverted (tx ${hash})`);
       return { hash, receipt };
     },
   };
+}
+
+/**
+ * Send a transaction with EIP-1559 fees; if it is not mined within `stuckAfterMs`, send it again
+ * with the same nonce and fees raised by `bumpPercent` (nodes accept a replacement from +10%),
+ * up to `maxBumps` times. Whichever of the transactions is mined first is the result.
+ */
+async function sendWithFeeBumping(p: BatcherParameters, data: Hex, label: string) {
+  const account = p.walletClient.account;
+  const nonce = await p.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+  let fees = await p.publicClient.estimateFeesPerGas();
+  const gas = await p.publicClient.estimateGas({ account, to: p.batches, data });
+  const sent: Hex[] = [];
+  const bumpPercent = BigInt(p.feeBumpPercent ?? 20);
+  for (let attempt = 0; ; attempt++) {
+    sent.push(
+      await p.walletClient.sendTransaction({
+        account,
+        chain: p.walletClient.chain,
+        to: p.batches,
+        data,
+        nonce,
+        gas,
+        maxFeePerGas: fees.maxFeePerGas,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      }),
+    );
+    const deadline = Date.now() + (p.stuckAfterMs ?? 60_000);
+    while (Date.now() < deadline) {
+      for (const hash of sent) {
+        const receipt = await p.publicClient.getTransactionReceipt({ hash }).catch(() => null);
+        if (receipt) return { hash, receipt };
+      }
+      await new Promise((r) => setTimeout(r, p.receiptPollMs ?? 250));
+    }
+    if (attempt >= (p.maxBumps ?? 5))
+      throw new Error(`commit of ${label} not mined after ${attempt} fee bumps`);
+    const bump = (v: bigint) => (v * (100n + bumpPercent)) / 100n + 1n;
+    fees = { maxFeePerGas: bump(fees.maxFeePerGas), maxPriorityFeePerGas: bump(fees.maxPriorityFeePerGas) };
+    p.metrics.feeBumps += 1;
+    p.onFeeBump?.(label, fees.maxFeePerGas);
+  }
 }
 
 export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBatch | null> {

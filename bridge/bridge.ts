@@ -41,6 +41,8 @@ export type BridgeParameters = {
   registryTtlMs?: number;
   /** Blocks after which a committed batch is final (default 2). */
   confirmations?: number;
+  /** A commit not mined after this long is sent again with 20% higher fees (default 60 s). */
+  stuckAfterMs?: number;
   /** Messages processed at once (default 256); beyond it the broker is slowed by held PUBACKs. */
   maxInFlight?: number;
   /** Per-device limit (token bucket); default 20 readings/s with bursts of 40. */
@@ -167,6 +169,9 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     },
     onError: (err) => p.log.error({ err }, "batch commit failed; will retry"),
     onRecommitted: (root, tx) => p.log.warn({ root, tx }, "batch committed again after a reorg"),
+    onFeeBump: (label, maxFeePerGas) =>
+      p.log.warn({ batch: label, maxFeePerGas: maxFeePerGas.toString() }, "commit stuck: fees bumped"),
+    ...(p.stuckAfterMs !== undefined ? { stuckAfterMs: p.stuckAfterMs } : {}),
     ...(p.confirmations !== undefined ? { confirmations: p.confirmations } : {}),
   });
 

@@ -60,6 +60,7 @@ export class Metrics {
   commitFailures = 0;
   processingErrors = 0;
   recommits = 0;
+  feeBumps = 0;
 
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
@@ -100,6 +101,9 @@ export class Metrics {
       "# HELP sensor_oracle_recommits_total Batches committed again after a reorg dropped their transaction.",
       "# TYPE sensor_oracle_recommits_total counter",
       `sensor_oracle_recommits_total ${this.recommits}`,
+      "# HELP sensor_oracle_fee_bumps_total Commit transactions sent again with higher fees.",
+      "# TYPE sensor_oracle_fee_bumps_total counter",
+      `sensor_oracle_fee_bumps_total ${this.feeBumps}`,
       "# HELP process_resident_memory_bytes Resident memory of the bridge process.",
       "# TYPE process_resident_memory_bytes gauge",
       `process_resident_memory_bytes ${process.memoryUsage.rss()}`,

@@ -1,0 +1,73 @@
+import type { Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readingBatchesAbi } from "../bridge/abi.js";
+import { commitNextBatch } from "../bridge/batcher.js";
+import { Metrics } from "../bridge/metrics.js";
+import { MemoryStore } from "../bridge/store/memory-store.js";
+import { readingId } from "../bridge/store/types.js";
+import { deployStack, type Stack } from "../scripts/lib/stack.js";
+
+describe("submitter: a commit stuck in the mempool is replaced with higher fees", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await deployStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("bumps the fees of a stuck commit (same nonce) and takes the replacement that is mined", async () => {
+    const store = new MemoryStore();
+    const name = "ab".repeat(32);
+    await store.accept(
+      {
+        id: readingId(name, 1n),
+        deviceId: `0x${name}`,
+        feedId: stack.feedId,
+        value: "1",
+        timestamp: "1767225600",
+        sequence: "1",
+        signature: `0x${"00".repeat(64)}`,
+        curve: "p256",
+        receivedAt: 0,
+      },
+      name,
+    );
+    const metrics = new Metrics();
+    const rpc = (method: string, params: unknown[] = []) =>
+      stack.publicClient.request({ method: method as never, params: params as never });
+    await rpc("evm_setAutomine", [false]);
+    try {
+      const committing = commitNextBatch({
+        store,
+        publicClient: stack.publicClient,
+        walletClient: stack.submitter,
+        batches: stack.contracts.batches,
+        metrics,
+        stuckAfterMs: 300,
+        receiptPollMs: 50,
+      });
+      await expect.poll(() => metrics.feeBumps, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(1);
+      const pending = (await rpc("eth_getBlockByNumber", ["pending", true])) as {
+        transactions: { hash: Hex; maxFeePerGas: Hex }[];
+      };
+      expect(pending.transactions).toHaveLength(1); // the replacement took the place of the first
+      await rpc("evm_mine");
+      const committed = await committing;
+      expect(committed).not.toBeNull();
+      const tx = await stack.publicClient.getTransaction({ hash: committed?.txHash as Hex });
+      const fees = await stack.publicClient.estimateFeesPerGas();
+      expect(tx.maxFeePerGas).toBeGreaterThan(fees.maxFeePerGas); // a bumped one was mined
+      const events = await stack.publicClient.getContractEvents({
+        address: stack.contracts.batches,
+        abi: readingBatchesAbi,
+        eventName: "BatchCommitted",
+        args: { root: committed?.root as Hex },
+        fromBlock: 0n,
+      });
+      expect(events).toHaveLength(1);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
+  });
+});
