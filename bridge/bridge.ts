@@ -18,6 +18,7 @@ import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
 import { type IngestResult, ingestReading } from "./ingest.js";
 import { Metrics } from "./metrics.js";
+import { FeedPusher, type PushedFeed } from "./pusher.js";
 import { DeviceRateLimiter } from "./rate-limit.js";
 import { RegistryCache } from "./registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
@@ -41,6 +42,8 @@ export type BridgeParameters = {
   registryTtlMs?: number;
   /** Blocks after which a committed batch is final (default 2). */
   confirmations?: number;
+  /** Push feeds to a SensorFeeds contract on deviation and heartbeat. */
+  push?: { address: Hex; feeds: PushedFeed[]; intervalMs?: number };
   /** A commit not mined after this long is sent again with 20% higher fees (default 60 s). */
   stuckAfterMs?: number;
   /** Messages processed at once (default 256); beyond it the broker is slowed by held PUBACKs. */
@@ -60,6 +63,8 @@ export type Bridge = {
   app: ReturnType<typeof buildApp>;
   /** Commit what is queued now (tests and shutdown). */
   flush(): Promise<void>;
+  /** Push the feeds that are due now. */
+  pushFeeds(): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -102,6 +107,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       }
       const result = await ingestReading(ingestParams, name, payload);
       metrics.accepted += 1;
+      pusher?.observe(result.stored);
       // QoS 0: a lost ack only makes the device send the reading again, which is answered with a
       // "replay" ack that it takes as delivered. Measured: QoS 1 acks cost a PUBACK round per reading.
       client.publish(
@@ -130,6 +136,26 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   // wait for Redis: up to maxInFlight messages are processed at once (their Redis scripts
   // pipelined), and beyond that the PUBACK is held back, which makes the broker slow down.
   // Readings of one device may then finish out of order; the store's replay window allows that.
+  const pusher = p.push
+    ? new FeedPusher({
+        feeds: p.push.feeds,
+        address: p.push.address,
+        store: p.store,
+        publicClient: p.publicClient,
+        walletClient: p.walletClient,
+        metrics,
+        owner: id,
+        onPushed: (feedId, value, readings, tx) =>
+          p.log.info({ feedId, value: value.toString(), readings, tx }, "feed pushed"),
+        onError: (err) => p.log.error({ err }, "feed push failed; will retry"),
+      })
+    : undefined;
+  let pushing = Promise.resolve(0);
+  const pushTimer = pusher
+    ? setInterval(() => {
+        pushing = pushing.then(() => pusher.tick());
+      }, p.push?.intervalMs ?? 1000)
+    : undefined;
   const maxInFlight = p.maxInFlight ?? 256;
   let inFlight = 0;
   const held: (() => void)[] = [];
@@ -222,7 +248,13 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     metrics,
     app,
     flush: () => batcher.flush(),
+    pushFeeds: () => {
+      pushing = pushing.then(() => pusher?.tick() ?? 0);
+      return pushing;
+    },
     async stop() {
+      if (pushTimer) clearInterval(pushTimer);
+      await pushing;
       unwatchRegistry();
       await client.endAsync();
       await batcher.stop();

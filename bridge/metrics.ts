@@ -61,6 +61,7 @@ export class Metrics {
   processingErrors = 0;
   recommits = 0;
   feeBumps = 0;
+  feedPushes = 0;
 
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
@@ -104,6 +105,9 @@ export class Metrics {
       "# HELP sensor_oracle_fee_bumps_total Commit transactions sent again with higher fees.",
       "# TYPE sensor_oracle_fee_bumps_total counter",
       `sensor_oracle_fee_bumps_total ${this.feeBumps}`,
+      "# HELP sensor_oracle_feed_pushes_total Pushed feed updates (deviation or heartbeat).",
+      "# TYPE sensor_oracle_feed_pushes_total counter",
+      `sensor_oracle_feed_pushes_total ${this.feedPushes}`,
       "# HELP process_resident_memory_bytes Resident memory of the bridge process.",
       "# TYPE process_resident_memory_bytes gauge",
       `process_resident_memory_bytes ${process.memoryUsage.rss()}`,

@@ -22,7 +22,7 @@ export type Stack = {
   admin: Wallet;
   operator: Wallet;
   submitter: Wallet;
-  contracts: { registry: Hex; batches: Hex; consumer: Hex };
+  contracts: { registry: Hex; batches: Hex; consumer: Hex; feeds: Hex };
   feedId: Hex;
   close(): Promise<void>;
 };
@@ -45,6 +45,7 @@ export async function deployStack(params: { feed?: string; maxValue?: bigint } =
     feedId,
     params.maxValue ?? 800n,
   ]);
+  const feeds = await viem.deployContract("SensorFeeds", [registry.address, admin.account.address]);
   const grant = async (
     address: Hex,
     abi: typeof deviceRegistryAbi | typeof readingBatchesAbi,
@@ -79,7 +80,12 @@ export async function deployStack(params: { feed?: string; maxValue?: bigint } =
     admin,
     operator,
     submitter,
-    contracts: { registry: registry.address, batches: batches.address, consumer: consumer.address },
+    contracts: {
+      registry: registry.address,
+      batches: batches.address,
+      consumer: consumer.address,
+      feeds: feeds.address,
+    },
     feedId,
     close: () => conn.close(),
   };

@@ -1,0 +1,124 @@
+import pino from "pino";
+import { parseAbi } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Bridge, startBridge } from "../bridge/bridge.js";
+import { FleetCertificates } from "../bridge/certificates.js";
+import { RedisStore } from "../bridge/store/redis-store.js";
+import { DeviceAgent } from "../device-agent/agent.js";
+import { SoftwareSigner } from "../device-agent/signer.js";
+import { deployStack, enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import { createFleetCa } from "../scripts/pki/fleet-ca.js";
+import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
+
+const feedsAbi = parseAbi([
+  "struct FeedConfig { uint8 decimals; uint8 quorum; uint32 heartbeat; uint32 window; }",
+  "function configureFeed(bytes32 feedId, FeedConfig config, bytes32[] devices, string description)",
+  "function latestRoundData(bytes32 feedId) view returns (uint80, int256, uint256, uint256, uint80)",
+]);
+
+describe("the bridge pushes feeds on deviation and heartbeat", () => {
+  let stack: Stack;
+  let redis: Service;
+  let broker: Service;
+  let bridge: Bridge;
+  let store: RedisStore;
+  let agent: DeviceAgent;
+
+  beforeAll(async () => {
+    const ca = await createFleetCa();
+    const server = await ca.issueServer({ commonName: "localhost" });
+    const bridgeCert = await ca.issueClient({ commonName: "sensor-oracle-bridge" });
+    [redis, broker, stack] = await Promise.all([
+      startRedis(),
+      startMosquitto({
+        caPem: ca.certPem,
+        serverCertPem: server.certPem,
+        serverKeyPem: server.keyPem,
+        bridgeUser: "sensor-oracle-bridge",
+      }),
+      deployStack(),
+    ]);
+    const d = await enrollDevice(stack, ca, "secp256k1");
+    const hash = await stack.admin.writeContract({
+      address: stack.contracts.feeds,
+      abi: feedsAbi,
+      functionName: "configureFeed",
+      args: [
+        stack.feedId,
+        { decimals: 2, quorum: 1, heartbeat: 2, window: 300 },
+        [d.deviceId],
+        "cold room 7",
+      ],
+      chain: stack.admin.chain,
+      account: stack.admin.account,
+    });
+    await stack.publicClient.waitForTransactionReceipt({ hash });
+    const certificates = new FleetCertificates(ca.certPem);
+    certificates.add(d.certPem);
+    store = new RedisStore({ url: redis.url, prefix: "push" });
+    bridge = await startBridge({
+      mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+      certificates,
+      store,
+      publicClient: stack.publicClient,
+      walletClient: stack.submitter,
+      contracts: stack.contracts,
+      chainId: stack.chainId,
+      batchIntervalMs: 60_000,
+      push: {
+        address: stack.contracts.feeds,
+        feeds: [{ feedId: stack.feedId, deviationBps: 100, heartbeatSec: 2 }],
+        intervalMs: 3_600_000,
+      },
+      log: pino({ level: "silent" }),
+    });
+    agent = new DeviceAgent({
+      deviceName: d.name,
+      signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
+      domain: { chainId: stack.chainId, registry: stack.contracts.registry },
+      mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
+    });
+    await agent.start();
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    await bridge?.stop();
+    await store?.close();
+    await Promise.all([broker?.stop(), redis?.stop(), stack?.close()]);
+  });
+
+  const answer = async () =>
+    (
+      await stack.publicClient.readContract({
+        address: stack.contracts.feeds,
+        abi: feedsAbi,
+        functionName: "latestRoundData",
+        args: [stack.feedId],
+      })
+    )[1];
+  const publish = async (value: bigint, ago: number) => {
+    const seq = await agent.publish(stack.feedId, value, BigInt(Math.floor(Date.now() / 1000) - ago));
+    expect(await agent.waitForAck(seq)).toMatchObject({ status: "queued" });
+  };
+
+  it("pushes the first value, skips a small move, pushes a large one, and pushes on the heartbeat", async () => {
+    await publish(500n, 30);
+    expect(await bridge.pushFeeds()).toBe(1);
+    expect(await answer()).toBe(500n);
+
+    await publish(502n, 29); // 0.4%, under the 1% threshold
+    expect(await bridge.pushFeeds()).toBe(0);
+    expect(await answer()).toBe(500n);
+
+    await publish(600n, 28); // 20%
+    expect(await bridge.pushFeeds()).toBe(1);
+    expect(await answer()).toBe(600n);
+
+    await new Promise((r) => setTimeout(r, 2_100)); // the heartbeat is due
+    await publish(601n, 1);
+    expect(await bridge.pushFeeds()).toBe(1);
+    expect(await answer()).toBe(601n);
+    expect(bridge.metrics.feedPushes).toBe(3);
+  });
+});
