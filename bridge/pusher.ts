@@ -1,19 +1,7 @@
-import {
-  type Account,
-  type Chain,
-  type Hex,
-  type PublicClient,
-  parseAbi,
-  type Transport,
-  type WalletClient,
-} from "viem";
+import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import { sensorFeedsAbi } from "./abi.js";
 import type { Metrics } from "./metrics.js";
 import type { ReadingStore, StoredReading } from "./store/types.js";
-
-const feedsAbi = parseAbi([
-  "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
-  "function updateFeeds(Reading[] readings, bytes[] signatures)",
-]);
 
 /** When a feed is pushed: on a relative change of at least `deviationBps`, or after `heartbeatSec`. */
 export type PushedFeed = { feedId: Hex; deviationBps: number; heartbeatSec: number };
@@ -80,7 +68,7 @@ export class FeedPusher {
       try {
         const hash = await this.p.walletClient.writeContract({
           address: this.p.address,
-          abi: feedsAbi,
+          abi: sensorFeedsAbi,
           functionName: "updateFeeds",
           args: [
             fresh.map((r) => ({

@@ -15,7 +15,7 @@ import {
   toBytes,
   toHex,
 } from "viem";
-import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
+import { deviceRegistryAbi, readingBatchesAbi, sensorFeedsAbi } from "../bridge/abi.js";
 import {
   buildReadingTree,
   type CurveName,
@@ -32,12 +32,6 @@ import {
 } from "../protocol/index.js";
 import type { Wallet } from "./lib/stack.js";
 
-const feedsAbi = parseAbi([
-  "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
-  "struct FeedConfig { uint8 decimals; uint8 quorum; uint32 heartbeat; uint32 window; }",
-  "function configureFeed(bytes32 feedId, FeedConfig config, bytes32[] devices, string description)",
-  "function updateFeeds(Reading[] readings, bytes[] signatures)",
-]);
 const probeAbi = parseAbi([
   "function measure(address target, bytes data) returns (uint256 gasUsed, bool ok)",
 ]);
@@ -188,7 +182,7 @@ async function pushMarginal(
   for (let i = 0; i < 5; i++) {
     const d = await registerDevice(c, curve);
     const f = feedIdOf(`bench-${curve}-${i}`);
-    await c.send(c.feeds, feedsAbi as Abi, "configureFeed", [
+    await c.send(c.feeds, sensorFeedsAbi as Abi, "configureFeed", [
       f,
       { decimals: 2, quorum: 1, heartbeat: 3600, window: 60 },
       [d.id],
@@ -208,7 +202,7 @@ async function pushMarginal(
       sequence: t,
     }));
     const sigs = readings.map((r, i) => signReading(c, devices[i] as Device, r));
-    return c.send(c.feeds, feedsAbi as Abi, "updateFeeds", [readings, sigs]);
+    return c.send(c.feeds, sensorFeedsAbi as Abi, "updateFeeds", [readings, sigs]);
   };
   await push(5); // first values: the steady state overwrites them
   const one = await push(1);

@@ -20,8 +20,8 @@ import {
   signDigest,
   verifyReadingSignature,
 } from "../protocol/index.js";
-import { startMosquitto, startRedis } from "../test/helpers/services.js";
-import { deployStack, registerDevice } from "./lib/stack.js";
+import { startTestInfra } from "../test/helpers/infra.js";
+import { registerDevice } from "./lib/stack.js";
 import { createFleetCa, type IssuedDevice } from "./pki/fleet-ca.js";
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
@@ -88,18 +88,7 @@ export async function benchIngest(curve: CurveName): Promise<IngestResult> {
   log(`ingest ${curve}: ${DEVICES} devices x ${PER_DEVICE} readings`);
   const dir = mkdtempSync(join(tmpdir(), "so-bench-ingest-"));
   const ca = await createFleetCa();
-  const server = await ca.issueServer({ commonName: "localhost" });
-  const bridgeCert = await ca.issueClient({ commonName: "sensor-oracle-bridge" });
-  const [redis, broker, stack] = await Promise.all([
-    startRedis(),
-    startMosquitto({
-      caPem: ca.certPem,
-      serverCertPem: server.certPem,
-      serverKeyPem: server.keyPem,
-      bridgeUser: "sensor-oracle-bridge",
-    }),
-    deployStack(),
-  ]);
+  const { bridgeCert, redis, broker, stack } = await startTestInfra(ca);
   const domain = { chainId: stack.chainId, registry: stack.contracts.registry };
   const certificates = new FleetCertificates(ca.certPem);
   const devices: IssuedDevice[] = [];

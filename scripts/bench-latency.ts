@@ -7,8 +7,8 @@ import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId } from "../bridge/store/types.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
-import { startMosquitto, startRedis } from "../test/helpers/services.js";
-import { deployStack, enrollDevice } from "./lib/stack.js";
+import { startTestInfra } from "../test/helpers/infra.js";
+import { enrollDevice } from "./lib/stack.js";
 import { createFleetCa, type IssuedDevice } from "./pki/fleet-ca.js";
 
 const DEVICES = Number(process.env.BENCH_LATENCY_DEVICES ?? 20);
@@ -32,18 +32,7 @@ export async function benchLatency(): Promise<LatencyResult> {
     `latency: ${DEVICES} devices x ${RATE}/s for ${SECONDS} s, batch window ${BATCH_WINDOW_MS} ms, blocks every ${BLOCK_MS} ms`,
   );
   const ca = await createFleetCa();
-  const server = await ca.issueServer({ commonName: "localhost" });
-  const bridgeCert = await ca.issueClient({ commonName: "sensor-oracle-bridge" });
-  const [redis, broker, stack] = await Promise.all([
-    startRedis(),
-    startMosquitto({
-      caPem: ca.certPem,
-      serverCertPem: server.certPem,
-      serverKeyPem: server.keyPem,
-      bridgeUser: "sensor-oracle-bridge",
-    }),
-    deployStack(),
-  ]);
+  const { bridgeCert, redis, broker, stack } = await startTestInfra(ca);
   const certificates = new FleetCertificates(ca.certPem);
   const devices: IssuedDevice[] = [];
   for (let i = 0; i < DEVICES; i++) {

@@ -2,10 +2,11 @@
 // its own process (bridge/server.ts) against hardhat node over HTTP, Mosquitto and Redis; the
 // devices connect from another process. Samples /proc/<pid>/status VmRSS once a second.
 import { type ChildProcess, spawn } from "node:child_process";
-import { sign as cryptoSign, generateKeyPairSync } from "node:crypto";
+import { sign as cryptoSign } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deviceRegistryAbi } from "../bridge/abi.js";
 import { certificateFingerprint } from "../bridge/certificates.js";
 import {
   encodeReadingMessage,
@@ -94,32 +95,10 @@ export async function benchMemory(): Promise<MemoryResult> {
       }
       jobDevices.push({ name: d.name, cert: d.certPem, key: d.keyPem, payloads });
     }
-    const registerBatchAbi = [
-      {
-        type: "function",
-        name: "registerBatch",
-        stateMutability: "nonpayable",
-        inputs: [
-          {
-            name: "registrations",
-            type: "tuple[]",
-            components: [
-              { name: "deviceId", type: "bytes32" },
-              { name: "curve", type: "uint8" },
-              { name: "x", type: "bytes32" },
-              { name: "y", type: "bytes32" },
-              { name: "certFingerprint", type: "bytes32" },
-              { name: "validFrom", type: "uint40" },
-            ],
-          },
-        ],
-        outputs: [],
-      },
-    ] as const;
     for (let i = 0; i < regs.length; i += 100) {
       const hash = await node.admin.writeContract({
         address: contracts.registry,
-        abi: registerBatchAbi,
+        abi: deviceRegistryAbi,
         functionName: "registerBatch",
         args: [regs.slice(i, i + 100) as never],
       });

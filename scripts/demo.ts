@@ -4,7 +4,7 @@
 // Set REDIS_URL to queue readings in Redis instead of the (not durable) in-process store.
 import pino from "pino";
 import type { Hex } from "viem";
-import { readingBatchesAbi } from "../bridge/abi.js";
+import { coldChainMonitorAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { MemoryStore } from "../bridge/store/memory-store.js";
@@ -186,7 +186,7 @@ async function main(): Promise<string> {
   });
   const hash = await stack.admin.writeContract({
     address: stack.contracts.consumer,
-    abi: COLD_CHAIN_ABI,
+    abi: coldChainMonitorAbi,
     functionName: "submit",
     args: [reading, served.signature, served.proof],
     chain: stack.admin.chain,
@@ -208,30 +208,6 @@ async function main(): Promise<string> {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   return `demo done: ${published} published, ${accepted} accepted, ${rejected} rejected, ${committedReadings} committed in ${batches} batches, 1 verified on-chain by a consumer contract, in ${secs} s${store.durable ? "" : " (in-memory store)"}`;
 }
-
-const COLD_CHAIN_ABI = [
-  {
-    type: "function",
-    name: "submit",
-    stateMutability: "nonpayable",
-    inputs: [
-      {
-        name: "reading",
-        type: "tuple",
-        components: [
-          { name: "deviceId", type: "bytes32" },
-          { name: "feedId", type: "bytes32" },
-          { name: "value", type: "int256" },
-          { name: "timestamp", type: "uint64" },
-          { name: "sequence", type: "uint64" },
-        ],
-      },
-      { name: "signature", type: "bytes" },
-      { name: "proof", type: "bytes32[]" },
-    ],
-    outputs: [],
-  },
-] as const;
 
 main().then(
   (summary) => {

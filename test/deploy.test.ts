@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createWalletClient, type Hex, http, keccak256, parseAbi, publicActions, toBytes } from "viem";
+import { createWalletClient, type Hex, http, keccak256, publicActions, toBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deviceRegistryAbi } from "../bridge/abi.js";
+import { deviceRegistryAbi, freezerAlarmAbi, sensorFeedsAbi } from "../bridge/abi.js";
 import { feedIdOf, readingDigest, signDigest, verifyReadingSignature } from "../protocol/index.js";
 import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
 import { type ChainNode, DEV_KEYS, startHardhatNode } from "./helpers/chain-node.js";
@@ -77,14 +77,13 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
       transport: http(url),
       account: privateKeyToAccount(DEV_KEYS.admin),
     }).extend(publicActions);
-    const roles = parseAbi(["function hasRole(bytes32 role, address account) view returns (bool)"]);
     const batches = addresses()["SensorOracle#ReadingBatches"] as Hex;
     const params = JSON.parse(paramsBackup);
     const submitterRole = keccak256(toBytes("SUBMITTER_ROLE"));
     expect(
       await client.readContract({
         address: batches,
-        abi: roles,
+        abi: deviceRegistryAbi,
         functionName: "hasRole",
         args: [submitterRole, params.SensorOracle.submitter],
       }),
@@ -128,21 +127,16 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
       digest,
       signature: wire,
     });
-    const feedsAbi = parseAbi([
-      "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
-      "function updateFeeds(Reading[] readings, bytes[] signatures)",
-    ]);
     const hash = await client.writeContract({
       address: feeds,
-      abi: feedsAbi,
+      abi: sensorFeedsAbi,
       functionName: "updateFeeds",
       args: [[reading], [`0x${Buffer.from(sig as Uint8Array).toString("hex")}`]],
     });
     expect((await client.waitForTransactionReceipt({ hash })).status).toBe("success");
-    const alarmAbi = parseAbi(["function check() returns (bool)", "function alarmed() view returns (bool)"]);
     const { result } = await client.simulateContract({
       address: alarm,
-      abi: alarmAbi,
+      abi: freezerAlarmAbi,
       functionName: "check",
     });
     expect(result).toBe(true); // -12.00 °C is warmer than the -15.00 °C limit

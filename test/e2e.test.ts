@@ -5,18 +5,20 @@ import mqtt from "mqtt";
 import pino from "pino";
 import { type Hex, hexToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readingBatchesAbi } from "../bridge/abi.js";
+import { coldChainMonitorAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { type Bridge, startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
 import { readingsTopic } from "../protocol/index.js";
-import { deployStack, enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import { enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
+import { startTestInfra } from "./helpers/infra.js";
+import type { Service } from "./helpers/services.js";
 
-const BRIDGE_CN = "sensor-oracle-bridge";
+const _BRIDGE_CN = "sensor-oracle-bridge";
 const quiet = { warn: () => {} };
 
 type ReadingResponse = {
@@ -76,18 +78,8 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     seqDir = mkdtempSync(join(tmpdir(), "so-e2e-seq-"));
     ca = await createFleetCa();
     otherCa = await createFleetCa({ commonName: "some other CA" });
-    const server = await ca.issueServer({ commonName: "localhost" });
-    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
-    [redis, broker, stack] = await Promise.all([
-      startRedis(),
-      startMosquitto({
-        caPem: ca.certPem,
-        serverCertPem: server.certPem,
-        serverKeyPem: server.keyPem,
-        bridgeUser: BRIDGE_CN,
-      }),
-      deployStack(),
-    ]);
+    let bridgeCert: IssuedCertificate;
+    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
     devices.p256 = await enrollDevice(stack, ca, "p256");
     devices.k1 = await enrollDevice(stack, ca, "secp256k1");
     devices.unregistered = await enrollDevice(stack, ca, "p256", { register: false });
@@ -153,45 +145,11 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
 
   it("lets a consumer contract act on a verified reading only", async () => {
     const r = await getReading(`${devices.k1.name}:1`);
-    const consumerAbi = [
-      {
-        type: "function",
-        name: "submit",
-        stateMutability: "nonpayable",
-        inputs: [
-          {
-            name: "reading",
-            type: "tuple",
-            components: [
-              { name: "deviceId", type: "bytes32" },
-              { name: "feedId", type: "bytes32" },
-              { name: "value", type: "int256" },
-              { name: "timestamp", type: "uint64" },
-              { name: "sequence", type: "uint64" },
-            ],
-          },
-          { name: "signature", type: "bytes" },
-          { name: "proof", type: "bytes32[]" },
-        ],
-        outputs: [],
-      },
-      {
-        type: "function",
-        name: "state",
-        stateMutability: "view",
-        inputs: [],
-        outputs: [
-          { name: "lastValue", type: "int256" },
-          { name: "lastTimestamp", type: "uint64" },
-          { name: "excursions", type: "uint256" },
-        ],
-      },
-    ] as const;
     const forged = { ...onChain(r.reading), value: 20n };
     await expect(
       stack.publicClient.simulateContract({
         address: stack.contracts.consumer,
-        abi: consumerAbi,
+        abi: coldChainMonitorAbi,
         functionName: "submit",
         args: [forged, r.signature, r.proof as Hex[]],
         account: stack.admin.account,
@@ -199,7 +157,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     ).rejects.toThrow(/ReadingBatchesUnknownBatch|reverted/);
     const hash = await stack.admin.writeContract({
       address: stack.contracts.consumer,
-      abi: consumerAbi,
+      abi: coldChainMonitorAbi,
       functionName: "submit",
       args: [onChain(r.reading), r.signature, r.proof as Hex[]],
       chain: stack.admin.chain,
@@ -208,7 +166,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     await stack.publicClient.waitForTransactionReceipt({ hash });
     const [lastValue, , excursions] = await stack.publicClient.readContract({
       address: stack.contracts.consumer,
-      abi: consumerAbi,
+      abi: coldChainMonitorAbi,
       functionName: "state",
     });
     expect(lastValue).toBe(1020n);

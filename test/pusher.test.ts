@@ -1,20 +1,16 @@
 import pino from "pino";
-import { parseAbi } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sensorFeedsAbi } from "../bridge/abi.js";
 import { type Bridge, startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
-import { deployStack, enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import { enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa } from "../scripts/pki/fleet-ca.js";
-import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
-
-const feedsAbi = parseAbi([
-  "struct FeedConfig { uint8 decimals; uint8 quorum; uint32 heartbeat; uint32 window; }",
-  "function configureFeed(bytes32 feedId, FeedConfig config, bytes32[] devices, string description)",
-  "function latestRoundData(bytes32 feedId) view returns (uint80, int256, uint256, uint256, uint80)",
-]);
+import { startTestInfra } from "./helpers/infra.js";
+import type { Service } from "./helpers/services.js";
 
 describe("the bridge pushes feeds on deviation and heartbeat", () => {
   let stack: Stack;
@@ -26,22 +22,12 @@ describe("the bridge pushes feeds on deviation and heartbeat", () => {
 
   beforeAll(async () => {
     const ca = await createFleetCa();
-    const server = await ca.issueServer({ commonName: "localhost" });
-    const bridgeCert = await ca.issueClient({ commonName: "sensor-oracle-bridge" });
-    [redis, broker, stack] = await Promise.all([
-      startRedis(),
-      startMosquitto({
-        caPem: ca.certPem,
-        serverCertPem: server.certPem,
-        serverKeyPem: server.keyPem,
-        bridgeUser: "sensor-oracle-bridge",
-      }),
-      deployStack(),
-    ]);
+    let bridgeCert: IssuedCertificate;
+    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
     const d = await enrollDevice(stack, ca, "secp256k1");
     const hash = await stack.admin.writeContract({
       address: stack.contracts.feeds,
-      abi: feedsAbi,
+      abi: sensorFeedsAbi,
       functionName: "configureFeed",
       args: [
         stack.feedId,
@@ -92,7 +78,7 @@ describe("the bridge pushes feeds on deviation and heartbeat", () => {
     (
       await stack.publicClient.readContract({
         address: stack.contracts.feeds,
-        abi: feedsAbi,
+        abi: sensorFeedsAbi,
         functionName: "latestRoundData",
         args: [stack.feedId],
       })

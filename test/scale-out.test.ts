@@ -8,11 +8,13 @@ import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId } from "../bridge/store/types.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
-import { deployStack, enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import { enrollDevice, type Stack } from "../scripts/lib/stack.js";
+import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
+import { startTestInfra } from "./helpers/infra.js";
+import type { Service } from "./helpers/services.js";
 
-const BRIDGE_CN = "sensor-oracle-bridge";
+const _BRIDGE_CN = "sensor-oracle-bridge";
 const DEVICES = 4;
 const PER_DEVICE = 50;
 
@@ -27,18 +29,8 @@ describe("two bridges sharing one Mosquitto (MQTT 5 shared subscription) and one
 
   beforeAll(async () => {
     const ca = await createFleetCa();
-    const server = await ca.issueServer({ commonName: "localhost" });
-    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
-    [redis, broker, stack] = await Promise.all([
-      startRedis(),
-      startMosquitto({
-        caPem: ca.certPem,
-        serverCertPem: server.certPem,
-        serverKeyPem: server.keyPem,
-        bridgeUser: BRIDGE_CN,
-      }),
-      deployStack(),
-    ]);
+    let bridgeCert: IssuedCertificate;
+    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
     devices = [];
     for (let i = 0; i < DEVICES; i++)
       devices.push(await enrollDevice(stack, ca, i % 2 ? "secp256k1" : "p256"));

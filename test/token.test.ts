@@ -19,13 +19,15 @@ import {
   TokenError,
   verifyReadingSignature,
 } from "../protocol/index.js";
-import { deployStack, type Stack } from "../scripts/lib/stack.js";
+import type { Stack } from "../scripts/lib/stack.js";
 import { enrollTokenDevice, type TokenDevice } from "../scripts/lib/token-enroll.js";
+import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa, type FleetCa } from "../scripts/pki/fleet-ca.js";
-import { type Service, startMosquitto, startRedis } from "./helpers/services.js";
+import { startTestInfra } from "./helpers/infra.js";
+import type { Service } from "./helpers/services.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "./helpers/softhsm.js";
 
-const BRIDGE_CN = "sensor-oracle-bridge";
+const _BRIDGE_CN = "sensor-oracle-bridge";
 
 describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, to the chain", () => {
   let hsm: SoftHsm;
@@ -71,18 +73,8 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     hsm = createSoftHsmToken();
     token = Pkcs11Token.open(tokenParams());
     ca = await createFleetCa();
-    const server = await ca.issueServer({ commonName: "localhost" });
-    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
-    [redis, broker, stack] = await Promise.all([
-      startRedis(),
-      startMosquitto({
-        caPem: ca.certPem,
-        serverCertPem: server.certPem,
-        serverKeyPem: server.keyPem,
-        bridgeUser: BRIDGE_CN,
-      }),
-      deployStack(),
-    ]);
+    let bridgeCert: IssuedCertificate;
+    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
     certificates = new FleetCertificates(ca.certPem);
     store = new RedisStore({ url: redis.url, prefix: "token" });
     bridge = await startBridge({

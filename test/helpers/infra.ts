@@ -1,0 +1,28 @@
+import { deployStack, type Stack } from "../../scripts/lib/stack.js";
+import type { FleetCa, IssuedCertificate } from "../../scripts/pki/fleet-ca.js";
+import { type Service, startMosquitto, startRedis } from "./services.js";
+
+export const BRIDGE_CN = "sensor-oracle-bridge";
+
+export type TestInfra = { bridgeCert: IssuedCertificate; redis: Service; broker: Service; stack: Stack };
+
+/**
+ * What most end-to-end tests and benchmarks stand on: for a fleet CA, a private Redis, a private
+ * Mosquitto with mTLS and the per-device ACL, the contracts on Hardhat's in-process chain, and a
+ * client certificate for the bridge. Started in parallel; each part stops on its own.
+ */
+export async function startTestInfra(ca: FleetCa): Promise<TestInfra> {
+  const server = await ca.issueServer({ commonName: "localhost" });
+  const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+  const [redis, broker, stack] = await Promise.all([
+    startRedis(),
+    startMosquitto({
+      caPem: ca.certPem,
+      serverCertPem: server.certPem,
+      serverKeyPem: server.keyPem,
+      bridgeUser: BRIDGE_CN,
+    }),
+    deployStack(),
+  ]);
+  return { bridgeCert, redis, broker, stack };
+}
