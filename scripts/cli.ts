@@ -83,6 +83,34 @@ function chainClients(cfg: NonNullable<FleetConfig["chain"]>) {
   return { publicClient, wallet };
 }
 
+/** A device's keys in the token: the reading key, and for secp256k1 a P-256 TLS key beside it. */
+function generateDeviceKeys(token: Pkcs11Token, curve: CurveName, label: string) {
+  if (token.hasKey(label)) throw new SensorOracleError(`The token already holds a key labelled "${label}".`);
+  progress(`generating a ${curve} key in the token (sensitive, not extractable)`);
+  const readingPublicKey = token.generateKey({ curve, label });
+  const tlsLabel = curve === "p256" ? label : `${label}-tls`;
+  const tlsPublicKey =
+    curve === "p256" ? readingPublicKey : token.generateKey({ curve: "p256", label: tlsLabel });
+  return { readingPublicKey, tlsPublicKey, tlsLabel };
+}
+
+/** Send one registry transaction and wait for it; returns the block it landed in. */
+async function registryTx(
+  chain: NonNullable<FleetConfig["chain"]>,
+  what: string,
+  request: { functionName: "register" | "rotate" | "revoke"; args: readonly unknown[] },
+): Promise<bigint> {
+  const { publicClient, wallet } = chainClients(chain);
+  const hash = await wallet.writeContract({
+    address: chain.registry,
+    abi: deviceRegistryAbi,
+    ...request,
+  } as never);
+  const receipt = await publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new SensorOracleError(`${what} transaction ${hash} reverted.`);
+  return receipt.blockNumber;
+}
+
 async function caInit(argv: string[]): Promise<string> {
   const v = args(argv, {
     dir: "string",
@@ -192,13 +220,7 @@ async function deviceEnroll(argv: string[]): Promise<string> {
   progress(`opening token "${tokenLabel}"`);
   const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
   try {
-    if (token.hasKey(label))
-      throw new SensorOracleError(`The token already holds a key labelled "${label}".`);
-    progress(`generating a ${curve} key in the token (sensitive, not extractable)`);
-    const readingPublicKey = token.generateKey({ curve: curve as CurveName, label });
-    const tlsLabel = curve === "p256" ? label : `${label}-tls`;
-    const tlsPublicKey =
-      curve === "p256" ? readingPublicKey : token.generateKey({ curve: "p256", label: tlsLabel });
+    const { readingPublicKey, tlsPublicKey, tlsLabel } = generateDeviceKeys(token, curve as CurveName, label);
     const ca = await loadFleetCa(join(dir, "ca"));
     progress("issuing the device certificate");
     const cert = await ca.issueDeviceForKeys({ curve: curve as CurveName, readingPublicKey, tlsPublicKey });
@@ -207,12 +229,9 @@ async function deviceEnroll(argv: string[]): Promise<string> {
     let registered = "not registered (no chain in fleet.json)";
     if (cfg.chain) {
       progress(`registering ${cert.deviceId} on chain ${cfg.chain.chainId}`);
-      const { publicClient, wallet } = chainClients(cfg.chain);
       const { x, y } = splitPublicKey(readingPublicKey);
       const dc = parseDeviceCertificate(cert.certPem);
-      const hash = await wallet.writeContract({
-        address: cfg.chain.registry,
-        abi: deviceRegistryAbi,
+      const block = await registryTx(cfg.chain, "Registration", {
         functionName: "register",
         args: [
           cert.deviceId,
@@ -223,10 +242,7 @@ async function deviceEnroll(argv: string[]): Promise<string> {
           Math.floor(dc.notBefore.getTime() / 1000),
         ],
       });
-      const receipt = await publicClient.waitForTransactionReceipt({ hash });
-      if (receipt.status !== "success")
-        throw new SensorOracleError(`Registration transaction ${hash} reverted.`);
-      registered = `registered in block ${receipt.blockNumber}`;
+      registered = `registered in block ${block}`;
     }
     const agent = {
       deviceName: cert.name,
@@ -273,13 +289,7 @@ async function deviceRotate(argv: string[]): Promise<string> {
   progress(`opening token "${tokenLabel}"`);
   const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
   try {
-    if (token.hasKey(label))
-      throw new SensorOracleError(`The token already holds a key labelled "${label}".`);
-    progress(`generating the new ${old.curve} key in the token`);
-    const readingPublicKey = token.generateKey({ curve: old.curve, label });
-    const tlsLabel = old.curve === "p256" ? label : `${label}-tls`;
-    const tlsPublicKey =
-      old.curve === "p256" ? readingPublicKey : token.generateKey({ curve: "p256", label: tlsLabel });
+    const { readingPublicKey, tlsPublicKey, tlsLabel } = generateDeviceKeys(token, old.curve, label);
     const ca = await loadFleetCa(join(dir, "ca"));
     const cert = await ca.issueDeviceForKeys({
       curve: old.curve,
@@ -292,17 +302,12 @@ async function deviceRotate(argv: string[]): Promise<string> {
     if (cfg.chain) {
       const at = Math.floor(Date.now() / 1000);
       progress(`rotating the key of ${deviceNameToId(name)} on chain ${cfg.chain.chainId} from ${at}`);
-      const { publicClient, wallet } = chainClients(cfg.chain);
       const { x, y } = splitPublicKey(readingPublicKey);
-      const hash = await wallet.writeContract({
-        address: cfg.chain.registry,
-        abi: deviceRegistryAbi,
+      const block = await registryTx(cfg.chain, "Rotation", {
         functionName: "rotate",
         args: [deviceNameToId(name), old.curve === "p256" ? 2 : 1, x, y, dc.fingerprint, at],
       });
-      const receipt = await publicClient.waitForTransactionReceipt({ hash });
-      if (receipt.status !== "success") throw new SensorOracleError(`Rotation transaction ${hash} reverted.`);
-      onChain = `rotated on-chain in block ${receipt.blockNumber}`;
+      onChain = `rotated on-chain in block ${block}`;
     }
     // The old certificate stays beside the new one: the bridge needs it for readings signed before.
     writeFileSync(join(dir, "devices", `${name}.${old.serialNumber}.pem`), readFileSync(certFile, "utf8"));
@@ -334,16 +339,11 @@ async function deviceRevoke(argv: string[]): Promise<string> {
   if (cfg.chain) {
     const since = v.since ? Number(v.since) : Math.floor(Date.now() / 1000);
     progress(`revoking ${deviceNameToId(name)} on chain ${cfg.chain.chainId} since ${since}`);
-    const { publicClient, wallet } = chainClients(cfg.chain);
-    const hash = await wallet.writeContract({
-      address: cfg.chain.registry,
-      abi: deviceRegistryAbi,
+    const block = await registryTx(cfg.chain, "Revocation", {
       functionName: "revoke",
       args: [deviceNameToId(name), since],
     });
-    const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new SensorOracleError(`Revocation transaction ${hash} reverted.`);
-    onChain = `revoked on-chain in block ${receipt.blockNumber}`;
+    onChain = `revoked on-chain in block ${block}`;
   }
   return `device ${name} revoked: CRL ${join(dir, "ca", FLEET_CA_FILES.crl)} updated, ${onChain}`;
 }
