@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../protocol/index.js";
-import { loadConfig, readPrivateKey, redactUrl } from "./config.js";
+import { loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "so-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,6 +70,36 @@ describe("bridge configuration", () => {
     ["an unknown key (a typo)", { ...good, batch: { intervalMS: 5 } }, {}, "batch.intervalMS"],
   ])("fails fast naming the key for %s", (_what, body, env, key) => {
     expect(keyOf(() => loadConfig(file(`bad-${key}.json`, JSON.stringify(body)), env))).toBe(key);
+  });
+
+  it("takes push-feed settings only together, and names a bad feed entry", () => {
+    const feeds = file(
+      "feeds.json",
+      JSON.stringify([{ feedId: `0x${"ab".repeat(32)}`, deviationBps: 50, heartbeatSec: 3600 }]),
+    );
+    const c = loadConfig(
+      file(
+        "push.json",
+        JSON.stringify({ ...good, push: { feedsContract: good.chain.batches, feedsFile: "feeds.json" } }),
+      ),
+      {},
+    );
+    expect(readPushedFeeds(c.push?.feedsFile as string)).toEqual([
+      { feedId: `0x${"ab".repeat(32)}`, deviationBps: 50, heartbeatSec: 3600 },
+    ]);
+    expect(
+      keyOf(() =>
+        loadConfig(
+          file("push-half.json", JSON.stringify({ ...good, push: { feedsFile: "feeds.json" } })),
+          {},
+        ),
+      ),
+    ).toBe("push.feedsContract");
+    const badFeeds = file(
+      "bad-feeds.json",
+      JSON.stringify([{ feedId: "0x12", deviationBps: 50, heartbeatSec: 1 }]),
+    );
+    expect(keyOf(() => readPushedFeeds(badFeeds))).toBe("push.feedsFile[0].feedId");
   });
 
   it("keeps secrets out of messages: the private key file and the RPC URL's path", () => {

@@ -12,6 +12,8 @@ export type BridgeConfig = {
   batch: { intervalMs: number; maxSize: number };
   http: { host: string; port: number };
   rateLimit: { perSecond: number; burst: number };
+  /** Push feeds: the SensorFeeds contract and a JSON file of [{ feedId, deviationBps, heartbeatSec }]. */
+  push?: { feedsContract?: Hex; feedsFile?: string };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 };
 
@@ -46,6 +48,8 @@ const SPECS: Spec[] = [
   { key: "http.port", env: "SO_HTTP_PORT", kind: "int", def: 8080 },
   { key: "rateLimit.perSecond", env: "SO_RATE_LIMIT_PER_SECOND", kind: "int", def: 20 },
   { key: "rateLimit.burst", env: "SO_RATE_LIMIT_BURST", kind: "int", def: 40 },
+  { key: "push.feedsContract", env: "SO_PUSH_FEEDS_CONTRACT", kind: "address", optional: true },
+  { key: "push.feedsFile", env: "SO_PUSH_FEEDS_FILE", kind: "file", optional: true },
   {
     key: "logLevel",
     env: "SO_LOG_LEVEL",
@@ -146,7 +150,38 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     }
     set(out, spec.key, v);
   }
+  const push = out.push as { feedsContract?: string; feedsFile?: string } | undefined;
+  if (push && !!push.feedsContract !== !!push.feedsFile) {
+    throw new ConfigError(
+      push.feedsContract ? "push.feedsFile" : "push.feedsContract",
+      "is required when the other push setting is set",
+    );
+  }
   return out as BridgeConfig;
+}
+
+/** The feeds to push, from push.feedsFile: checked here so a bad entry fails at start, naming it. */
+export function readPushedFeeds(file: string): { feedId: Hex; deviationBps: number; heartbeatSec: number }[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ConfigError("push.feedsFile", `is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(list) || list.length === 0)
+    throw new ConfigError("push.feedsFile", "must hold a non-empty JSON array");
+  return list.map((f, i) => {
+    const e = f as Record<string, unknown>;
+    const bad = (what: string) => new ConfigError(`push.feedsFile[${i}].${what}`, "is missing or invalid");
+    if (typeof e.feedId !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(e.feedId)) throw bad("feedId");
+    if (!Number.isSafeInteger(e.deviationBps) || (e.deviationBps as number) <= 0) throw bad("deviationBps");
+    if (!Number.isSafeInteger(e.heartbeatSec) || (e.heartbeatSec as number) <= 0) throw bad("heartbeatSec");
+    return {
+      feedId: e.feedId.toLowerCase() as Hex,
+      deviationBps: e.deviationBps as number,
+      heartbeatSec: e.heartbeatSec as number,
+    };
+  });
 }
 
 /** The submitter's private key from its file; the key never appears in an error. */

@@ -6,7 +6,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { ConfigError } from "../protocol/index.js";
 import { startBridge } from "./bridge.js";
 import { FleetCertificates } from "./certificates.js";
-import { loadConfig, readPrivateKey, redactUrl } from "./config.js";
+import { loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
 import { RedisStore } from "./store/redis-store.js";
 
 async function main(): Promise<void> {
@@ -54,6 +54,9 @@ async function main(): Promise<void> {
     batchIntervalMs: config.batch.intervalMs,
     maxBatchSize: config.batch.maxSize,
     rateLimit: config.rateLimit,
+    ...(config.push?.feedsContract && config.push.feedsFile
+      ? { push: { address: config.push.feedsContract, feeds: readPushedFeeds(config.push.feedsFile) } }
+      : {}),
     http: { host: config.http.host, port: config.http.port },
     log,
   });
