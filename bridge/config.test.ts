@@ -73,7 +73,7 @@ describe("bridge configuration", () => {
   });
 
   it("takes push-feed settings only together, and names a bad feed entry", () => {
-    const feeds = file(
+    file(
       "feeds.json",
       JSON.stringify([{ feedId: `0x${"ab".repeat(32)}`, deviationBps: 50, heartbeatSec: 3600 }]),
     );

@@ -83,6 +83,16 @@ function chainClients(cfg: NonNullable<FleetConfig["chain"]>) {
   return { publicClient, wallet };
 }
 
+/** The token named by --module, --token-label and --pin-file, logged in. */
+function openToken(v: Record<string, string | undefined>) {
+  const modulePath = need(v, "module");
+  const tokenLabel = need(v, "token-label");
+  const pinFile = resolve(need(v, "pin-file"));
+  progress(`opening token "${tokenLabel}"`);
+  const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
+  return { token, modulePath, tokenLabel, pinFile };
+}
+
 /** A device's keys in the token: the reading key, and for secp256k1 a P-256 TLS key beside it. */
 function generateDeviceKeys(token: Pkcs11Token, curve: CurveName, label: string) {
   if (token.hasKey(label)) throw new SensorOracleError(`The token already holds a key labelled "${label}".`);
@@ -214,11 +224,7 @@ async function deviceEnroll(argv: string[]): Promise<string> {
   const curve = need(v, "curve");
   if (curve !== "p256" && curve !== "secp256k1") throw new UsageError("--curve must be p256 or secp256k1");
   const label = need(v, "label");
-  const modulePath = need(v, "module");
-  const tokenLabel = need(v, "token-label");
-  const pinFile = resolve(need(v, "pin-file"));
-  progress(`opening token "${tokenLabel}"`);
-  const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
+  const { token, modulePath, tokenLabel, pinFile } = openToken(v);
   try {
     const { readingPublicKey, tlsPublicKey, tlsLabel } = generateDeviceKeys(token, curve as CurveName, label);
     const ca = await loadFleetCa(join(dir, "ca"));
@@ -283,11 +289,7 @@ async function deviceRotate(argv: string[]): Promise<string> {
   if (!existsSync(certFile)) throw new SensorOracleError(`No device ${name} in this fleet.`);
   const old = parseDeviceCertificate(readFileSync(certFile, "utf8"));
   const label = need(v, "label");
-  const modulePath = need(v, "module");
-  const tokenLabel = need(v, "token-label");
-  const pinFile = resolve(need(v, "pin-file"));
-  progress(`opening token "${tokenLabel}"`);
-  const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
+  const { token } = openToken(v);
   try {
     const { readingPublicKey, tlsPublicKey, tlsLabel } = generateDeviceKeys(token, old.curve, label);
     const ca = await loadFleetCa(join(dir, "ca"));
