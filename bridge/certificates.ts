@@ -140,7 +140,7 @@ export class FleetCertificates {
         details: `device ${name}`,
       });
     }
-    entry.checked ??= this.check(name, entry.pem);
+    entry.checked ??= this.check(entry);
     const dc = await entry.checked;
     if (this.revoked.has(dc.serialNumber)) {
       throw new ReadingRejectedError("revoked", "Device certificate is on the fleet CRL.", {
@@ -155,16 +155,15 @@ export class FleetCertificates {
     return dc;
   }
 
-  private async check(name: string, pem: string): Promise<DeviceCertificate> {
-    const cert = new x509.X509Certificate(pem);
+  /** The entry's certificate, parsed when added, once its signature chains to a fleet CA. */
+  private async check(entry: Entry): Promise<DeviceCertificate> {
+    const cert = new x509.X509Certificate(entry.pem);
     const issuer = (await this.trustedCas()).find((c) => c.subject === cert.issuer);
     const signedByCa =
       !!issuer &&
       (await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true }).catch(() => false));
-    if (!signedByCa) throw certificateInvalid(name, "not issued by the fleet CA");
-    const dc = parseDeviceCertificate(pem);
-    if (dc.name !== name) throw certificateInvalid(name, "CN does not name this device");
-    return dc;
+    if (!signedByCa) throw certificateInvalid(entry.parsed.name, "not issued by the fleet CA");
+    return entry.parsed;
   }
 }
 

@@ -95,7 +95,10 @@ export async function ingestReading(
   return { id, reading, stored };
 }
 
-export function toReading(s: StoredReading): Reading {
+/** A reading as signed, from its stored (or served) decimal-string form. */
+export function toReading(
+  s: Pick<StoredReading, "deviceId" | "feedId" | "value" | "timestamp" | "sequence">,
+): Reading {
   return {
     deviceId: s.deviceId,
     feedId: s.feedId,

@@ -1,5 +1,5 @@
 import type { Hex, PublicClient } from "viem";
-import type { CurveName } from "../protocol/index.js";
+import { type CurveName, curveOf } from "../protocol/index.js";
 import { deviceRegistryAbi } from "./abi.js";
 
 export type RegistryKey = { curve: CurveName; publicKey: Uint8Array; validFrom: number; validUntil: number };
@@ -127,14 +127,14 @@ export class RegistryCache {
           args: [deviceId, i],
         });
         pastKeys.push({
-          curve: curve === 1 ? "secp256k1" : "p256",
+          curve: curveOf(curve),
           publicKey: point(x, y),
           validFrom,
           validUntil,
         });
       }
       device = {
-        curve: d.curve === 1 ? "secp256k1" : "p256",
+        curve: curveOf(d.curve),
         status: d.status === 1 ? "active" : "revoked",
         validFrom: d.validFrom,
         revokedAt: d.revokedAt,

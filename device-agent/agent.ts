@@ -77,12 +77,12 @@ export class DeviceAgent {
       reconnectPeriod: 1000,
     });
     this.client.on("message", (_topic, payload) => this.onAck(payload));
-    this.client.on("connect", () => this.resend());
+    this.client.on("connect", () => this.resendOlderThan(0));
     const timeout = this.p.ackTimeoutMs ?? 5_000;
     this.retryTimer = setInterval(() => this.resendOlderThan(timeout), Math.max(250, timeout / 4));
     this.retryTimer.unref();
     await this.client.subscribeAsync(acksTopic(this.p.deviceName), { qos: 1 });
-    if (this.buffer.size > 0) this.resend(); // kept from before (a restart of the client, a rotation)
+    if (this.buffer.size > 0) this.resendOlderThan(0); // kept from before (a restart of the client, a rotation)
   }
 
   /** Sign and publish one reading; resolves with its sequence once handed to the MQTT client. */
@@ -190,7 +190,7 @@ export class DeviceAgent {
     if (this.resendTimer) return;
     this.resendTimer = setTimeout(() => {
       this.resendTimer = undefined;
-      if (this.client?.connected) this.resend();
+      if (this.client?.connected) this.resendOlderThan(0);
     }, delayMs);
     this.resendTimer.unref();
   }
@@ -202,14 +202,6 @@ export class DeviceAgent {
       if (now - (this.sentAt.get(seq) ?? 0) < ms) continue;
       this.sentAt.set(seq, now);
       this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
-    }
-  }
-
-  private resend(): void {
-    const now = Date.now();
-    for (const [seq, payload] of this.buffer) {
-      this.sentAt.set(seq, now);
-      this.client?.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
     }
   }
 

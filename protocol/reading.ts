@@ -5,6 +5,9 @@ import { encodeAbiParameters, type Hex, hashDomain, hashTypedData, hexToBytes, k
 export const Curve = { secp256k1: 1, p256: 2 } as const;
 export type CurveName = keyof typeof Curve;
 
+/** The curve of a code as DeviceRegistry stores it (1 secp256k1, 2 P-256). */
+export const curveOf = (code: number): CurveName => (code === Curve.secp256k1 ? "secp256k1" : "p256");
+
 /** One reading as a device signs it (docs/PROTOCOL.md). */
 export type Reading = {
   deviceId: Hex;

@@ -2,6 +2,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { type Hex, keccak256, toHex } from "viem";
 import { buildReadingTree, readingProof } from "./merkle.js";
 import {
+  Curve,
   type CurveName,
   deviceIdOf,
   deviceIdToName,
@@ -158,7 +159,7 @@ export function vectorsSolidity(v: Vectors): string {
   v.readings.forEach((r, i) => {
     const dev = v.devices.find((d) => d.curve === r.curve) as VectorDevice;
     lines.push(`        if (i == ${i}) {`);
-    lines.push(`            v.curve = ${r.curve === "p256" ? 2 : 1};`);
+    lines.push(`            v.curve = ${Curve[r.curve]};`);
     lines.push(
       `            v.reading = Readings.Reading(${r.reading.deviceId}, ${r.reading.feedId}, ${r.reading.value}, ${r.reading.timestamp}, ${r.reading.sequence});`,
     );

@@ -18,6 +18,7 @@ import {
 import { deviceRegistryAbi, readingBatchesAbi, sensorFeedsAbi } from "../bridge/abi.js";
 import {
   buildReadingTree,
+  Curve,
   type CurveName,
   deviceIdOf,
   feedIdOf,
@@ -98,7 +99,7 @@ async function registerDevice(c: Chain, curve: CurveName): Promise<Device> {
   const { x, y } = splitPublicKey(pub);
   await c.send(c.registry, deviceRegistryAbi as Abi, "register", [
     id,
-    curve === "p256" ? 2 : 1,
+    Curve[curve],
     x,
     y,
     toHex(0, { size: 32 }),

@@ -30,10 +30,12 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 
 export type IngestResult = { curve: CurveName; readings: number; perSecond: number; verifyPerSecond: number };
 
-function presign(
+/** Signed reading payloads for a device, sequences 1..count (P-256 through node:crypto, which is fast). */
+export function presign(
   d: IssuedDevice,
   domain: { chainId: number; registry: Hex },
   feedId: Hex,
+  count = PER_DEVICE,
 ): { payloads: string[]; digests: Hex[]; sigs: Uint8Array[] } {
   const payloads: string[] = [];
   const digests: Hex[] = [];
@@ -41,7 +43,7 @@ function presign(
   // P-256: node:crypto signs fast; secp256k1: @noble/curves.
   const p256Key = d.curve === "p256" ? (d.keyPem as string) : undefined;
   const now = BigInt(Math.floor(Date.now() / 1000));
-  for (let i = 0; i < PER_DEVICE; i++) {
+  for (let i = 0; i < count; i++) {
     const r: Reading = {
       deviceId: d.deviceId,
       feedId,

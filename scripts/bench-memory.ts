@@ -2,22 +2,15 @@
 // its own process (bridge/server.ts) against hardhat node over HTTP, Mosquitto and Redis; the
 // devices connect from another process. Samples /proc/<pid>/status VmRSS once a second.
 import { type ChildProcess, spawn } from "node:child_process";
-import { sign as cryptoSign } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deviceRegistryAbi } from "../bridge/abi.js";
 import { certificateFingerprint } from "../bridge/certificates.js";
-import {
-  encodeReadingMessage,
-  feedIdOf,
-  normalizeLowS,
-  type Reading,
-  readingDigest,
-  splitPublicKey,
-} from "../protocol/index.js";
+import { feedIdOf, splitPublicKey } from "../protocol/index.js";
 import { DEV_KEYS, deployOverHttp, startHardhatNode } from "../test/helpers/chain-node.js";
 import { freePort, startMosquitto, startRedis } from "../test/helpers/services.js";
+import { presign } from "./bench-ingest.js";
 import { createFleetCa } from "./pki/fleet-ca.js";
 
 const DEVICES = Number(process.env.BENCH_MEMORY_DEVICES ?? 1000);
@@ -64,7 +57,7 @@ export async function benchMemory(): Promise<MemoryResult> {
     const jobDevices = [];
     const regs = [];
     const perDevice = Math.ceil((SECONDS * 1000) / INTERVAL_MS) + 5;
-    const now = BigInt(Math.floor(Date.now() / 1000));
+    const _now = BigInt(Math.floor(Date.now() / 1000));
     for (let i = 0; i < DEVICES; i++) {
       const d = await ca.issueDevice({ curve: "p256" });
       writeFileSync(join(dir, "devices", `${d.name}.pem`), d.certPem);
@@ -77,22 +70,7 @@ export async function benchMemory(): Promise<MemoryResult> {
         certFingerprint: certificateFingerprint(d.certPem),
         validFrom: 1,
       });
-      const payloads = [];
-      for (let s = 1; s <= perDevice; s++) {
-        const r: Reading = {
-          deviceId: d.deviceId,
-          feedId,
-          value: BigInt(s),
-          timestamp: now,
-          sequence: BigInt(s),
-        };
-        const digest = readingDigest(r, domain);
-        const sig = cryptoSign("sha256", Buffer.from(digest.slice(2), "hex"), {
-          key: d.keyPem,
-          dsaEncoding: "ieee-p1363",
-        });
-        payloads.push(encodeReadingMessage(r, normalizeLowS("p256", new Uint8Array(sig))));
-      }
+      const { payloads } = presign(d, domain, feedId, perDevice);
       jobDevices.push({ name: d.name, cert: d.certPem, key: d.keyPem, payloads });
     }
     for (let i = 0; i < regs.length; i += 100) {

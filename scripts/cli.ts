@@ -13,6 +13,7 @@ import { DeviceAgent } from "../device-agent/agent.js";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import { DEFAULT_PKCS11_ENGINE, tokenTlsContext } from "../device-agent/tls.js";
 import {
+  Curve,
   type CurveName,
   deviceNameToId,
   feedIdOf,
@@ -241,7 +242,7 @@ async function deviceEnroll(argv: string[]): Promise<string> {
         functionName: "register",
         args: [
           cert.deviceId,
-          curve === "p256" ? 2 : 1,
+          Curve[curve as CurveName],
           x,
           y,
           dc.fingerprint,
@@ -307,7 +308,7 @@ async function deviceRotate(argv: string[]): Promise<string> {
       const { x, y } = splitPublicKey(readingPublicKey);
       const block = await registryTx(cfg.chain, "Rotation", {
         functionName: "rotate",
-        args: [deviceNameToId(name), old.curve === "p256" ? 2 : 1, x, y, dc.fingerprint, at],
+        args: [deviceNameToId(name), Curve[old.curve], x, y, dc.fingerprint, at],
       });
       onChain = `rotated on-chain in block ${block}`;
     }

@@ -7,6 +7,7 @@ import type { Hex } from "viem";
 import { coldChainMonitorAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
+import { toReading } from "../bridge/ingest.js";
 import { MemoryStore } from "../bridge/store/memory-store.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import type { ReadingStore } from "../bridge/store/types.js";
@@ -171,13 +172,7 @@ async function main(): Promise<string> {
     proof: Hex[];
     batch: { root: Hex };
   };
-  const reading = {
-    deviceId: served.reading.deviceId,
-    feedId: served.reading.feedId,
-    value: BigInt(served.reading.value),
-    timestamp: BigInt(served.reading.timestamp),
-    sequence: BigInt(served.reading.sequence),
-  };
+  const reading = toReading(served.reading);
   const root = await stack.publicClient.readContract({
     address: stack.contracts.batches,
     abi: readingBatchesAbi,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coldChainMonitorAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { type Bridge, startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
+import { toReading } from "../bridge/ingest.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
@@ -65,14 +66,6 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(res.statusCode).toBe(200);
     return res.json() as ReadingResponse;
   };
-
-  const onChain = (r: ReadingResponse["reading"]) => ({
-    deviceId: r.deviceId,
-    feedId: r.feedId,
-    value: BigInt(r.value),
-    timestamp: BigInt(r.timestamp),
-    sequence: BigInt(r.sequence),
-  });
 
   beforeAll(async () => {
     seqDir = mkdtempSync(join(tmpdir(), "so-e2e-seq-"));
@@ -135,7 +128,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
         address: stack.contracts.batches,
         abi: readingBatchesAbi,
         functionName: "verifyReading",
-        args: [onChain(r.reading), r.signature, r.proof as Hex[]],
+        args: [toReading(r.reading), r.signature, r.proof as Hex[]],
       });
       expect(root).toBe(r.batch?.root);
     }
@@ -145,7 +138,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
 
   it("lets a consumer contract act on a verified reading only", async () => {
     const r = await getReading(`${devices.k1.name}:1`);
-    const forged = { ...onChain(r.reading), value: 20n };
+    const forged = { ...toReading(r.reading), value: 20n };
     await expect(
       stack.publicClient.simulateContract({
         address: stack.contracts.consumer,
@@ -159,7 +152,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
       address: stack.contracts.consumer,
       abi: coldChainMonitorAbi,
       functionName: "submit",
-      args: [onChain(r.reading), r.signature, r.proof as Hex[]],
+      args: [toReading(r.reading), r.signature, r.proof as Hex[]],
       chain: stack.admin.chain,
       account: stack.admin.account,
     });
@@ -175,7 +168,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
 
   it("fails verifyReading on-chain for a reading whose value was changed after signing", async () => {
     const r = await getReading(`${devices.p256.name}:1`);
-    const changed = { ...onChain(r.reading), value: BigInt(r.reading.value) + 1n };
+    const changed = { ...toReading(r.reading), value: BigInt(r.reading.value) + 1n };
     await expect(
       stack.publicClient.readContract({
         address: stack.contracts.batches,
@@ -307,7 +300,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
       address: stack.contracts.batches,
       abi: readingBatchesAbi,
       functionName: "verifyReading",
-      args: [onChain(latest.reading), latest.signature, latest.proof as Hex[]],
+      args: [toReading(latest.reading), latest.signature, latest.proof as Hex[]],
     });
     expect(root).toBe(latest.batch?.root);
 
@@ -355,7 +348,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
       address: stack.contracts.batches,
       abi: readingBatchesAbi,
       functionName: "verifyReading",
-      args: [onChain(again.reading), again.signature, again.proof as Hex[]],
+      args: [toReading(again.reading), again.signature, again.proof as Hex[]],
     });
     expect(verified).toBe(root);
   });

@@ -10,7 +10,7 @@ import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId } from "../bridge/store/types.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
-import { feedIdOf, splitPublicKey } from "../protocol/index.js";
+import { Curve, feedIdOf, splitPublicKey } from "../protocol/index.js";
 import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "./helpers/chain-node.js";
 import { freePort, type Service, startMosquitto, startRedis } from "./helpers/services.js";
@@ -115,7 +115,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
         functionName: "register",
         args: [
           d.deviceId,
-          d.curve === "p256" ? 2 : 1,
+          Curve[d.curve],
           x,
           y,
           certificateFingerprint(d.certPem),

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { type Bridge, startBridge } from "../bridge/bridge.js";
 import { certificateFingerprint, FleetCertificates } from "../bridge/certificates.js";
+import { toReading } from "../bridge/ingest.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
@@ -148,22 +149,11 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
         status: string;
       };
       expect(body.status).toBe("committed");
-      const r = body.reading;
       await stack.publicClient.readContract({
         address: stack.contracts.batches,
         abi: readingBatchesAbi,
         functionName: "verifyReading",
-        args: [
-          {
-            deviceId: r.deviceId as Hex,
-            feedId: r.feedId as Hex,
-            value: BigInt(r.value as string),
-            timestamp: BigInt(r.timestamp as string),
-            sequence: BigInt(r.sequence as string),
-          },
-          body.signature,
-          body.proof,
-        ],
+        args: [toReading(body.reading as Parameters<typeof toReading>[0]), body.signature, body.proof],
       });
     }
   });
@@ -322,22 +312,11 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
         status: string;
       };
       expect(body.status).toBe("committed");
-      const r = body.reading;
       const ok = await stack.publicClient.readContract({
         address: stack.contracts.batches,
         abi: readingBatchesAbi,
         functionName: "tryVerifyReading",
-        args: [
-          {
-            deviceId: r.deviceId as Hex,
-            feedId: r.feedId as Hex,
-            value: BigInt(r.value as string),
-            timestamp: BigInt(r.timestamp as string),
-            sequence: BigInt(r.sequence as string),
-          },
-          body.signature,
-          body.proof,
-        ],
+        args: [toReading(body.reading as Parameters<typeof toReading>[0]), body.signature, body.proof],
       });
       expect(ok, `reading ${seq} verifies on-chain`).toBe(true);
     }

@@ -10,7 +10,7 @@ import {
   FleetCertificates,
   parseDeviceCertificate,
 } from "../../bridge/certificates.js";
-import { deviceIdOf, deviceNameToId, splitPublicKey } from "../../protocol/index.js";
+import { Curve, deviceIdOf, deviceNameToId, splitPublicKey } from "../../protocol/index.js";
 import type { Wallet } from "../lib/stack.js";
 
 function need(name: string): string {
@@ -53,7 +53,7 @@ const hash = await operator.writeContract({
   functionName: "register",
   args: [
     deviceId,
-    dc.curve === "p256" ? 2 : 1,
+    Curve[dc.curve],
     x,
     y,
     certificateFingerprint(certPem),

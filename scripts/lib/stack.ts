@@ -11,7 +11,7 @@ import {
 } from "viem";
 import { deviceRegistryAbi, readingBatchesAbi } from "../../bridge/abi.js";
 import { certificateFingerprint } from "../../bridge/certificates.js";
-import { type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../../protocol/index.js";
+import { Curve, type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../../protocol/index.js";
 import type { FleetCa, IssuedDevice } from "../pki/fleet-ca.js";
 
 export type Wallet = WalletClient<Transport, Chain | undefined, Account>;
@@ -104,7 +104,7 @@ export async function registerDevice(
     functionName: "register",
     args: [
       device.deviceId,
-      device.curve === "p256" ? 2 : 1,
+      Curve[device.curve],
       x,
       y,
       certificateFingerprint(device.certPem),
