@@ -1,8 +1,10 @@
 // sensor-oracle: one command per fleet task. Progress goes to stderr, the one-line result to
 // stdout; every failure is one line on stderr and exit code 1 (2 for a usage error). Secrets
 // (PINs, the operator's key) come from files or the environment, never from the command line.
+import { createPrivateKey } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { createSecureContext, type SecureContext } from "node:tls";
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, defineChain, type Hex, http, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -10,17 +12,28 @@ import { deviceRegistryAbi } from "../bridge/abi.js";
 import { parseDeviceCertificate } from "../bridge/certificates.js";
 import { readPrivateKey } from "../bridge/config.js";
 import { DeviceAgent } from "../device-agent/agent.js";
+import { createDeviceCsr, softwareCsrKey } from "../device-agent/csr.js";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
+import { type ReadingSigner, SoftwareSigner } from "../device-agent/signer.js";
 import { DEFAULT_PKCS11_ENGINE, tokenTlsContext } from "../device-agent/tls.js";
 import {
   Curve,
   type CurveName,
   deviceNameToId,
   feedIdOf,
+  publicKeyOf,
+  randomSecretKey,
   SensorOracleError,
   splitPublicKey,
 } from "../protocol/index.js";
-import { createFleetCa, FLEET_CA_FILES, loadFleetCa, saveFleetCa } from "./pki/fleet-ca.js";
+import { certifyTokenKeys, generateDeviceKeys } from "./lib/token-enroll.js";
+import {
+  createFleetCa,
+  FLEET_CA_FILES,
+  type IssuedDeviceFromCsr,
+  loadFleetCa,
+  saveFleetCa,
+} from "./pki/fleet-ca.js";
 
 const USAGE = `usage: sensor-oracle <command> [options]
 
@@ -28,6 +41,7 @@ const USAGE = `usage: sensor-oracle <command> [options]
   broker config  --dir <fleet> --port <port> [--host <name>] [--bridge-cn <cn>]
   device enroll  --dir <fleet> --curve p256|secp256k1 --label <key label>
                  --module <pkcs11 .so> --token-label <label> --pin-file <file>
+  device enroll  --dir <fleet> --curve p256|secp256k1 --software   (development: keys in files)
   device rotate  --dir <fleet> --name <device name> --label <new key label>
                  --module <pkcs11 .so> --token-label <label> --pin-file <file>
   device revoke  --dir <fleet> --name <device name> [--since <unix seconds>]
@@ -45,20 +59,44 @@ type FleetConfig = {
   chain?: { rpcUrl: string; chainId: number; registry: Hex; operatorKeyFile: string };
 };
 
-function args(argv: string[], spec: Record<string, "string">): Record<string, string | undefined> {
+function args<S extends Record<string, "string" | "boolean">>(
+  argv: string[],
+  spec: S,
+): { [K in keyof S]?: S[K] extends "boolean" ? boolean : string } {
   const { values } = parseArgs({
     args: argv,
     options: Object.fromEntries(Object.entries(spec).map(([k, type]) => [k, { type }])),
     strict: true,
   });
-  return values as Record<string, string | undefined>;
+  return values as { [K in keyof S]?: S[K] extends "boolean" ? boolean : string };
 }
 
-function need(v: Record<string, string | undefined>, key: string): string {
+function need(v: Record<string, string | boolean | undefined>, key: string): string {
   const x = v[key];
-  if (!x) throw new UsageError(`--${key} is required`);
+  if (typeof x !== "string" || !x) throw new UsageError(`--${key} is required`);
   return x;
 }
+
+/** What `agent run` reads: written by `device enroll`, updated by `device rotate`. */
+type AgentConfig = {
+  deviceName: string;
+  curve: CurveName;
+  certFile: string;
+  caFile: string;
+  /** Keys in a PKCS#11 token. */
+  token?: {
+    modulePath: string;
+    tokenLabel: string;
+    pinFile: string;
+    readingLabel: string;
+    tlsLabel: string;
+    engine: string;
+  };
+  /** Software keys in files (development only): the P-256 TLS key, and a secp256k1 reading key. */
+  software?: { keyFile: string; readingKeyFile?: string };
+  chainId?: number;
+  registry?: Hex;
+};
 
 function fleet(dir: string): FleetConfig {
   const f = join(dir, "fleet.json");
@@ -85,24 +123,13 @@ function chainClients(cfg: NonNullable<FleetConfig["chain"]>) {
 }
 
 /** The token named by --module, --token-label and --pin-file, logged in. */
-function openToken(v: Record<string, string | undefined>) {
+function openToken(v: Record<string, string | boolean | undefined>) {
   const modulePath = need(v, "module");
   const tokenLabel = need(v, "token-label");
   const pinFile = resolve(need(v, "pin-file"));
   progress(`opening token "${tokenLabel}"`);
   const token = Pkcs11Token.open({ modulePath, token: { label: tokenLabel }, pin: { file: pinFile } });
   return { token, modulePath, tokenLabel, pinFile };
-}
-
-/** A device's keys in the token: the reading key, and for secp256k1 a P-256 TLS key beside it. */
-function generateDeviceKeys(token: Pkcs11Token, curve: CurveName, label: string) {
-  if (token.hasKey(label)) throw new SensorOracleError(`The token already holds a key labelled "${label}".`);
-  progress(`generating a ${curve} key in the token (sensitive, not extractable)`);
-  const readingPublicKey = token.generateKey({ curve, label });
-  const tlsLabel = curve === "p256" ? label : `${label}-tls`;
-  const tlsPublicKey =
-    curve === "p256" ? readingPublicKey : token.generateKey({ curve: "p256", label: tlsLabel });
-  return { readingPublicKey, tlsPublicKey, tlsLabel };
 }
 
 /** Send one registry transaction and wait for it; returns the block it landed in. */
@@ -219,59 +246,100 @@ async function deviceEnroll(argv: string[]): Promise<string> {
     module: "string",
     "token-label": "string",
     "pin-file": "string",
+    software: "boolean",
   });
   const dir = resolve(need(v, "dir"));
   const cfg = fleet(dir);
   const curve = need(v, "curve");
   if (curve !== "p256" && curve !== "secp256k1") throw new UsageError("--curve must be p256 or secp256k1");
-  const label = need(v, "label");
-  const { token, modulePath, tokenLabel, pinFile } = openToken(v);
-  try {
-    const { readingPublicKey, tlsPublicKey, tlsLabel } = generateDeviceKeys(token, curve as CurveName, label);
-    const ca = await loadFleetCa(join(dir, "ca"));
-    progress("issuing the device certificate");
-    const cert = await ca.issueDeviceForKeys({ curve: curve as CurveName, readingPublicKey, tlsPublicKey });
-    const certFile = join(dir, "devices", `${cert.name}.pem`);
-    writeFileSync(certFile, cert.certPem);
-    let registered = "not registered (no chain in fleet.json)";
-    if (cfg.chain) {
-      progress(`registering ${cert.deviceId} on chain ${cfg.chain.chainId}`);
-      const { x, y } = splitPublicKey(readingPublicKey);
-      const dc = parseDeviceCertificate(cert.certPem);
-      const block = await registryTx(cfg.chain, "Registration", {
-        functionName: "register",
-        args: [
-          cert.deviceId,
-          Curve[curve as CurveName],
-          x,
-          y,
-          dc.fingerprint,
-          Math.floor(dc.notBefore.getTime() / 1000),
-        ],
-      });
-      registered = `registered in block ${block}`;
-    }
-    const agent = {
-      deviceName: cert.name,
+  const ca = await loadFleetCa(join(dir, "ca"));
+  let cert: IssuedDeviceFromCsr;
+  let keys: Pick<AgentConfig, "token"> | Pick<AgentConfig, "software">;
+  let where: string;
+  if (v.software) {
+    if (v.module || v["token-label"]) throw new UsageError("--software takes no token options");
+    progress(`generating a software ${curve} key: development only, the key is kept in a file`);
+    const tlsSecret = randomSecretKey("p256");
+    const readingSecret = curve === "p256" ? tlsSecret : randomSecretKey("secp256k1");
+    progress("signing the certificate request with the device key; the CA checks it");
+    const csr = await createDeviceCsr({
+      tlsKey: softwareCsrKey(tlsSecret),
       curve,
-      certFile,
-      caFile: join(dir, "ca", FLEET_CA_FILES.chain),
-      token: {
-        modulePath,
-        tokenLabel,
-        pinFile,
-        readingLabel: label,
-        tlsLabel,
-        engine: DEFAULT_PKCS11_ENGINE,
-      },
-      ...(cfg.chain ? { chainId: cfg.chain.chainId, registry: cfg.chain.registry } : {}),
-    };
-    const agentFile = join(dir, "agents", `${cert.name}.json`);
-    writeFileSync(agentFile, `${JSON.stringify(agent, null, 2)}\n`);
-    return `device ${cert.name} (${curve}) enrolled: key in token "${tokenLabel}", certificate ${certFile}, ${registered}, agent config ${agentFile}`;
-  } finally {
-    token.close();
+      readingPublicKey: publicKeyOf(curve, readingSecret),
+    });
+    cert = await ca.issueDeviceFromCsr(csr, { curve });
+    mkdirSync(join(dir, "agents"), { recursive: true });
+    const keyFile = join(dir, "agents", `${cert.name}.key`);
+    writeFileSync(keyFile, p256SecretToPem(tlsSecret), { mode: 0o600 });
+    const readingKeyFile = join(dir, "agents", `${cert.name}.reading-key`);
+    if (curve === "secp256k1")
+      writeFileSync(readingKeyFile, `${Buffer.from(readingSecret).toString("hex")}\n`, { mode: 0o600 });
+    keys = { software: { keyFile, ...(curve === "secp256k1" ? { readingKeyFile } : {}) } };
+    where = `software key in ${keyFile} (development only)`;
+  } else {
+    const label = need(v, "label");
+    const { token, modulePath, tokenLabel, pinFile } = openToken(v);
+    try {
+      progress(`generating a ${curve} key in the token (sensitive, not extractable)`);
+      const { readingPublicKey, tlsLabel } = generateDeviceKeys(token, curve, label);
+      progress("the token signs the certificate request; the CA checks it and issues the certificate");
+      cert = await certifyTokenKeys({ token, ca, curve, readingPublicKey, tlsLabel });
+      keys = {
+        token: {
+          modulePath,
+          tokenLabel,
+          pinFile,
+          readingLabel: label,
+          tlsLabel,
+          engine: DEFAULT_PKCS11_ENGINE,
+        },
+      };
+      where = `key in token "${tokenLabel}"`;
+    } finally {
+      token.close();
+    }
   }
+  const certFile = join(dir, "devices", `${cert.name}.pem`);
+  writeFileSync(certFile, cert.certPem);
+  let registered = "not registered (no chain in fleet.json)";
+  if (cfg.chain) {
+    progress(`registering ${cert.deviceId} on chain ${cfg.chain.chainId}`);
+    const { x, y } = splitPublicKey(cert.readingPublicKey);
+    const dc = parseDeviceCertificate(cert.certPem);
+    const block = await registryTx(cfg.chain, "Registration", {
+      functionName: "register",
+      args: [cert.deviceId, Curve[curve], x, y, dc.fingerprint, Math.floor(dc.notBefore.getTime() / 1000)],
+    });
+    registered = `registered in block ${block}`;
+  }
+  const agent: AgentConfig = {
+    deviceName: cert.name,
+    curve,
+    certFile,
+    caFile: join(dir, "ca", FLEET_CA_FILES.chain),
+    ...keys,
+    ...(cfg.chain ? { chainId: cfg.chain.chainId, registry: cfg.chain.registry } : {}),
+  };
+  const agentFile = join(dir, "agents", `${cert.name}.json`);
+  writeFileSync(agentFile, `${JSON.stringify(agent, null, 2)}\n`);
+  return `device ${cert.name} (${curve}) enrolled: ${where}, certificate ${certFile}, ${registered}, agent config ${agentFile}`;
+}
+
+/** A software P-256 secret as the PKCS#8 PEM a TLS client loads. */
+function p256SecretToPem(secret: Uint8Array): string {
+  const pub = publicKeyOf("p256", secret);
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  return createPrivateKey({
+    key: { kty: "EC", crv: "P-256", d: b64(secret), x: b64(pub.subarray(1, 33)), y: b64(pub.subarray(33)) },
+    format: "jwk",
+  })
+    .export({ type: "pkcs8", format: "pem" })
+    .toString();
+}
+
+/** The secret of a P-256 PKCS#8 PEM key. */
+function p256SecretFromPem(pem: string): Uint8Array {
+  return Buffer.from(createPrivateKey(pem).export({ format: "jwk" }).d as string, "base64url");
 }
 
 async function deviceRotate(argv: string[]): Promise<string> {
@@ -292,12 +360,16 @@ async function deviceRotate(argv: string[]): Promise<string> {
   const label = need(v, "label");
   const { token } = openToken(v);
   try {
-    const { readingPublicKey, tlsPublicKey, tlsLabel } = generateDeviceKeys(token, old.curve, label);
+    progress(`generating a ${old.curve} key in the token (sensitive, not extractable)`);
+    const { readingPublicKey, tlsLabel } = generateDeviceKeys(token, old.curve, label);
     const ca = await loadFleetCa(join(dir, "ca"));
-    const cert = await ca.issueDeviceForKeys({
+    progress("the token signs the certificate request; the CA checks it and issues the certificate");
+    const cert = await certifyTokenKeys({
+      token,
+      ca,
       curve: old.curve,
       readingPublicKey,
-      tlsPublicKey,
+      tlsLabel,
       deviceId: deviceNameToId(name),
     });
     const dc = parseDeviceCertificate(cert.certPem);
@@ -415,49 +487,52 @@ async function agentRun(argv: string[]): Promise<string> {
     count: "string",
     "interval-ms": "string",
   });
-  const cfg = JSON.parse(readFileSync(need(v, "config"), "utf8")) as {
-    deviceName: string;
-    curve: CurveName;
-    certFile: string;
-    caFile: string;
-    token: {
-      modulePath: string;
-      tokenLabel: string;
-      pinFile: string;
-      readingLabel: string;
-      tlsLabel: string;
-      engine: string;
-    };
-    chainId?: number;
-    registry?: Hex;
-  };
+  const cfg = JSON.parse(readFileSync(need(v, "config"), "utf8")) as AgentConfig;
   if (cfg.chainId === undefined || !cfg.registry)
     throw new SensorOracleError("The agent config has no chain id and registry.");
-  const token = Pkcs11Token.open({
-    modulePath: cfg.token.modulePath,
-    token: { label: cfg.token.tokenLabel },
-    pin: { file: cfg.token.pinFile },
-  });
+  const ca = readFileSync(cfg.caFile, "utf8");
+  const cert = readFileSync(cfg.certFile, "utf8");
+  let signer: ReadingSigner;
+  let secureContext: SecureContext;
+  let token: Pkcs11Token | undefined;
+  if (cfg.token) {
+    token = Pkcs11Token.open({
+      modulePath: cfg.token.modulePath,
+      token: { label: cfg.token.tokenLabel },
+      pin: { file: cfg.token.pinFile },
+    });
+    signer = token.signer(cfg.curve, cfg.token.readingLabel);
+    secureContext = tokenTlsContext({
+      ca,
+      cert,
+      token: cfg.token.tokenLabel,
+      keyLabel: cfg.token.tlsLabel,
+      pinFile: cfg.token.pinFile,
+      engine: cfg.token.engine,
+    });
+  } else if (cfg.software) {
+    const key = readFileSync(cfg.software.keyFile, "utf8");
+    const readingSecret =
+      cfg.curve === "p256"
+        ? p256SecretFromPem(key)
+        : Buffer.from(readFileSync(cfg.software.readingKeyFile ?? "", "utf8").trim(), "hex");
+    signer = new SoftwareSigner(cfg.curve, readingSecret, { warn: (m) => progress(m) });
+    secureContext = createSecureContext({ ca, cert, key, minVersion: "TLSv1.3" });
+  } else {
+    throw new SensorOracleError("The agent config names neither a token nor software keys.");
+  }
   const agent = new DeviceAgent({
     deviceName: cfg.deviceName,
-    signer: token.signer(cfg.curve, cfg.token.readingLabel),
+    signer,
     domain: { chainId: cfg.chainId, registry: cfg.registry },
     sequenceFile: `${need(v, "config")}.sequence`,
-    mqtt: {
-      url: need(v, "url"),
-      secureContext: tokenTlsContext({
-        ca: readFileSync(cfg.caFile, "utf8"),
-        cert: readFileSync(cfg.certFile, "utf8"),
-        token: cfg.token.tokenLabel,
-        keyLabel: cfg.token.tlsLabel,
-        pinFile: cfg.token.pinFile,
-        engine: cfg.token.engine,
-      }),
-    },
+    mqtt: { url: need(v, "url"), secureContext },
   });
   const count = Number(v.count ?? 10);
   const feedId = feedIdOf(v.feed ?? "demo/temperature");
-  progress(`device ${cfg.deviceName.slice(0, 8)}… connecting with its token-held key`);
+  progress(
+    `device ${cfg.deviceName.slice(0, 8)}… connecting with its ${token ? "token-held" : "software"} key`,
+  );
   await agent.start();
   let queued = 0;
   let temp = 500;
@@ -470,8 +545,8 @@ async function agentRun(argv: string[]): Promise<string> {
     await new Promise((r) => setTimeout(r, Number(v["interval-ms"] ?? 1000)));
   }
   await agent.stop();
-  token.close();
-  return `${count} readings signed in the token and published, ${queued} queued by the bridge`;
+  token?.close();
+  return `${count} readings signed ${token ? "in the token" : "with the software key"} and published, ${queued} queued by the bridge`;
 }
 
 async function tokenCheck(argv: string[]): Promise<string> {

@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,6 +52,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
   let bridge: Bridge;
   let stopCrl: () => void;
   let name: string;
+  let certificates: FleetCertificates;
 
   beforeAll(async () => {
     [node, port] = await Promise.all([startHardhatNode(), freePort()]);
@@ -127,7 +129,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(onChain.status).toBe(1);
 
     // The bridge, as an operator would run it against this fleet's files.
-    const certificates = new FleetCertificates(readFileSync(join(fleet, "ca", "ca-chain.pem"), "utf8"));
+    certificates = new FleetCertificates(readFileSync(join(fleet, "ca", "ca-chain.pem"), "utf8"));
     expect(certificates.loadDirectory(join(fleet, "devices"))).toBe(1);
     stopCrl = certificates.followCrlFile(join(fleet, "ca", "crl.pem"), () => {}, 200);
     bridge = await startBridge({
@@ -233,6 +235,39 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(r.stdout).toBe("2 readings signed in the token and published, 0 queued by the bridge");
     expect(r.stderr).toContain("rejected (revoked)");
     expect(readdirSync(join(fleet, "devices"))).toHaveLength(2); // current and pre-rotation certificates
+  });
+
+  it("enrols a development device with software keys in files, which says so and publishes", async () => {
+    const fleet = join(dir, "fleet");
+    let r = await cli("device", "enroll", "--dir", fleet, "--curve", "p256", "--software");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^device ([0-9a-f]{64}) \(p256\) enrolled: software key in \S+\.key \(development only\), .* registered in block \d+/,
+    );
+    const devName = (/device ([0-9a-f]{64})/.exec(r.stdout) as RegExpExecArray)[1] as string;
+    const agentConfig = JSON.parse(readFileSync(join(fleet, "agents", `${devName}.json`), "utf8"));
+    expect(agentConfig.token).toBeUndefined();
+    expect(statSync(agentConfig.software.keyFile).mode & 0o077).toBe(0); // owner only
+    expect(certificates.loadDirectory(join(fleet, "devices"))).toBe(3);
+
+    r = await cli(
+      "agent",
+      "run",
+      "--config",
+      join(fleet, "agents", `${devName}.json`),
+      "--url",
+      `mqtts://127.0.0.1:${port}`,
+      "--count",
+      "2",
+      "--interval-ms",
+      "50",
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("software signer: the reading key is held in memory, not in a hardware token");
+    expect(r.stdout).toBe("2 readings signed with the software key and published, 2 queued by the bridge");
+    r = await cli("device", "enroll", "--dir", fleet, "--curve", "p256", "--software", "--module", "x.so");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("sensor-oracle device enroll: --software takes no token options");
   });
 
   it("explains each failure in one line with a non-zero exit", async () => {

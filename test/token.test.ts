@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { type Bridge, startBridge } from "../bridge/bridge.js";
-import { certificateFingerprint, FleetCertificates } from "../bridge/certificates.js";
+import { certificateFingerprint, FleetCertificates, parseDeviceCertificate } from "../bridge/certificates.js";
 import { toReading } from "../bridge/ingest.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { DeviceAgent } from "../device-agent/agent.js";
@@ -21,14 +22,17 @@ import {
   verifyReadingSignature,
 } from "../protocol/index.js";
 import type { Stack } from "../scripts/lib/stack.js";
-import { enrollTokenDevice, type TokenDevice } from "../scripts/lib/token-enroll.js";
+import {
+  certifyTokenKeys,
+  enrollTokenDevice,
+  generateDeviceKeys,
+  type TokenDevice,
+} from "../scripts/lib/token-enroll.js";
 import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa, type FleetCa } from "../scripts/pki/fleet-ca.js";
 import { startTestInfra } from "./helpers/infra.js";
 import type { Service } from "./helpers/services.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "./helpers/softhsm.js";
-
-const _BRIDGE_CN = "sensor-oracle-bridge";
 
 describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, to the chain", () => {
   let hsm: SoftHsm;
@@ -134,6 +138,15 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     const k1 = await enrollTokenDevice({ token, curve: "secp256k1", label: "dev-k1", ca, stack });
     certificates.add(p256.certPem);
     certificates.add(k1.certPem);
+    // Each certificate certifies the token's own TLS key (the token signed the CSR for it), and a
+    // secp256k1 device's certificate names its token-held reading key.
+    for (const d of [p256, k1]) {
+      const spki = new X509Certificate(d.certPem).publicKey.export({ type: "spki", format: "der" });
+      expect(spki.subarray(-65)).toEqual(Buffer.from(token.publicKey(d.tlsLabel)));
+      expect(Buffer.from(parseDeviceCertificate(d.certPem).readingPublicKey)).toEqual(
+        Buffer.from(token.publicKey(d.readingLabel)),
+      );
+    }
     for (const d of [p256, k1]) {
       const agent = await agentFor(d);
       const seq = await agent.publish(stack.feedId, -1750n);
@@ -259,12 +272,16 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
 
     // New key in the token, certificate for the same device id, rotation on-chain from `at`.
     const at = now - 10;
-    const newPub = token.generateKey({ curve: "p256", label: "dev-rot-2" });
-    const newCert = await ca.issueDeviceForKeys({
+    const { readingPublicKey: newPub, tlsLabel } = generateDeviceKeys(token, "p256", "dev-rot-2");
+    const newCert = await certifyTokenKeys({
+      token,
+      ca,
       curve: "p256",
       readingPublicKey: newPub,
+      tlsLabel,
       deviceId: d.deviceId,
     });
+    expect(newCert.name).toBe(d.name);
     const hash = await stack.operator.writeContract({
       address: stack.contracts.registry,
       abi: deviceRegistryAbi,

@@ -1,23 +1,60 @@
+import { createDeviceCsr, tokenCsrKey } from "../../device-agent/csr.js";
 import type { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
-import type { CurveName } from "../../protocol/index.js";
-import type { FleetCa } from "../pki/fleet-ca.js";
+import { type CurveName, deviceIdToName, SensorOracleError } from "../../protocol/index.js";
+import type { FleetCa, IssuedDeviceFromCsr } from "../pki/fleet-ca.js";
 import { registerDevice, type Stack } from "./stack.js";
 
-export type TokenDevice = {
-  curve: CurveName;
-  deviceId: `0x${string}`;
-  name: string;
-  certPem: string;
+export type TokenDevice = IssuedDeviceFromCsr & {
   /** Label of the key that signs readings. */
   readingLabel: string;
   /** Label of the P-256 key the TLS client authenticates with (the reading key for P-256). */
   tlsLabel: string;
-  readingPublicKey: Uint8Array;
 };
 
+/** A device's keys in the token: the reading key, and for secp256k1 a P-256 TLS key beside it. */
+export function generateDeviceKeys(
+  token: Pkcs11Token,
+  curve: CurveName,
+  label: string,
+): { readingPublicKey: Uint8Array; tlsLabel: string } {
+  const tlsLabel = curve === "p256" ? label : `${label}-tls`;
+  for (const l of new Set([label, tlsLabel])) {
+    if (token.hasKey(l)) throw new SensorOracleError(`The token already holds a key labelled "${l}".`);
+  }
+  const readingPublicKey = token.generateKey({ curve, label });
+  if (curve !== "p256") token.generateKey({ curve: "p256", label: tlsLabel });
+  return { readingPublicKey, tlsLabel };
+}
+
 /**
- * Enrol a device whose keys live in a PKCS#11 token: generate the reading key (and for secp256k1
- * a P-256 TLS key) inside the token, certify the public keys with the fleet CA, register on-chain.
+ * Certify token-held keys: the token signs the device's CSR with its TLS key, and the fleet CA
+ * checks that signature before it issues the certificate. `deviceId` keeps a rotated device's id.
+ */
+export async function certifyTokenKeys(p: {
+  token: Pkcs11Token;
+  ca: FleetCa;
+  curve: CurveName;
+  readingPublicKey: Uint8Array;
+  tlsLabel: string;
+  deviceId?: `0x${string}`;
+  notAfter?: Date;
+}): Promise<IssuedDeviceFromCsr> {
+  const csr = await createDeviceCsr({
+    tlsKey: tokenCsrKey(p.token, p.tlsLabel),
+    curve: p.curve,
+    readingPublicKey: p.readingPublicKey,
+    ...(p.deviceId ? { deviceName: deviceIdToName(p.deviceId) } : {}),
+  });
+  return p.ca.issueDeviceFromCsr(csr, {
+    curve: p.curve,
+    ...(p.deviceId ? { deviceId: p.deviceId } : {}),
+    ...(p.notAfter ? { notAfter: p.notAfter } : {}),
+  });
+}
+
+/**
+ * Enrol a device whose keys live in a PKCS#11 token: generate its keys inside the token, have the
+ * token sign the CSR, certify it with the fleet CA, register on-chain.
  */
 export async function enrollTokenDevice(p: {
   token: Pkcs11Token;
@@ -27,20 +64,8 @@ export async function enrollTokenDevice(p: {
   stack?: Stack;
   notAfter?: Date;
 }): Promise<TokenDevice> {
-  const readingLabel = p.label;
-  const readingPublicKey = p.token.generateKey({ curve: p.curve, label: readingLabel });
-  const tlsLabel = p.curve === "p256" ? readingLabel : `${p.label}-tls`;
-  const tlsPublicKey =
-    p.curve === "p256" ? readingPublicKey : p.token.generateKey({ curve: "p256", label: tlsLabel });
-  const cert = await p.ca.issueDeviceForKeys({
-    curve: p.curve,
-    readingPublicKey,
-    tlsPublicKey,
-    ...(p.notAfter ? { notAfter: p.notAfter } : {}),
-  });
-  const device: TokenDevice = { ...cert, readingLabel, tlsLabel, readingPublicKey };
-  if (p.stack) {
-    await registerDevice(p.stack, { ...cert, readingPublicKey });
-  }
-  return device;
+  const { readingPublicKey, tlsLabel } = generateDeviceKeys(p.token, p.curve, p.label);
+  const cert = await certifyTokenKeys({ ...p, readingPublicKey, tlsLabel });
+  if (p.stack) await registerDevice(p.stack, cert);
+  return { ...cert, readingLabel: p.label, tlsLabel };
 }

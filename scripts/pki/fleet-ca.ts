@@ -4,10 +4,13 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import {
+  CertificateRequestError,
   type CurveName,
   deviceIdOf,
   deviceIdToName,
   deviceSanUri,
+  parseDeviceSanUri,
+  parseReadingKeySanUri,
   publicKeyOf,
   randomSecretKey,
   readingKeySanUri,
@@ -45,6 +48,25 @@ export type FleetCa = {
   issueDevice(params: IssueDeviceParameters): Promise<IssuedDevice>;
   /** A certificate for keys held elsewhere (a device's token): no private key leaves it. */
   issueDeviceForKeys(params: IssueDeviceForKeysParameters): Promise<IssuedDeviceCertificate>;
+  /**
+   * A device certificate from the device's CSR (device-agent/csr.ts), after checking that the CSR
+   * is signed by the P-256 key it carries, that a secp256k1 device names its reading key, and
+   * that the name it asks for is the one its key (or, on rotation, `deviceId`) gives.
+   */
+  issueDeviceFromCsr(csrPem: string, params: IssueDeviceFromCsrParameters): Promise<IssuedDeviceFromCsr>;
+};
+
+export type IssueDeviceFromCsrParameters = {
+  curve: CurveName;
+  /** The device id to certify (a rotation keeps the old one); derived from the reading key when absent. */
+  deviceId?: `0x${string}`;
+  notBefore?: Date;
+  notAfter?: Date;
+};
+
+export type IssuedDeviceFromCsr = IssuedDeviceCertificate & {
+  readingPublicKey: Uint8Array;
+  tlsPublicKey: Uint8Array;
 };
 
 export type IssueDeviceForKeysParameters = {
@@ -266,6 +288,66 @@ function fleetCaFrom(state: CaState): FleetCa {
         to ?? days(397),
       );
       return { curve, deviceId, name, certPem };
+    },
+
+    async issueDeviceFromCsr(csrPem, { curve, deviceId: givenId, notBefore: from, notAfter: to }) {
+      let csr: x509.Pkcs10CertificateRequest;
+      try {
+        csr = new x509.Pkcs10CertificateRequest(csrPem);
+      } catch (cause) {
+        throw new CertificateRequestError("malformed", "The certificate request is not a PKCS#10 CSR.", {
+          cause,
+        });
+      }
+      const alg = csr.publicKey.algorithm as EcKeyAlgorithm;
+      if (alg.name !== "ECDSA" || alg.namedCurve !== "P-256")
+        throw new CertificateRequestError(
+          "wrong_key",
+          "The certificate request's key is not a P-256 key (a device's TLS key is P-256).",
+          { details: `${alg.name} ${alg.namedCurve ?? ""}`.trim() },
+        );
+      if (!(await csr.verify(crypto)))
+        throw new CertificateRequestError(
+          "bad_signature",
+          "The certificate request is not signed by the key it carries.",
+        );
+      const tlsKey = await csr.publicKey.export(EC, ["verify"], crypto);
+      const tlsPublicKey = await rawPublic(tlsKey);
+      const san = csr.extensions.find((e) => e instanceof x509.SubjectAlternativeNameExtension);
+      const uris = ((san as x509.SubjectAlternativeNameExtension | undefined)?.names.items ?? [])
+        .filter((n) => n.type === "url")
+        .map((n) => n.value);
+      let readingPublicKey = tlsPublicKey;
+      if (curve === "secp256k1") {
+        const named = uris.map(parseReadingKeySanUri).find((k) => k?.curve === "secp256k1");
+        if (!named)
+          throw new CertificateRequestError(
+            "reading_key_missing",
+            "A secp256k1 device's certificate request must name its reading key in a SAN URI.",
+          );
+        readingPublicKey = named.publicKey;
+      }
+      const deviceId = givenId ?? deviceIdOf(curve, readingPublicKey);
+      const name = deviceIdToName(deviceId);
+      const asked = uris.map(parseDeviceSanUri).filter((n): n is string => n !== null);
+      const cn = /(?:^|,\s*)CN=([^,]+)/.exec(csr.subject)?.[1];
+      for (const n of [...asked, ...(cn ? [cn] : [])]) {
+        if (n !== name)
+          throw new CertificateRequestError(
+            "name_mismatch",
+            "The certificate request asks for another device's name than its key gives.",
+            { details: `asked ${n}, key gives ${name}` },
+          );
+      }
+      const issued = await ca.issueDeviceForKeys({
+        curve,
+        readingPublicKey,
+        tlsPublicKey,
+        deviceId,
+        ...(from ? { notBefore: from } : {}),
+        ...(to ? { notAfter: to } : {}),
+      });
+      return { ...issued, readingPublicKey, tlsPublicKey };
     },
 
     async issueDevice({ curve, readingSecretKey, notBefore: from, notAfter: to }) {
