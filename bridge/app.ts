@@ -106,7 +106,13 @@ export function buildApp({ store, metrics, logger = false, ready, device }: AppP
     const info = device ? await device(name) : null;
     if (!info) return reply.code(404).send({ error: "DeviceNotFound", message: `no device ${name}` });
     const last = await store.lastSequence(name);
-    return { ...info, lastSequence: last === null ? null : last.toString() };
+    // The last reading seen: the one with the highest accepted sequence, with its signed time.
+    const [stored] = last === null ? [] : await store.getReadings([`${name}:${last}`]);
+    return {
+      ...info,
+      lastSequence: last === null ? null : last.toString(),
+      lastReading: stored ? { sequence: stored.sequence, timestamp: stored.timestamp } : null,
+    };
   });
 
   app.get<{ Params: { root: string } }>("/batches/:root", async (req, reply) => {

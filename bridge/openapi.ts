@@ -76,7 +76,8 @@ export const OPENAPI = {
     },
     "/devices/{name}": {
       get: {
-        summary: "A device: its certificate, its registry record and its highest accepted sequence.",
+        summary:
+          "A device: its certificate, its registry record, its highest accepted sequence and the last reading seen (sequence and signed timestamp).",
         parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
         responses: { "200": { description: "the device" }, "400": json(error), "404": json(error) },
       },

@@ -38,6 +38,7 @@ import {
 const USAGE = `usage: sensor-oracle <command> [options]
 
   ca init        --dir <fleet> [--name <fleet name>] [--rpc-url <url> --chain-id <n> --registry <0x..> --operator-key-file <file>]
+                 [--bridge-url <http://bridge:port>]
   broker config  --dir <fleet> --port <port> [--host <name>] [--bridge-cn <cn>]
   device enroll  --dir <fleet> --curve p256|secp256k1 --label <key label>
                  --module <pkcs11 .so> --token-label <label> --pin-file <file>
@@ -45,8 +46,8 @@ const USAGE = `usage: sensor-oracle <command> [options]
   device rotate  --dir <fleet> --name <device name> --label <new key label>
                  --module <pkcs11 .so> --token-label <label> --pin-file <file>
   device revoke  --dir <fleet> --name <device name> [--since <unix seconds>]
-  device list    --dir <fleet>
-  device status  --dir <fleet> --name <device name>
+  device list    --dir <fleet> [--bridge-url <url>]
+  device status  --dir <fleet> --name <device name> [--bridge-url <url>]
   agent run      --config <fleet>/agents/<name>.json --url <mqtts://host:port> [--feed <name>] [--count <n>] [--interval-ms <ms>]
   token check    --module <pkcs11 .so> (--token-label <l> | --token-serial <s>) (--pin-file <f> | --pin-env <VAR>)
 `;
@@ -56,6 +57,8 @@ const progress = (msg: string) => process.stderr.write(`  ${msg}\n`);
 
 type FleetConfig = {
   name: string;
+  /** The bridge's HTTP API, where `device list` and `device status` look up the last reading seen. */
+  bridgeUrl?: string;
   chain?: { rpcUrl: string; chainId: number; registry: Hex; operatorKeyFile: string };
 };
 
@@ -153,6 +156,7 @@ async function caInit(argv: string[]): Promise<string> {
   const v = args(argv, {
     dir: "string",
     name: "string",
+    "bridge-url": "string",
     "rpc-url": "string",
     "chain-id": "string",
     registry: "string",
@@ -175,6 +179,7 @@ async function caInit(argv: string[]): Promise<string> {
     readPrivateKey(cfg.chain.operatorKeyFile); // fail now, not at the first enrolment
   }
   for (const sub of ["devices", "agents"]) mkdirSync(join(dir, sub), { recursive: true });
+  if (v["bridge-url"]) cfg.bridgeUrl = new URL(v["bridge-url"]).toString().replace(/\/$/, "");
   writeFileSync(join(dir, "fleet.json"), `${JSON.stringify(cfg, null, 2)}\n`);
   return `fleet "${name}" created in ${dir} (keep ca/${FLEET_CA_FILES.rootKey} offline)${cfg.chain ? `, registry ${cfg.chain.registry}` : ""}`;
 }
@@ -423,8 +428,25 @@ async function deviceRevoke(argv: string[]): Promise<string> {
   return `device ${name} revoked: CRL ${join(dir, "ca", FLEET_CA_FILES.crl)} updated, ${onChain}`;
 }
 
-async function deviceRows(dir: string) {
+/** The last reading the bridge has seen from a device, in words. */
+async function lastReadingSeen(bridgeUrl: string | undefined, name: string): Promise<string> {
+  if (!bridgeUrl) return "- (no bridge url)";
+  try {
+    const res = await fetch(`${bridgeUrl}/devices/${name}`, { signal: AbortSignal.timeout(5_000) });
+    if (res.status === 404) return "none";
+    if (!res.ok) return `bridge answered ${res.status}`;
+    const body = (await res.json()) as { lastReading: { sequence: string; timestamp: string } | null };
+    if (!body.lastReading) return "none";
+    const at = new Date(Number(body.lastReading.timestamp) * 1000).toISOString();
+    return `#${body.lastReading.sequence} signed ${at}`;
+  } catch {
+    return "bridge unreachable";
+  }
+}
+
+async function deviceRows(dir: string, bridgeUrl?: string) {
   const cfg = fleet(dir);
+  const bridge = bridgeUrl ?? cfg.bridgeUrl;
   const revoked = new Set(
     (
       JSON.parse(readFileSync(join(dir, "ca", FLEET_CA_FILES.revoked), "utf8")) as { serialNumber: string }[]
@@ -456,27 +478,28 @@ async function deviceRows(dir: string) {
       expires: dc.notAfter.toISOString().slice(0, 10),
       certificate: revoked.has(dc.serialNumber) ? "revoked" : dc.notAfter < new Date() ? "expired" : "valid",
       chain,
+      lastReading: await lastReadingSeen(bridge, dc.name),
     });
   }
   return rows;
 }
 
 async function deviceList(argv: string[]): Promise<string> {
-  const dir = resolve(need(args(argv, { dir: "string" }), "dir"));
-  const rows = await deviceRows(dir);
+  const v = args(argv, { dir: "string", "bridge-url": "string" });
+  const rows = await deviceRows(resolve(need(v, "dir")), v["bridge-url"]);
   for (const r of rows)
     console.log(
-      `${r.name}  ${r.curve.padEnd(9)}  expires ${r.expires}  certificate ${r.certificate.padEnd(7)}  on-chain ${r.chain}`,
+      `${r.name}  ${r.curve.padEnd(9)}  expires ${r.expires}  certificate ${r.certificate.padEnd(7)}  on-chain ${r.chain}  last reading ${r.lastReading}`,
     );
   return `${rows.length} devices, ${rows.filter((r) => r.certificate === "valid").length} with a valid certificate`;
 }
 
 async function deviceStatus(argv: string[]): Promise<string> {
-  const v = args(argv, { dir: "string", name: "string" });
+  const v = args(argv, { dir: "string", name: "string", "bridge-url": "string" });
   const name = need(v, "name");
-  const row = (await deviceRows(resolve(need(v, "dir")))).find((r) => r.name === name);
+  const row = (await deviceRows(resolve(need(v, "dir")), v["bridge-url"])).find((r) => r.name === name);
   if (!row) throw new SensorOracleError(`No device ${name} in this fleet.`);
-  return `device ${row.name} (${row.curve}): certificate ${row.certificate}, expires ${row.expires}, on-chain ${row.chain}`;
+  return `device ${row.name} (${row.curve}): certificate ${row.certificate}, expires ${row.expires}, on-chain ${row.chain}, last reading ${row.lastReading}`;
 }
 
 async function agentRun(argv: string[]): Promise<string> {

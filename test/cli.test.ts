@@ -49,13 +49,14 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
   let contracts: { registry: `0x${string}`; batches: `0x${string}` };
   let broker: ChildProcess;
   let port: number;
+  let httpPort: number;
   let bridge: Bridge;
   let stopCrl: () => void;
   let name: string;
   let certificates: FleetCertificates;
 
   beforeAll(async () => {
-    [node, port] = await Promise.all([startHardhatNode(), freePort()]);
+    [node, port, httpPort] = await Promise.all([startHardhatNode(), freePort(), freePort()]);
     contracts = await deployOverHttp(node);
     hsm = createSoftHsmToken("fleet-token");
     dir = mkdtempSync(join(tmpdir(), "so-cli-"));
@@ -151,6 +152,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
       chainId: 31337,
       batchIntervalMs: 60_000,
       log: pino({ level: "silent" }),
+      http: { port: httpPort },
     });
 
     const agentConfig = join(fleet, "agents", `${name}.json`);
@@ -205,10 +207,13 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("2 readings signed in the token and published, 2 queued by the bridge");
 
-    r = await cli("device", "list", "--dir", fleet);
+    r = await cli("device", "list", "--dir", fleet, "--bridge-url", `http://127.0.0.1:${httpPort}`);
     expect(r.status, r.stderr).toBe(0);
+    // The last reading seen is the fifth: three before the rotation, two after.
     expect(r.stdout).toMatch(
-      new RegExp(`${name}  secp256k1  expires \\S+  certificate valid\\s+on-chain active`),
+      new RegExp(
+        `${name}  secp256k1  expires \\S+  certificate valid\\s+on-chain active  last reading #5 signed 20\\d\\d-`,
+      ),
     );
     expect(r.stdout.split("\n").at(-1)).toBe("1 devices, 1 with a valid certificate");
 
@@ -216,7 +221,9 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^device [0-9a-f]{64} revoked: CRL .* updated, revoked on-chain in block \d+$/);
     r = await cli("device", "status", "--dir", fleet, "--name", name);
-    expect(r.stdout).toMatch(/certificate revoked, expires \S+, on-chain revoked since \d+$/);
+    expect(r.stdout).toMatch(
+      /certificate revoked, expires \S+, on-chain revoked since \d+, last reading - \(no bridge url\)$/,
+    );
 
     // Still able to connect (Mosquitto read its CRL at start), but the bridge refuses the readings.
     r = await cli(

@@ -288,7 +288,8 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
 
   it("serves a feed's latest committed reading with its proof, device status, readiness and metrics", async () => {
     const agent = await agentFor(devices.k1);
-    const seq = await agent.publish(stack.feedId, 777n, BigInt(Math.floor(Date.now() / 1000) + 2));
+    const signedAt = BigInt(Math.floor(Date.now() / 1000) + 2);
+    const seq = await agent.publish(stack.feedId, 777n, signedAt);
     expect(await agent.waitForAck(seq)).toMatchObject({ status: "queued" });
     await bridge.flush();
     const latest = (
@@ -307,7 +308,8 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     const dev = (await bridge.app.inject({ method: "GET", url: `/devices/${devices.k1.name}` })).json();
     expect(dev.registry.status).toBe("active");
     expect(dev.certificate.curve).toBe("secp256k1");
-    expect(BigInt(dev.lastSequence)).toBeGreaterThanOrEqual(seq);
+    expect(dev.lastSequence).toBe(seq.toString());
+    expect(dev.lastReading).toEqual({ sequence: seq.toString(), timestamp: signedAt.toString() });
     expect((await bridge.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
     const metrics = (await bridge.app.inject({ method: "GET", url: "/metrics" })).body;
     expect(metrics).toMatch(/sensor_oracle_readings_rejected_total\{reason="replay"\} [1-9]/);
