@@ -36,7 +36,8 @@ const SPECS: Spec[] = [
   { key: "redis.prefix", env: "SO_REDIS_PREFIX", kind: "string", def: "so" },
   { key: "chain.rpcUrl", env: "SO_CHAIN_RPC_URL", kind: "url" },
   { key: "chain.chainId", env: "SO_CHAIN_ID", kind: "int" },
-  { key: "chain.registry", env: "SO_CHAIN_REGISTRY", kind: "address" },
+  // ReadingBatches is the registry too (contracts/ReadingBatches.sol): registry defaults to batches.
+  { key: "chain.registry", env: "SO_CHAIN_REGISTRY", kind: "address", optional: true },
   { key: "chain.batches", env: "SO_CHAIN_BATCHES", kind: "address" },
   { key: "chain.submitterKeyFile", env: "SO_CHAIN_SUBMITTER_KEY_FILE", kind: "file" },
   { key: "fleet.caFile", env: "SO_FLEET_CA_FILE", kind: "file" },
@@ -150,6 +151,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     }
     set(out, spec.key, v);
   }
+  const chain = out.chain as { registry?: string; batches: string };
+  chain.registry ??= chain.batches;
   const push = out.push as { feedsContract?: string; feedsFile?: string } | undefined;
   if (push && !!push.feedsContract !== !!push.feedsFile) {
     throw new ConfigError(

@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
@@ -26,7 +25,7 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
         Status status;
         uint40 validFrom;
         uint40 revokedAt;
-        address signer; // secp256k1: the key's Ethereum address; P-256: unused
+        address signer; // _keyHash(x, y): for secp256k1 the key's Ethereum address
     }
 
     struct Key {
@@ -163,27 +162,9 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
         view
         returns (SignatureCheck)
     {
-        Record memory rec = _records[deviceId];
-        if (rec.status == Status.None) return SignatureCheck.UnknownDevice;
-        if (rec.status == Status.Revoked && timestamp >= rec.revokedAt) return SignatureCheck.KeyNotValidAtTime;
-        if (timestamp >= rec.validFrom) {
-            return _verify(rec.curve, rec.signer, deviceId, digest, signature);
-        }
-        // An earlier key, newest first: the one whose [validFrom, validUntil) holds the reading's time.
-        PastKey[] storage past = _pastKeys[deviceId];
-        for (uint256 i = past.length; i > 0; --i) {
-            PastKey storage k = past[i - 1];
-            if (timestamp >= k.validUntil) break;
-            if (timestamp >= k.validFrom) {
-                return k.curve == Curve.Secp256k1
-                    ? _verifySecp256k1(k.signer, digest, signature)
-                    : _verifyP256(k.x, k.y, digest, signature);
-            }
-        }
-        return SignatureCheck.KeyNotValidAtTime;
+        return _checkSignature(deviceId, timestamp, digest, signature);
     }
 
-    /// @inheritdoc IDeviceRegistry
     function domainSeparator() public view returns (bytes32) {
         return block.chainid == _cachedChainId
             ? _cachedDomainSeparator
@@ -193,6 +174,36 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
     /// @inheritdoc IDeviceRegistry
     function deviceIdOf(Curve curve, bytes32 x, bytes32 y) public pure returns (bytes32) {
         return keccak256(abi.encode(uint8(curve), x, y));
+    }
+
+    /// @dev The signature rules of `checkSignature`, for contracts that hold the registry's state
+    /// (ReadingBatches). One cold slot for the record; a P-256 signature that carries its key
+    /// (128 bytes) is checked against the record's key hash instead of the two key slots.
+    function _checkSignature(bytes32 deviceId, uint64 timestamp, bytes32 digest, bytes calldata signature)
+        internal
+        view
+        returns (SignatureCheck)
+    {
+        Record memory rec = _records[deviceId];
+        if (rec.status == Status.None) return SignatureCheck.UnknownDevice;
+        if (rec.status == Status.Revoked && timestamp >= rec.revokedAt) return SignatureCheck.KeyNotValidAtTime;
+        if (timestamp >= rec.validFrom) {
+            if (rec.curve == Curve.Secp256k1) return _verifySecp256k1(rec.signer, digest, signature);
+            if (signature.length == 128) return _verifyP256WithKey(rec.signer, digest, signature);
+            Key storage key = _keys[deviceId];
+            return _verifyP256(key.x, key.y, digest, signature);
+        }
+        PastKey[] storage past = _pastKeys[deviceId];
+        for (uint256 i = past.length; i > 0; --i) {
+            PastKey storage k = past[i - 1];
+            if (timestamp >= k.validUntil) break;
+            if (timestamp >= k.validFrom) {
+                if (k.curve == Curve.Secp256k1) return _verifySecp256k1(k.signer, digest, signature);
+                if (signature.length == 128) return _verifyP256WithKey(k.signer, digest, signature);
+                return _verifyP256(k.x, k.y, digest, signature);
+            }
+        }
+        return SignatureCheck.KeyNotValidAtTime;
     }
 
     function _register(
@@ -214,48 +225,62 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
         emit DeviceRegistered(deviceId, curve, x, y, certFingerprint, validFrom);
     }
 
-    function _verify(Curve curve, address signer, bytes32 deviceId, bytes32 digest, bytes calldata signature)
-        private
-        view
-        returns (SignatureCheck)
-    {
-        if (curve == Curve.Secp256k1) return _verifySecp256k1(signer, digest, signature);
-        Key storage key = _keys[deviceId];
-        return _verifyP256(key.x, key.y, digest, signature);
-    }
-
+    /// @dev ECDSA over `digest` itself (as Ethereum signs), 65 bytes r||s||v, low-S only.
     function _verifySecp256k1(address signer, bytes32 digest, bytes calldata signature)
         private
         pure
         returns (SignatureCheck)
     {
         if (signature.length != 65) return SignatureCheck.BadSignature;
-        (address recovered, ECDSA.RecoverError err,) =
-            ECDSA.tryRecover(digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64]));
-        return err == ECDSA.RecoverError.NoError && recovered == signer
-            ? SignatureCheck.Valid
-            : SignatureCheck.BadSignature;
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        // High-S would let anyone derive a second valid signature (EIP-2); OpenZeppelin's ECDSA bound.
+        if (uint256(s) > 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0) {
+            return SignatureCheck.BadSignature;
+        }
+        address recovered = ecrecover(digest, v, r, s);
+        return recovered != address(0) && recovered == signer ? SignatureCheck.Valid : SignatureCheck.BadSignature;
     }
 
+    /// @dev A 128-byte P-256 signature r||s||x||y: the key comes with it and must hash to the
+    /// record's key hash (`_keyHash`), which saves reading the key's two storage slots.
+    function _verifyP256WithKey(address keyHash, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (SignatureCheck)
+    {
+        bytes32 x = bytes32(signature[64:96]);
+        bytes32 y = bytes32(signature[96:128]);
+        if (_keyHash(x, y) != keyHash) return SignatureCheck.BadSignature;
+        return _verifyP256(x, y, digest, signature[0:64]);
+    }
+
+    /// @dev ES256 over `digest` (the digest is the message: one SHA-256 call), 64 bytes r||s.
+    /// OpenZeppelin's P256 uses the P256VERIFY precompile where it answers and its Solidity
+    /// verifier where it does not; it never takes an empty return for a verdict.
     function _verifyP256(bytes32 x, bytes32 y, bytes32 digest, bytes calldata signature)
         private
         view
         returns (SignatureCheck)
     {
         if (signature.length != 64) return SignatureCheck.BadSignature;
-        // P-256 devices sign ES256 (ECDSA with SHA-256) over the 32-byte EIP-712 digest (docs/PROTOCOL.md).
-        // P256.verify: RIP-7212/EIP-7951 precompile where present, Solidity otherwise; rejects high-S,
-        // and does not read an empty precompile return as a verdict (OpenZeppelin issue 5619).
         bytes32 h = sha256(abi.encodePacked(digest));
         return P256.verify(h, bytes32(signature[0:32]), bytes32(signature[32:64]), x, y)
             ? SignatureCheck.Valid
             : SignatureCheck.BadSignature;
     }
 
+    /// @dev keccak256(x || y), low 160 bits: the Ethereum address for a secp256k1 key, the key
+    /// hash a 128-byte P-256 signature is checked against.
+    function _keyHash(bytes32 x, bytes32 y) private pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encode(x, y)))));
+    }
+
     function _validateKey(Curve curve, bytes32 x, bytes32 y) private pure returns (address signer) {
         if (curve == Curve.P256) {
             if (!P256.isValidPublicKey(x, y)) revert DeviceRegistryInvalidPublicKey(x, y);
-            return address(0);
+            return _keyHash(x, y);
         }
         if (curve == Curve.Secp256k1) {
             uint256 px = uint256(x);
@@ -264,7 +289,7 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
             if (px >= p || py >= p || mulmod(py, py, p) != addmod(mulmod(mulmod(px, px, p), px, p), 7, p)) {
                 revert DeviceRegistryInvalidPublicKey(x, y);
             }
-            return address(uint160(uint256(keccak256(abi.encode(x, y)))));
+            return _keyHash(x, y);
         }
         revert DeviceRegistryUnsupportedCurve(uint8(curve));
     }

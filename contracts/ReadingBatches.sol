@@ -1,34 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {DeviceRegistry} from "./DeviceRegistry.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {IReadingBatches} from "./interfaces/IReadingBatches.sol";
 import {Readings} from "./libraries/Readings.sol";
 
 /// @title ReadingBatches
-/// @notice Holds the Merkle roots of committed batches of signed readings (SUBMITTER_ROLE commits)
-/// and verifies any single reading on-chain against its batch and its device's registered key.
-contract ReadingBatches is IReadingBatches, AccessControl {
+/// @notice The fleet's contract: its device registry (DeviceRegistry, inherited) and the Merkle
+/// roots of committed batches of signed readings (SUBMITTER_ROLE commits); verifies any single
+/// reading on-chain against its batch and its device's key at the reading's time.
+/// @dev One contract, not a batches contract calling a registry: a verification then reads one
+/// account (the consumer's call warms it) instead of also paying 2,600 gas for the registry's cold
+/// account and a call. `registry()` is this contract.
+contract ReadingBatches is DeviceRegistry, IReadingBatches {
     /// @notice Role of bridge submitters: commit batch roots.
     bytes32 public constant SUBMITTER_ROLE = keccak256("SUBMITTER_ROLE");
-
-    IDeviceRegistry private immutable _registry;
-    // The registry's EIP-712 domain, cached: saves a cross-contract call on every verification.
-    bytes32 private immutable _cachedDomainSeparator;
-    uint256 private immutable _cachedChainId;
 
     // root => committedAt (bits 0-63) | count (64-95) | fromTime (96-159) | toTime (160-223): one slot per batch.
     mapping(bytes32 root => uint256) private _batches;
 
-    /// @param registry_ the fleet's DeviceRegistry
-    /// @param admin receives DEFAULT_ADMIN_ROLE (grants and revokes submitters)
-    constructor(IDeviceRegistry registry_, address admin) {
-        _registry = registry_;
-        _cachedChainId = block.chainid;
-        _cachedDomainSeparator = Readings.domainSeparator(address(registry_), block.chainid);
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-    }
+    /// @param admin receives DEFAULT_ADMIN_ROLE (grants operators and submitters, pauses)
+    constructor(address admin) DeviceRegistry(admin) {}
 
     /// @inheritdoc IReadingBatches
     function commitBatch(bytes32 root, uint32 count, uint64 fromTime, uint64 toTime)
@@ -65,7 +58,7 @@ contract ReadingBatches is IReadingBatches, AccessControl {
     {
         root = Readings.processProof(proof, Readings.leaf(reading));
         if (_batches[root] == 0) revert ReadingBatchesUnknownBatch(root);
-        IDeviceRegistry.SignatureCheck check = _checkSignature(reading, signature);
+        IDeviceRegistry.SignatureCheck check = _checkReading(reading, signature);
         if (check != IDeviceRegistry.SignatureCheck.Valid) {
             revert ReadingBatchesInvalidSignature(reading.deviceId, check);
         }
@@ -78,23 +71,21 @@ contract ReadingBatches is IReadingBatches, AccessControl {
         returns (bool ok)
     {
         bytes32 root = Readings.processProof(proof, Readings.leaf(reading));
-        return _batches[root] != 0 && _checkSignature(reading, signature) == IDeviceRegistry.SignatureCheck.Valid;
+        return _batches[root] != 0 && _checkReading(reading, signature) == IDeviceRegistry.SignatureCheck.Valid;
     }
 
     /// @inheritdoc IReadingBatches
     function registry() external view returns (IDeviceRegistry) {
-        return _registry;
+        return IDeviceRegistry(address(this));
     }
 
-    function _checkSignature(Readings.Reading calldata reading, bytes calldata signature)
+    function _checkReading(Readings.Reading calldata reading, bytes calldata signature)
         private
         view
         returns (IDeviceRegistry.SignatureCheck)
     {
-        bytes32 separator = block.chainid == _cachedChainId
-            ? _cachedDomainSeparator
-            : Readings.domainSeparator(address(_registry), block.chainid);
-        bytes32 digest = Readings.digest(reading, separator);
-        return _registry.checkSignature(reading.deviceId, reading.timestamp, digest, signature);
+        return _checkSignature(
+            reading.deviceId, reading.timestamp, Readings.digest(reading, domainSeparator()), signature
+        );
     }
 }

@@ -8,7 +8,8 @@ import type { CurveName } from "./reading.js";
  * Signatures on the wire are 64 bytes r||s, low-S, for both curves (docs/PROTOCOL.md):
  * - P-256: ES256, ECDSA with SHA-256 over the 32-byte EIP-712 digest (the digest is the message).
  * - secp256k1: ECDSA directly over the 32-byte EIP-712 digest, as Ethereum signs.
- * On-chain, secp256k1 signatures carry a recovery byte: r||s||v (65 bytes); see toChainSignature.
+ * On-chain, secp256k1 signatures carry a recovery byte: r||s||v (65 bytes), and P-256 signatures
+ * carry the device's key: r||s||x||y (128 bytes); see verifyReadingSignature.
  */
 
 const CURVES = { p256, secp256k1 } as const;
@@ -73,7 +74,8 @@ export type VerifyReadingSignatureParameters = {
 
 /**
  * Verify a 64-byte low-S wire signature over a reading digest. Returns the signature in its
- * on-chain form (P-256: r||s; secp256k1: r||s||v) when it is valid, or null.
+ * on-chain form (P-256: r||s||x||y, the device's key appended; secp256k1: r||s||v) when it is
+ * valid, or null.
  * P-256 goes through node:crypto (OpenSSL), which measured about 30 times faster here than
  * @noble/curves; secp256k1 recovers the key with @noble/curves (node:crypto cannot take a
  * keccak digest as the message hash).
@@ -94,7 +96,13 @@ export function verifyReadingSignature(p: VerifyReadingSignatureParameters): Uin
       { key: p256KeyObject(p.publicKey), dsaEncoding: "ieee-p1363" },
       p.signature,
     );
-    return ok ? p.signature : null;
+    if (!ok) return null;
+    // On-chain form r||s||x||y: the contract checks the key against the record's key hash instead
+    // of reading the key's two storage slots (4,200 gas).
+    const out = new Uint8Array(128);
+    out.set(p.signature, 0);
+    out.set(p.publicKey.subarray(1, 65), 64);
+    return out;
   }
   let sig: ReturnType<typeof secp256k1.Signature.fromBytes>;
   try {

@@ -29,10 +29,10 @@ const celsius = (v: bigint) => `${(Number(v) / 100).toFixed(2)} °C`;
 async function main(): Promise<string> {
   say(
     "[1/6]",
-    "deploying DeviceRegistry, ReadingBatches and ColdChainMonitor on an in-process Hardhat chain",
+    "deploying ReadingBatches (with the device registry) and ColdChainMonitor on an in-process Hardhat chain",
   );
   const stack = await deployStack({ maxValue: 800n });
-  say("", `registry ${stack.contracts.registry}  batches ${stack.contracts.batches}  chain ${stack.chainId}`);
+  say("", `ReadingBatches ${stack.contracts.batches}  chain ${stack.chainId}`);
 
   say("[2/6]", "creating a fleet CA and starting the embedded mTLS MQTT broker (aedes)");
   const ca = await createFleetCa();
@@ -153,7 +153,8 @@ async function main(): Promise<string> {
             value: "-500",
             timestamp: Math.floor(Date.now() / 1000),
             sequence: "1000",
-            signature: first.signature,
+            // The wire form: r||s (the served on-chain form appends the key or a recovery byte).
+            signature: first.signature.slice(0, 2 + 128),
           }),
         );
       }

@@ -69,7 +69,7 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
     await run(commands[0] as string);
     const addresses = () =>
       JSON.parse(readFileSync(join(DEPLOYMENTS, "deployed_addresses.json"), "utf8")) as Record<string, Hex>;
-    const registry = addresses()["SensorOracle#DeviceRegistry"] as Hex;
+    const registry = addresses()["SensorOracle#ReadingBatches"] as Hex; // the registry too
     expect(commands[1]).toContain(`REGISTRY=${registry}`);
 
     const client = createWalletClient({

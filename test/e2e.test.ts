@@ -133,6 +133,10 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
       expect(root).toBe(r.batch?.root);
     }
     expect(hexToBytes(served[1]?.signature as Hex).length).toBe(65); // secp256k1 on-chain form r||s||v
+    // P-256 on-chain form r||s||x||y: the device's key rides along, checked against its key hash.
+    const p256Sig = hexToBytes(served[0]?.signature as Hex);
+    expect(p256Sig.length).toBe(128);
+    expect(p256Sig.subarray(64)).toEqual(devices.p256.readingPublicKey.subarray(1));
     expect(bridge.metrics.readingsCommitted).toBe(4);
   });
 

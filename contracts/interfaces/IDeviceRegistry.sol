@@ -110,8 +110,9 @@ interface IDeviceRegistry {
 
     /// @notice Whether `signature` over `digest` is the device's, by a key valid at `timestamp`.
     /// @param digest the reading's EIP-712 digest
-    /// @param signature P-256: 64 bytes r||s, ECDSA-SHA256 over `digest`; secp256k1: 65 bytes r||s||v,
-    /// ECDSA directly over `digest`. Low-S only.
+    /// @param signature P-256: 64 bytes r||s, ECDSA-SHA256 over `digest`, or 128 bytes r||s||x||y
+    /// carrying the device's key (cheaper: checked against the record's key hash, not read from
+    /// storage); secp256k1: 65 bytes r||s||v, ECDSA directly over `digest`. Low-S only for secp256k1.
     function checkSignature(bytes32 deviceId, uint64 timestamp, bytes32 digest, bytes calldata signature)
         external
         view

@@ -35,7 +35,15 @@ library Readings {
 
     /// @notice The EIP-712 struct hash of a reading.
     function structHash(Reading calldata r) internal pure returns (bytes32 h) {
-        return keccak256(abi.encode(READING_TYPEHASH, r.deviceId, r.feedId, r.value, r.timestamp, r.sequence));
+        // The five fields are five static words in calldata, encoded exactly as abi.encode would
+        // (the ABI decoder of the caller has already rejected dirty uint64 words where it read them).
+        bytes32 typeHash = READING_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            calldatacopy(add(ptr, 0x20), r, 0xa0)
+            h := keccak256(ptr, 0xc0)
+        }
     }
 
     /// @notice The 32-byte digest a device signs: keccak256(0x1901 || domainSeparator || structHash).
@@ -58,15 +66,10 @@ library Readings {
             let end := add(proof.offset, shl(5, proof.length))
             for { let p := proof.offset } lt(p, end) { p := add(p, 0x20) } {
                 let sibling := calldataload(p)
-                switch lt(computed, sibling)
-                case 1 {
-                    mstore(0x00, computed)
-                    mstore(0x20, sibling)
-                }
-                default {
-                    mstore(0x00, sibling)
-                    mstore(0x20, computed)
-                }
+                // Sorted pair: the smaller word first, without a branch.
+                let siblingFirst := lt(sibling, computed)
+                mstore(shl(5, siblingFirst), computed)
+                mstore(shl(5, iszero(siblingFirst)), sibling)
                 computed := keccak256(0x00, 0x40)
             }
         }
@@ -74,7 +77,12 @@ library Readings {
 
     /// @notice The Merkle leaf of a reading, in OpenZeppelin's standard tree format with leaf
     /// types (bytes32,bytes32,int256,uint64,uint64): keccak256(keccak256(abi.encode(fields))).
-    function leaf(Reading calldata r) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(r.deviceId, r.feedId, r.value, r.timestamp, r.sequence))));
+    function leaf(Reading calldata r) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, r, 0xa0)
+            mstore(0x00, keccak256(ptr, 0xa0))
+            h := keccak256(0x00, 0x20)
+        }
     }
 }

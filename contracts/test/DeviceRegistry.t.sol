@@ -33,8 +33,9 @@ contract DeviceRegistryTest is CheatsTest {
 
     function setUp() public {
         vm.warp(1_800_000_000);
-        registry = new DeviceRegistry(address(this));
-        batches = new ReadingBatches(registry, address(this));
+        // The deployed shape: ReadingBatches is the fleet's registry too.
+        batches = new ReadingBatches(address(this));
+        registry = batches;
         registry.grantRole(registry.OPERATOR_ROLE(), OPERATOR);
         batches.grantRole(batches.SUBMITTER_ROLE(), SUBMITTER);
     }
@@ -58,6 +59,15 @@ contract DeviceRegistryTest is CheatsTest {
         registry.register(id, IDeviceRegistry.Curve.P256, x, y, keccak256("cert"), 1_700_000_000);
     }
 
+    /// A low-S P-256 signature over `d` by a key that is not the device's, with that key appended.
+    function _signedWithAnotherKey(bytes32 d) private view returns (bytes memory) {
+        uint256 otherKey = 0xD00D;
+        (uint256 ox, uint256 oy) = vm.publicKeyP256(otherKey);
+        (bytes32 rr, bytes32 s) = vm.signP256(otherKey, sha256(abi.encodePacked(d)));
+        if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
+        return abi.encodePacked(rr, s, ox, oy);
+    }
+
     function _reading(bytes32 id, uint64 timestamp, uint64 seq) private pure returns (Readings.Reading memory) {
         return Readings.Reading(id, keccak256("feed"), 42, timestamp, seq);
     }
@@ -78,6 +88,34 @@ contract DeviceRegistryTest is CheatsTest {
         assertTrue(
             registry.checkSignature(id, r.timestamp, d, _signP256(r)) == IDeviceRegistry.SignatureCheck.Valid,
             "valid"
+        );
+    }
+
+    function test_aP256SignatureMayCarryItsKeyWhichMustBeTheDevices() public {
+        (bytes32 id, bytes32 x, bytes32 y) = _registerP256();
+        Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
+        bytes32 d = helper.digest(r, registry.domainSeparator());
+        bytes memory sig = _signP256(r);
+        assertTrue(
+            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(sig, x, y))
+                == IDeviceRegistry.SignatureCheck.Valid,
+            "r||s||x||y with the device's key"
+        );
+        // Another key that really signed this digest: a good signature, but not by the device's key.
+        assertTrue(
+            registry.checkSignature(id, r.timestamp, d, _signedWithAnotherKey(d))
+                == IDeviceRegistry.SignatureCheck.BadSignature,
+            "another key refused"
+        );
+        assertTrue(
+            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(sig, x, bytes32(uint256(y) ^ 1)))
+                == IDeviceRegistry.SignatureCheck.BadSignature,
+            "a changed key refused"
+        );
+        assertTrue(
+            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(sig, x))
+                == IDeviceRegistry.SignatureCheck.BadSignature,
+            "96 bytes is neither form"
         );
     }
 

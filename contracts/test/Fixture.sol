@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {DeviceRegistry} from "../DeviceRegistry.sol";
+import {ReadingBatches} from "../ReadingBatches.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {Readings} from "../libraries/Readings.sol";
 import {CheatsTest} from "./Cheats.sol";
@@ -28,7 +29,7 @@ abstract contract Fixture is CheatsTest {
 
     function _deployRegistry() internal {
         vm.warp(1_800_000_000);
-        registry = new DeviceRegistry(address(this));
+        registry = new ReadingBatches(address(this)); // the registry as deployed: ReadingBatches holds it
         registry.grantRole(registry.OPERATOR_ROLE(), OPERATOR);
     }
 

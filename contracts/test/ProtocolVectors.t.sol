@@ -49,7 +49,14 @@ contract ProtocolVectorsTest is CheatsTest {
                 s := mload(add(sig, 0x40))
             }
             if (v.curve == 2) {
-                assertEq(sig.length, 64, "p256 length");
+                assertEq(sig.length, 128, "p256 length: r||s||x||y");
+                bytes32 kx;
+                bytes32 ky;
+                assembly {
+                    kx := mload(add(sig, 0x60))
+                    ky := mload(add(sig, 0x80))
+                }
+                assertTrue(kx == v.x && ky == v.y, "p256 on-chain form carries the device's key");
                 assertTrue(P256.verify(sha256(abi.encodePacked(v.digest)), r, s, v.x, v.y), "p256 verifies");
                 assertTrue(!P256.verify(v.digest, r, s, v.x, v.y), "p256 is over sha256(digest), not digest");
             } else {

@@ -26,7 +26,7 @@ library Vectors {
             v.curve = 2;
             v.reading = Readings.Reading(0xdf2a3114f3d5247508f079c25a2aaff9308141d2dbcd0b74aba211a9687e5b6b, 0xb13cba3983751ffdc62739b006afe1253ddd9b1a825de2b901c9285d081078de, -1850, 1767225600, 1);
             v.digest = 0x0a30bb300af6fda9fb58136084f6d07133400b74df6dcab5600c1c46ba037e98;
-            v.chainSignature = hex"4ae01571d244bc3ccbe6342711b269e18101af9a39469ce088b1fc5ef16dbf4d43150e5e815c72b031f617579bbc9f7178a6e9a8b3027077a4720161d21789a9";
+            v.chainSignature = hex"4ae01571d244bc3ccbe6342711b269e18101af9a39469ce088b1fc5ef16dbf4d43150e5e815c72b031f617579bbc9f7178a6e9a8b3027077a4720161d21789a946b9bd0bfe51eb80e9cef0d3d6b053e6d8b40cd54faa3d3f0173be8a6916f54e03aca3c1b334b3c8b170a5508998f6f70ecea83f86708933a12578619928ff9b";
             v.leaf = 0xae4e0448a879df8d7582bcf53658e5a49170b36f3a58bae4ded6167aa1eb6ad7;
             v.proof = new bytes32[](2);
             v.proof[0] = 0x77bf3878d4af8448f16a7cabcc82f0106b2442e2b196af1f60cf1cb49e6b6f26;
@@ -38,7 +38,7 @@ library Vectors {
             v.curve = 2;
             v.reading = Readings.Reading(0xdf2a3114f3d5247508f079c25a2aaff9308141d2dbcd0b74aba211a9687e5b6b, 0xb13cba3983751ffdc62739b006afe1253ddd9b1a825de2b901c9285d081078de, 2125, 1767225660, 2);
             v.digest = 0xc2603babf47740cd7b5319ce2eecce0015201901381084f95d38ce3b07cbd7aa;
-            v.chainSignature = hex"c59835ff005384d9a476e1adee8f64cba32f349a0d3d13f89d6ec50fb5007e7c791c0eb8724e6bdc771535bd55a2a7decd54232efe127717d0d08aabb6a0dcba";
+            v.chainSignature = hex"c59835ff005384d9a476e1adee8f64cba32f349a0d3d13f89d6ec50fb5007e7c791c0eb8724e6bdc771535bd55a2a7decd54232efe127717d0d08aabb6a0dcba46b9bd0bfe51eb80e9cef0d3d6b053e6d8b40cd54faa3d3f0173be8a6916f54e03aca3c1b334b3c8b170a5508998f6f70ecea83f86708933a12578619928ff9b";
             v.leaf = 0xc341b22c88de21085d6d8f574287820748a0a1df23fc9e9a600c50929f5c66a6;
             v.proof = new bytes32[](2);
             v.proof[0] = 0xc60846a5ce0fb839307b8f094ffe14cc3f5e5b92b8611e0434594a4971d3b758;

@@ -28,8 +28,9 @@ export type Stack = {
 };
 
 /**
- * Deploy DeviceRegistry, ReadingBatches and the ColdChainMonitor example on Hardhat's in-process
- * chain, with one admin, one fleet operator and one bridge submitter.
+ * Deploy ReadingBatches (the fleet's DeviceRegistry too: `contracts.registry` and
+ * `contracts.batches` are one address), SensorFeeds and the ColdChainMonitor example on Hardhat's
+ * in-process chain, with one admin, one fleet operator and one bridge submitter.
  */
 export async function deployStack(params: { feed?: string; maxValue?: bigint } = {}): Promise<Stack> {
   const conn = await network.create();
@@ -37,8 +38,8 @@ export async function deployStack(params: { feed?: string; maxValue?: bigint } =
   const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
   const [admin, operator, submitter] = (await viem.getWalletClients()) as unknown as Wallet[];
   if (!admin || !operator || !submitter) throw new Error("the in-process chain has fewer than 3 accounts");
-  const registry = await viem.deployContract("DeviceRegistry", [admin.account.address]);
-  const batches = await viem.deployContract("ReadingBatches", [registry.address, admin.account.address]);
+  const batches = await viem.deployContract("ReadingBatches", [admin.account.address]);
+  const registry = batches;
   const feedId = feedIdOf(params.feed ?? "cold-room-7/temperature");
   const consumer = await viem.deployContract("ColdChainMonitor", [
     batches.address,

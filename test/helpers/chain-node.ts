@@ -69,7 +69,7 @@ function artifact(name: string): { abi: Abi; bytecode: Hex } {
   return { abi: a.abi, bytecode: a.bytecode };
 }
 
-/** Deploy DeviceRegistry and ReadingBatches with the admin key; operator = admin; submitter = DEV_KEYS.submitter. */
+/** Deploy ReadingBatches (the registry too) with the admin key; operator = admin; submitter = DEV_KEYS.submitter. */
 export async function deployOverHttp(node: ChainNode): Promise<{ registry: Hex; batches: Hex }> {
   const deploy = async (name: string, args: unknown[]) => {
     const { abi, bytecode } = artifact(name);
@@ -78,8 +78,8 @@ export async function deployOverHttp(node: ChainNode): Promise<{ registry: Hex; 
     return r.contractAddress as Hex;
   };
   const admin = node.admin.account.address;
-  const registry = await deploy("DeviceRegistry", [admin]);
-  const batches = await deploy("ReadingBatches", [registry, admin]);
+  const batches = await deploy("ReadingBatches", [admin]);
+  const registry = batches;
   const grant = async (address: Hex, role: string, to: Hex) => {
     const hash = await node.admin.writeContract({
       address,
