@@ -1,6 +1,8 @@
 import type { Hex } from "viem";
 import {
   decodeReadingMessage,
+  isLowSP256,
+  p256ChainSignature,
   type Reading,
   type ReadingDomain,
   ReadingRejectedError,
@@ -10,6 +12,7 @@ import {
 import type { FleetCertificates } from "./certificates.js";
 import { keyAt, type RegistryCache } from "./registry.js";
 import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./store/types.js";
+import type { P256VerifyPool } from "./verify-pool.js";
 
 export type IngestParameters = {
   certificates: FleetCertificates;
@@ -21,6 +24,8 @@ export type IngestParameters = {
   now?: () => number;
   /** Called with the signature verification time in seconds. */
   observeVerify?: (seconds: number) => void;
+  /** Where P-256 signatures are checked off the main thread (bridge/verify-pool.ts); inline without. */
+  p256Pool?: P256VerifyPool;
 };
 
 export type IngestResult = { id: string; reading: Reading; stored: StoredReading };
@@ -154,7 +159,15 @@ async function checkAgainstRegistry(
     });
   }
   const t0 = performance.now();
-  const chainSig = verifyReadingSignature({ curve: key.curve, publicKey: key.publicKey, digest, signature });
+  let chainSig: Uint8Array | null;
+  if (p.p256Pool && key.curve === "p256") {
+    const ok =
+      isLowSP256(signature) &&
+      (await p.p256Pool.verify(key.publicKey, Buffer.from(digest.slice(2), "hex"), signature));
+    chainSig = ok ? p256ChainSignature(signature, key.publicKey) : null;
+  } else {
+    chainSig = verifyReadingSignature({ curve: key.curve, publicKey: key.publicKey, digest, signature });
+  }
   p.observeVerify?.((performance.now() - t0) / 1000);
   return chainSig ? { key, chainSig } : "stale";
 }

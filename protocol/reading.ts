@@ -1,4 +1,5 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import { createKeccak } from "hash-wasm";
 import { encodeAbiParameters, type Hex, hashDomain, hashTypedData, hexToBytes, keccak256 } from "viem";
 
 /** Curve identifiers; the numbers are part of the protocol and of DeviceRegistry.Curve. */
@@ -87,13 +88,39 @@ function domainSeparatorBytes(domain: ReadingDomain): Uint8Array {
   return sep;
 }
 
-function putWord(buf: Uint8Array, offset: number, v: bigint): void {
-  let x = BigInt.asUintN(256, v); // int256 two's complement
+// The hot path's keccak: hash-wasm's WebAssembly Keccak measured 2.3 µs for a reading's two
+// hashes against 15.7 µs for @noble/hashes and 8.5 µs for the native `keccak` addon (object
+// set-up per call); one instance, used synchronously (init, update, digest), so never interleaved.
+const keccakWasm = await createKeccak(256);
+const MAX_INT64 = 2n ** 63n - 1n;
+const MIN_INT64 = -(2n ** 63n);
+
+function keccakInto(data: Uint8Array, out: Uint8Array, offset: number): void {
+  out.set(keccakWasm.init().update(data).digest("binary"), offset);
+}
+
+/** A signed or unsigned 256-bit word, big-endian, two's complement (abi.encode of int256/uint64). */
+function putWord(view: DataView, offset: number, v: bigint): void {
+  if (v >= MIN_INT64 && v <= MAX_INT64) {
+    const fill = v < 0n ? 0xffffffff : 0;
+    for (let i = 0; i < 24; i += 4) view.setUint32(offset + i, fill);
+    view.setBigInt64(offset + 24, v);
+    return;
+  }
+  let x = BigInt.asUintN(256, v);
   for (let i = 31; i >= 0; i--) {
-    buf[offset + i] = Number(x & 0xffn);
+    view.setUint8(offset + i, Number(x & 0xffn));
     x >>= 8n;
   }
 }
+
+// Reused per call (the function is synchronous): no allocation but the returned string.
+const structBuf = new Uint8Array(192);
+const structView = new DataView(structBuf.buffer);
+structBuf.set(READING_TYPEHASH, 0);
+const digestBuf = new Uint8Array(66);
+digestBuf[0] = 0x19;
+digestBuf[1] = 0x01;
 
 /**
  * The 32-byte EIP-712 digest every device signs (docs/PROTOCOL.md section 3). The Reading's
@@ -101,20 +128,15 @@ function putWord(buf: Uint8Array, offset: number, v: bigint): void {
  * typed-data encoder, which cost more than the signature check on the bridge's hot path.
  */
 export function readingDigest(reading: Reading, domain: ReadingDomain): Hex {
-  const enc = new Uint8Array(192);
-  enc.set(READING_TYPEHASH, 0);
   // Buffer's hex codec: viem's general hexToBytes showed in the bridge's profile.
-  enc.set(Buffer.from(reading.deviceId.slice(2), "hex"), 32);
-  enc.set(Buffer.from(reading.feedId.slice(2), "hex"), 64);
-  putWord(enc, 96, reading.value);
-  putWord(enc, 128, reading.timestamp);
-  putWord(enc, 160, reading.sequence);
-  const msg = new Uint8Array(66);
-  msg[0] = 0x19;
-  msg[1] = 0x01;
-  msg.set(domainSeparatorBytes(domain), 2);
-  msg.set(keccak_256(enc), 34);
-  return `0x${Buffer.from(keccak_256(msg)).toString("hex")}`;
+  structBuf.set(Buffer.from(reading.deviceId.slice(2), "hex"), 32);
+  structBuf.set(Buffer.from(reading.feedId.slice(2), "hex"), 64);
+  putWord(structView, 96, reading.value);
+  putWord(structView, 128, reading.timestamp);
+  putWord(structView, 160, reading.sequence);
+  digestBuf.set(domainSeparatorBytes(domain), 2);
+  keccakInto(structBuf, digestBuf, 34);
+  return `0x${keccakWasm.init().update(digestBuf).digest("hex")}`;
 }
 
 /** Leaf types of the Merkle tree: OpenZeppelin's standard tree format over these values. */

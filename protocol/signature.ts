@@ -65,6 +65,27 @@ function p256KeyObject(publicKey: Uint8Array): KeyObject {
   return key;
 }
 
+/** A 64-byte P-256 r||s with r and s in [1, n-1] and s at most n/2 (the wire's low-S rule). */
+export function isLowSP256(signature: Uint8Array): boolean {
+  if (signature.length !== 64) return false;
+  try {
+    return !p256.Signature.fromBytes(signature, "compact").hasHighS();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The on-chain form of a valid P-256 signature, r||s||x||y: the contract checks the key against
+ * the record's key hash instead of reading the key's two storage slots (4,200 gas).
+ */
+export function p256ChainSignature(signature: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(128);
+  out.set(signature, 0);
+  out.set(publicKey.subarray(1, 65), 64);
+  return out;
+}
+
 export type VerifyReadingSignatureParameters = {
   curve: CurveName;
   publicKey: Uint8Array;
@@ -83,26 +104,14 @@ export type VerifyReadingSignatureParameters = {
 export function verifyReadingSignature(p: VerifyReadingSignatureParameters): Uint8Array | null {
   if (p.signature.length !== 64) return null;
   if (p.curve === "p256") {
-    let sig: ReturnType<typeof p256.Signature.fromBytes>;
-    try {
-      sig = p256.Signature.fromBytes(p.signature, "compact");
-    } catch {
-      return null;
-    }
-    if (sig.hasHighS()) return null;
+    if (!isLowSP256(p.signature)) return null;
     const ok = cryptoVerify(
       "sha256",
       Buffer.from(p.digest.slice(2), "hex"),
       { key: p256KeyObject(p.publicKey), dsaEncoding: "ieee-p1363" },
       p.signature,
     );
-    if (!ok) return null;
-    // On-chain form r||s||x||y: the contract checks the key against the record's key hash instead
-    // of reading the key's two storage slots (4,200 gas).
-    const out = new Uint8Array(128);
-    out.set(p.signature, 0);
-    out.set(p.publicKey.subarray(1, 65), 64);
-    return out;
+    return ok ? p256ChainSignature(p.signature, p.publicKey) : null;
   }
   let sig: ReturnType<typeof secp256k1.Signature.fromBytes>;
   try {

@@ -104,8 +104,10 @@ describe("readingDigest", () => {
       "./reading.js"
     );
     const domain = { chainId: 11155111, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
-    for (const value of [0n, -1n, 1n, INT256_MIN, INT256_MAX, -1850n]) {
-      for (const n of [0n, 1n, UINT64_MAX]) {
+    // Around the int64 bounds too: values inside them take readingDigest's fast path.
+    const int64Edges = [2n ** 63n - 1n, 2n ** 63n, -(2n ** 63n), -(2n ** 63n) - 1n];
+    for (const value of [0n, -1n, 1n, INT256_MIN, INT256_MAX, -1850n, ...int64Edges]) {
+      for (const n of [0n, 1n, 2n ** 63n - 1n, 2n ** 63n, UINT64_MAX]) {
         const r = {
           deviceId: `0x${"ab".repeat(32)}` as const,
           feedId: `0x${"cd".repeat(32)}` as const,
