@@ -184,7 +184,7 @@ export async function reconcileBatches(p: BatcherParameters): Promise<number> {
 
 const defaultOwner = () => `${hostname()}:${process.pid}`;
 
-/** Run commitNextBatch every `intervalMs` (and at once again while batches are full). */
+/** Cut and commit a batch every `intervalMs` from cut to cut (and at once again while batches are full). */
 export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
   stop(): Promise<void>;
   flush(): Promise<void>;
@@ -211,10 +211,15 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
       }
     }
   };
+  // The batch window is kept from cut to cut: the next cut is `intervalMs` after this one began,
+  // or at once if committing took longer, not `intervalMs` after the commit was mined (which
+  // made a reading that just missed a cut wait a whole commit plus a window: measured p99 3.1 s
+  // with one-second windows and blocks, against a target of 3 s).
   const tick = () => {
+    const began = Date.now();
     running = running.then(drain);
     void running.then(() => {
-      if (!stopped) timer = setTimeout(tick, p.intervalMs);
+      if (!stopped) timer = setTimeout(tick, Math.max(0, p.intervalMs - (Date.now() - began)));
     });
   };
   timer = setTimeout(tick, p.intervalMs);

@@ -22,7 +22,11 @@ export class P256VerifyPool {
 
   constructor() {
     // Plain JavaScript, so the worker loads the same under tsx, vitest and a build.
-    this.#worker = new Worker(new URL("./verify-worker.mjs", import.meta.url));
+    // Small heap limits: the worker holds key objects and one batch at a time, and each megabyte
+    // of its heap counts in the bridge's resident memory (docs/BENCHMARKS.md).
+    this.#worker = new Worker(new URL("./verify-worker.mjs", import.meta.url), {
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
+    });
     this.#worker.unref();
     this.#worker.on("message", (m: { id: number; results: Uint8Array }) => {
       const batch = this.#inFlight.get(m.id);

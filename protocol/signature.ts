@@ -65,14 +65,21 @@ function p256KeyObject(publicKey: Uint8Array): KeyObject {
   return key;
 }
 
-/** A 64-byte P-256 r||s with r and s in [1, n-1] and s at most n/2 (the wire's low-S rule). */
+const P256_N = Buffer.from("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", "hex");
+const P256_HALF_N = Buffer.from("7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8", "hex");
+const ZERO32 = Buffer.alloc(32);
+
+/**
+ * A 64-byte P-256 r||s with r in [1, n-1] and s in [1, n/2] (the wire's low-S rule). Byte
+ * comparisons: on the bridge's main thread, parsing into big integers cost more than this.
+ */
 export function isLowSP256(signature: Uint8Array): boolean {
   if (signature.length !== 64) return false;
-  try {
-    return !p256.Signature.fromBytes(signature, "compact").hasHighS();
-  } catch {
-    return false;
-  }
+  const r = Buffer.from(signature.buffer, signature.byteOffset, 32);
+  const s = Buffer.from(signature.buffer, signature.byteOffset + 32, 32);
+  return (
+    r.compare(ZERO32) > 0 && r.compare(P256_N) < 0 && s.compare(ZERO32) > 0 && s.compare(P256_HALF_N) <= 0
+  );
 }
 
 /**

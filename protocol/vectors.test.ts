@@ -120,3 +120,25 @@ describe("readingDigest", () => {
     }
   });
 });
+
+describe("isLowSP256", () => {
+  it("agrees with @noble/curves on random and edge r||s", async () => {
+    const { isLowSP256 } = await import("./signature.js");
+    const { p256 } = await import("@noble/curves/nist.js");
+    const n = p256.Point.CURVE().n;
+    const word = (v: bigint) => Buffer.from(v.toString(16).padStart(64, "0"), "hex");
+    const reference = (r: bigint, s: bigint) => r >= 1n && r < n && s >= 1n && s <= n / 2n;
+    const edges = [0n, 1n, n / 2n, n / 2n + 1n, n - 1n, n, 2n ** 256n - 1n];
+    const cases: [bigint, bigint][] = [];
+    for (const r of edges) for (const s of edges) cases.push([r, s]);
+    for (let i = 0; i < 200; i++) {
+      const rand = () =>
+        BigInt(`0x${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex")}`);
+      cases.push([rand(), rand()]);
+    }
+    for (const [r, s] of cases) {
+      expect(isLowSP256(Buffer.concat([word(r), word(s)])), `r=${r} s=${s}`).toBe(reference(r, s));
+    }
+    expect(isLowSP256(new Uint8Array(63))).toBe(false);
+  });
+});
