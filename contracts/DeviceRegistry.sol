@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
@@ -232,15 +233,12 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
         returns (SignatureCheck)
     {
         if (signature.length != 65) return SignatureCheck.BadSignature;
-        bytes32 r = bytes32(signature[0:32]);
-        bytes32 s = bytes32(signature[32:64]);
-        uint8 v = uint8(signature[64]);
-        // High-S would let anyone derive a second valid signature (EIP-2); OpenZeppelin's ECDSA bound.
-        if (uint256(s) > 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0) {
-            return SignatureCheck.BadSignature;
-        }
-        address recovered = ecrecover(digest, v, r, s);
-        return recovered != address(0) && recovered == signer ? SignatureCheck.Valid : SignatureCheck.BadSignature;
+        // OpenZeppelin's ECDSA: refuses high-S (EIP-2) and a failed recovery.
+        (address recovered, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64]));
+        return err == ECDSA.RecoverError.NoError && recovered == signer
+            ? SignatureCheck.Valid
+            : SignatureCheck.BadSignature;
     }
 
     /// @dev A 128-byte P-256 signature r||s||x||y: the key comes with it and must hash to the
