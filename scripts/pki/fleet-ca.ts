@@ -46,8 +46,6 @@ export type FleetCa = {
   issueClient(params: { commonName: string; validDays?: number }): Promise<IssuedCertificate>;
   /** A device: TLS key, certificate and the key that signs readings (the same key for P-256). */
   issueDevice(params: IssueDeviceParameters): Promise<IssuedDevice>;
-  /** A certificate for keys held elsewhere (a device's token): no private key leaves it. */
-  issueDeviceForKeys(params: IssueDeviceForKeysParameters): Promise<IssuedDeviceCertificate>;
   /**
    * A device certificate from the device's CSR (device-agent/csr.ts), after checking that the CSR
    * is signed by the P-256 key it carries, that a secp256k1 device names its reading key, and
@@ -67,18 +65,6 @@ export type IssueDeviceFromCsrParameters = {
 export type IssuedDeviceFromCsr = IssuedDeviceCertificate & {
   readingPublicKey: Uint8Array;
   tlsPublicKey: Uint8Array;
-};
-
-export type IssueDeviceForKeysParameters = {
-  curve: CurveName;
-  /** 65-byte uncompressed reading key. */
-  readingPublicKey: Uint8Array;
-  /** 65-byte uncompressed P-256 TLS key; for a P-256 device, the reading key itself. */
-  tlsPublicKey?: Uint8Array;
-  /** The device id to certify; derived from the reading key when absent (a rotated key keeps the old id). */
-  deviceId?: `0x${string}`;
-  notBefore?: Date;
-  notAfter?: Date;
 };
 
 export type IssuedDeviceCertificate = {
@@ -198,6 +184,33 @@ function fleetCaFrom(state: CaState): FleetCa {
 
   const days = (n: number) => new Date(Date.now() + n * 86_400_000);
 
+  /** A device certificate: CN and SAN name the device; a secp256k1 device's SAN names its reading key. */
+  async function issueDeviceCertificate(
+    curve: CurveName,
+    name: string,
+    tlsKey: CryptoKey,
+    readingPublicKey: Uint8Array,
+    from: Date | undefined,
+    to: Date | undefined,
+  ): Promise<string> {
+    return issue(
+      `CN=${name}`,
+      tlsKey,
+      [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        new x509.SubjectAlternativeNameExtension([
+          { type: "url", value: deviceSanUri(name) },
+          ...(curve === "secp256k1"
+            ? [{ type: "url" as const, value: readingKeySanUri(curve, readingPublicKey) }]
+            : []),
+        ]),
+      ],
+      from ?? notBefore,
+      to ?? days(397),
+    );
+  }
+
   const ca: FleetCa = {
     certPem: `${caCert.toString("pem")}\n${rootCert.toString("pem")}\n`,
     rootPem: rootCert.toString("pem"),
@@ -258,38 +271,6 @@ function fleetCaFrom(state: CaState): FleetCa {
       return { certPem, keyPem: await pemKey(keys.privateKey) };
     },
 
-    async issueDeviceForKeys({
-      curve,
-      readingPublicKey,
-      tlsPublicKey,
-      deviceId: givenId,
-      notBefore: from,
-      notAfter: to,
-    }) {
-      const tlsRaw = tlsPublicKey ?? (curve === "p256" ? readingPublicKey : undefined);
-      if (!tlsRaw) throw new TypeError("a secp256k1 device needs a P-256 TLS key");
-      const tlsKey = await crypto.subtle.importKey("raw", Buffer.from(tlsRaw), EC, true, ["verify"]);
-      const deviceId = givenId ?? deviceIdOf(curve, readingPublicKey);
-      const name = deviceIdToName(deviceId);
-      const certPem = await issue(
-        `CN=${name}`,
-        tlsKey,
-        [
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-          new x509.SubjectAlternativeNameExtension([
-            { type: "url", value: deviceSanUri(name) },
-            ...(curve === "secp256k1"
-              ? [{ type: "url" as const, value: readingKeySanUri(curve, readingPublicKey) }]
-              : []),
-          ]),
-        ],
-        from ?? notBefore,
-        to ?? days(397),
-      );
-      return { curve, deviceId, name, certPem };
-    },
-
     async issueDeviceFromCsr(csrPem, { curve, deviceId: givenId, notBefore: from, notAfter: to }) {
       let csr: x509.Pkcs10CertificateRequest;
       try {
@@ -330,8 +311,7 @@ function fleetCaFrom(state: CaState): FleetCa {
       const deviceId = givenId ?? deviceIdOf(curve, readingPublicKey);
       const name = deviceIdToName(deviceId);
       const asked = uris.map(parseDeviceSanUri).filter((n): n is string => n !== null);
-      const cn = /(?:^|,\s*)CN=([^,]+)/.exec(csr.subject)?.[1];
-      for (const n of [...asked, ...(cn ? [cn] : [])]) {
+      for (const n of [...asked, ...csr.subjectName.getField("CN")]) {
         if (n !== name)
           throw new CertificateRequestError(
             "name_mismatch",
@@ -339,15 +319,8 @@ function fleetCaFrom(state: CaState): FleetCa {
             { details: `asked ${n}, key gives ${name}` },
           );
       }
-      const issued = await ca.issueDeviceForKeys({
-        curve,
-        readingPublicKey,
-        tlsPublicKey,
-        deviceId,
-        ...(from ? { notBefore: from } : {}),
-        ...(to ? { notAfter: to } : {}),
-      });
-      return { ...issued, readingPublicKey, tlsPublicKey };
+      const certPem = await issueDeviceCertificate(curve, name, tlsKey, readingPublicKey, from, to);
+      return { curve, deviceId, name, certPem, readingPublicKey, tlsPublicKey };
     },
 
     async issueDevice({ curve, readingSecretKey, notBefore: from, notAfter: to }) {
@@ -361,22 +334,7 @@ function fleetCaFrom(state: CaState): FleetCa {
       const readingPk = curve === "p256" ? await rawPublic(tlsKeys.publicKey) : publicKeyOf(curve, readingSk);
       const deviceId = deviceIdOf(curve, readingPk);
       const name = deviceIdToName(deviceId);
-      const certPem = await issue(
-        `CN=${name}`,
-        tlsKeys.publicKey,
-        [
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-          new x509.SubjectAlternativeNameExtension([
-            { type: "url", value: deviceSanUri(name) },
-            ...(curve === "secp256k1"
-              ? [{ type: "url" as const, value: readingKeySanUri(curve, readingPk) }]
-              : []),
-          ]),
-        ],
-        from ?? notBefore,
-        to ?? days(397),
-      );
+      const certPem = await issueDeviceCertificate(curve, name, tlsKeys.publicKey, readingPk, from, to);
       return {
         curve,
         deviceId,
