@@ -20,7 +20,7 @@ import {
   signDigest,
   verifyReadingSignature,
 } from "../protocol/index.js";
-import { startTestInfra } from "../test/helpers/infra.js";
+import { bridgeOn, startTestInfra } from "../test/helpers/infra.js";
 import { registerDevice } from "./lib/stack.js";
 import { createFleetCa, type IssuedDevice } from "./pki/fleet-ca.js";
 
@@ -130,13 +130,9 @@ export async function benchIngest(curve: CurveName): Promise<IngestResult> {
     done = r;
   });
   const bridge = await startBridge({
-    mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+    ...bridgeOn(ca, { bridgeCert, broker, stack }),
     certificates,
     store,
-    publicClient: stack.publicClient,
-    walletClient: stack.submitter,
-    contracts: stack.contracts,
-    chainId: stack.chainId,
     batchIntervalMs: 3_600_000, // ingest only
     rateLimit: { perSecond: 1e9, burst: 1e9 },
     log: pino({ level: "silent" }),

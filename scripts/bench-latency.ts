@@ -7,7 +7,7 @@ import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId } from "../bridge/store/types.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
-import { startTestInfra } from "../test/helpers/infra.js";
+import { bridgeOn, startTestInfra } from "../test/helpers/infra.js";
 import { enrollDevice } from "./lib/stack.js";
 import { createFleetCa, type IssuedDevice } from "./pki/fleet-ca.js";
 
@@ -46,13 +46,9 @@ export async function benchLatency(): Promise<LatencyResult> {
   const signedAt = new Map<string, number>();
   const latencies: number[] = [];
   const bridge = await startBridge({
-    mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+    ...bridgeOn(ca, { bridgeCert, broker, stack }),
     certificates,
     store,
-    publicClient: stack.publicClient,
-    walletClient: stack.submitter,
-    contracts: stack.contracts,
-    chainId: stack.chainId,
     batchIntervalMs: BATCH_WINDOW_MS,
     rateLimit: { perSecond: 1000, burst: 1000 },
     log: pino({ level: "silent" }),

@@ -16,7 +16,7 @@ import { readingsTopic } from "../protocol/index.js";
 import { enrollDevice, type Stack } from "../scripts/lib/stack.js";
 import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { startTestInfra } from "./helpers/infra.js";
+import { bridgeOn, startTestInfra } from "./helpers/infra.js";
 import type { Service } from "./helpers/services.js";
 
 const _BRIDGE_CN = "sensor-oracle-bridge";
@@ -80,13 +80,9 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     for (const d of Object.values(devices)) certificates.add(d.certPem);
     store = new RedisStore({ url: redis.url, prefix: "e2e" });
     bridge = await startBridge({
-      mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+      ...bridgeOn(ca, { bridgeCert, broker, stack }),
       certificates,
       store,
-      publicClient: stack.publicClient,
-      walletClient: stack.submitter,
-      contracts: stack.contracts,
-      chainId: stack.chainId,
       batchIntervalMs: 60_000, // the tests flush explicitly
       rateLimit: { perSecond: 20, burst: 20 },
       log: pino({ level: "silent" }),

@@ -9,7 +9,7 @@ import { SoftwareSigner } from "../device-agent/signer.js";
 import { enrollDevice, type Stack } from "../scripts/lib/stack.js";
 import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa } from "../scripts/pki/fleet-ca.js";
-import { startTestInfra } from "./helpers/infra.js";
+import { bridgeOn, startTestInfra } from "./helpers/infra.js";
 import type { Service } from "./helpers/services.js";
 
 describe("the bridge pushes feeds on deviation and heartbeat", () => {
@@ -43,13 +43,9 @@ describe("the bridge pushes feeds on deviation and heartbeat", () => {
     certificates.add(d.certPem);
     store = new RedisStore({ url: redis.url, prefix: "push" });
     bridge = await startBridge({
-      mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+      ...bridgeOn(ca, { bridgeCert, broker, stack }),
       certificates,
       store,
-      publicClient: stack.publicClient,
-      walletClient: stack.submitter,
-      contracts: stack.contracts,
-      chainId: stack.chainId,
       batchIntervalMs: 60_000,
       push: {
         address: stack.contracts.feeds,

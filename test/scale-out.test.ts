@@ -11,7 +11,7 @@ import { SoftwareSigner } from "../device-agent/signer.js";
 import { enrollDevice, type Stack } from "../scripts/lib/stack.js";
 import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { startTestInfra } from "./helpers/infra.js";
+import { bridgeOn, startTestInfra } from "./helpers/infra.js";
 import type { Service } from "./helpers/services.js";
 
 const _BRIDGE_CN = "sensor-oracle-bridge";
@@ -42,13 +42,9 @@ describe("two bridges sharing one Mosquitto (MQTT 5 shared subscription) and one
       bridges.push(
         await startBridge({
           id: name,
-          mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+          ...bridgeOn(ca, { bridgeCert, broker, stack }),
           certificates,
           store,
-          publicClient: stack.publicClient,
-          walletClient: stack.submitter,
-          contracts: stack.contracts,
-          chainId: stack.chainId,
           batchIntervalMs: 300,
           maxBatchSize: 64,
           rateLimit: { perSecond: 1000, burst: 1000 },

@@ -30,7 +30,7 @@ import {
 } from "../scripts/lib/token-enroll.js";
 import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
 import { createFleetCa, type FleetCa } from "../scripts/pki/fleet-ca.js";
-import { startTestInfra } from "./helpers/infra.js";
+import { bridgeOn, startTestInfra } from "./helpers/infra.js";
 import type { Service } from "./helpers/services.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "./helpers/softhsm.js";
 
@@ -83,13 +83,9 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     certificates = new FleetCertificates(ca.certPem);
     store = new RedisStore({ url: redis.url, prefix: "token" });
     bridge = await startBridge({
-      mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+      ...bridgeOn(ca, { bridgeCert, broker, stack }),
       certificates,
       store,
-      publicClient: stack.publicClient,
-      walletClient: stack.submitter,
-      contracts: stack.contracts,
-      chainId: stack.chainId,
       batchIntervalMs: 60_000,
       registryTtlMs: 60_000, // revocation must arrive through the registry's events, not the TTL
       log: pino({ level: "silent" }),

@@ -1,3 +1,4 @@
+import type { BridgeParameters } from "../../bridge/bridge.js";
 import { deployStack, type Stack } from "../../scripts/lib/stack.js";
 import type { FleetCa, IssuedCertificate } from "../../scripts/pki/fleet-ca.js";
 import { type Service, startMosquitto, startRedis } from "./services.js";
@@ -25,4 +26,22 @@ export async function startTestInfra(ca: FleetCa): Promise<TestInfra> {
     deployStack(),
   ]);
   return { bridgeCert, redis, broker, stack };
+}
+
+/**
+ * The startBridge settings every bridge on this infrastructure shares: the broker with the
+ * bridge's client certificate, the chain, the submitter and the contracts.
+ */
+export function bridgeOn(
+  ca: FleetCa,
+  infra: Pick<TestInfra, "bridgeCert" | "broker" | "stack">,
+): Pick<BridgeParameters, "mqtt" | "publicClient" | "walletClient" | "contracts" | "chainId"> {
+  const { bridgeCert, broker, stack } = infra;
+  return {
+    mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+    publicClient: stack.publicClient,
+    walletClient: stack.submitter,
+    contracts: stack.contracts,
+    chainId: stack.chainId,
+  };
 }
