@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {ISensorFeeds} from "./interfaces/ISensorFeeds.sol";
+import {FeedState} from "./libraries/FeedState.sol";
 import {Readings} from "./libraries/Readings.sol";
 
 /// @title SensorFeeds
@@ -24,13 +25,8 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
     bytes32 private immutable _cachedDomainSeparator;
     uint256 private immutable _cachedChainId;
 
-    struct Feed {
-        FeedConfig config;
-        uint80 latestRound;
-        bool exists;
-    }
-
-    // One slot per (feed, device): the allowed flag and the device's latest value for the feed.
+    // One slot per (feed, device): the allowed flag and the device's latest value for the feed. A
+    // feed of one device keeps its latest value in its latest round instead (see _updateSole).
     struct DeviceSlot {
         int192 value;
         uint56 timestamp;
@@ -42,7 +38,7 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         uint64 updatedAt;
     }
 
-    mapping(bytes32 feedId => Feed) private _feeds;
+    mapping(bytes32 feedId => FeedState) private _feeds;
     mapping(bytes32 feedId => bytes32[]) private _feedDevices;
     mapping(bytes32 feedId => string) private _descriptions;
     mapping(bytes32 feedId => mapping(bytes32 deviceId => DeviceSlot)) private _slots;
@@ -69,7 +65,17 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
             config.quorum == 0 || config.quorum > devices.length || devices.length > MAX_DEVICES_PER_FEED
                 || config.window == 0 || config.decimals > 36
         ) revert SensorFeedsInvalidConfig(feedId);
+        FeedState f = _feeds[feedId];
         bytes32[] storage old = _feedDevices[feedId];
+        if (f.deviceCount() == 1 && f.latestRound() != 0) {
+            // A feed of one device did not write its device slot: bring it up to date before the
+            // slot may count in a median.
+            DeviceSlot storage sole = _slots[feedId][old[0]];
+            if (f.latestAt() > sole.timestamp) {
+                sole.value = _rounds[feedId][f.latestRound() % HISTORY].answer;
+                sole.timestamp = uint56(f.latestAt());
+            }
+        }
         for (uint256 i = 0; i < old.length; ++i) {
             _slots[feedId][old[i]].allowed = false;
         }
@@ -79,9 +85,7 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
             slot.allowed = true;
         }
         _feedDevices[feedId] = devices;
-        Feed storage f = _feeds[feedId];
-        f.config = config;
-        f.exists = true;
+        _feeds[feedId] = f.withConfig(config, uint8(devices.length));
         _descriptions[feedId] = description;
         emit FeedConfigured(feedId, config, devices, description);
     }
@@ -101,7 +105,11 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
                 _aggregate(pending);
                 pending = bytes32(0);
             }
-            if (_store(r, signatures[i], separator)) pending = r.feedId;
+            FeedState f = _feeds[r.feedId];
+            uint256 deviceCount = f.deviceCount();
+            if (deviceCount == 0) revert SensorFeedsUnknownFeed(r.feedId);
+            if (deviceCount == 1) _updateSole(r, signatures[i], separator, f);
+            else if (_store(r, signatures[i], separator)) pending = r.feedId;
         }
         if (pending != bytes32(0)) _aggregate(pending);
     }
@@ -112,7 +120,7 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        roundId = _feeds[feedId].latestRound;
+        roundId = _feeds[feedId].latestRound();
         if (roundId == 0) revert SensorFeedsNoValue(feedId);
         Round memory r = _rounds[feedId][roundId % HISTORY];
         return (roundId, r.answer, r.updatedAt, r.updatedAt, roundId);
@@ -124,7 +132,7 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         view
         returns (uint80, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        uint80 latest = _feeds[feedId].latestRound;
+        uint80 latest = _feeds[feedId].latestRound();
         if (roundId == 0 || roundId > latest || latest - roundId >= HISTORY) {
             revert SensorFeedsRoundNotAvailable(feedId, roundId);
         }
@@ -149,9 +157,9 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         view
         returns (FeedConfig memory config, bytes32[] memory devices, string memory description)
     {
-        Feed storage f = _feeds[feedId];
-        if (!f.exists) revert SensorFeedsUnknownFeed(feedId);
-        return (f.config, _feedDevices[feedId], _descriptions[feedId]);
+        FeedState f = _feeds[feedId];
+        if (f.deviceCount() == 0) revert SensorFeedsUnknownFeed(feedId);
+        return (f.config(), _feedDevices[feedId], _descriptions[feedId]);
     }
 
     /// @notice The registry device signatures are checked against.
@@ -159,33 +167,64 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         return _registry;
     }
 
+    // A feed of one device (its quorum is 1): every newer reading is a round, with no device slot
+    // written and no median (one cold slot read for the allowed flag, one written for the round).
+    function _updateSole(Readings.Reading calldata r, bytes calldata signature, bytes32 separator, FeedState f)
+        private
+    {
+        DeviceSlot storage slot = _slots[r.feedId][r.deviceId];
+        if (!slot.allowed) revert SensorFeedsDeviceNotAllowed(r.feedId, r.deviceId);
+        _checkNotFuture(r);
+        if (r.timestamp <= f.latestAt() || r.timestamp <= slot.timestamp) {
+            emit ReadingIgnored(r.feedId, r.deviceId, r.timestamp);
+            return;
+        }
+        int192 answer = _checkedValue(r.value);
+        _verify(r, signature, separator);
+        uint80 roundId = f.latestRound() + 1;
+        _rounds[r.feedId][roundId % HISTORY] = Round({answer: answer, updatedAt: r.timestamp});
+        _feeds[r.feedId] = f.withLatest(roundId, r.timestamp);
+        emit FeedUpdated(r.feedId, roundId, answer, r.timestamp, 1);
+    }
+
     // Verify one reading and store it as its device's latest; false when it is not newer.
     function _store(Readings.Reading calldata r, bytes calldata signature, bytes32 separator) private returns (bool) {
-        if (!_feeds[r.feedId].exists) revert SensorFeedsUnknownFeed(r.feedId);
         DeviceSlot storage slot = _slots[r.feedId][r.deviceId];
         DeviceSlot memory current = slot;
         if (!current.allowed) revert SensorFeedsDeviceNotAllowed(r.feedId, r.deviceId);
-        if (r.timestamp > block.timestamp + MAX_FUTURE) {
-            revert SensorFeedsFutureReading(r.deviceId, r.timestamp, block.timestamp);
-        }
+        _checkNotFuture(r);
         if (r.timestamp <= current.timestamp) {
             emit ReadingIgnored(r.feedId, r.deviceId, r.timestamp);
             return false;
         }
-        if (r.value > type(int192).max || r.value < type(int192).min) revert SensorFeedsValueOutOfRange(r.value);
+        int192 value = _checkedValue(r.value);
+        _verify(r, signature, separator);
+        slot.value = value;
+        slot.timestamp = uint56(r.timestamp);
+        return true;
+    }
+
+    function _checkNotFuture(Readings.Reading calldata r) private view {
+        if (r.timestamp > block.timestamp + MAX_FUTURE) {
+            revert SensorFeedsFutureReading(r.deviceId, r.timestamp, block.timestamp);
+        }
+    }
+
+    function _checkedValue(int256 value) private pure returns (int192) {
+        if (value > type(int192).max || value < type(int192).min) revert SensorFeedsValueOutOfRange(value);
+        return int192(value);
+    }
+
+    function _verify(Readings.Reading calldata r, bytes calldata signature, bytes32 separator) private view {
         IDeviceRegistry.SignatureCheck check =
             _registry.checkSignature(r.deviceId, r.timestamp, Readings.digest(r, separator), signature);
         if (check != IDeviceRegistry.SignatureCheck.Valid) revert SensorFeedsInvalidSignature(r.deviceId, check);
-        slot.value = int192(r.value);
-        slot.timestamp = uint56(r.timestamp);
-        return true;
     }
 
     // A new round from the latest readings within the window of the newest one, if a quorum has them
     // and the round would be newer than the last.
     function _aggregate(bytes32 feedId) private {
-        Feed storage f = _feeds[feedId];
-        FeedConfig memory cfg = f.config;
+        FeedState f = _feeds[feedId];
         bytes32[] storage devices = _feedDevices[feedId];
         uint256 n = devices.length;
         int192[] memory values = new int192[](n);
@@ -199,15 +238,13 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         }
         uint256 count;
         for (uint256 i = 0; i < n; ++i) {
-            if (times[i] != 0 && uint256(times[i]) + cfg.window > newest) values[count++] = values[i];
+            if (times[i] != 0 && uint256(times[i]) + f.window() > newest) values[count++] = values[i];
         }
-        if (count < cfg.quorum) return;
-        uint80 latest = f.latestRound;
-        if (latest != 0 && _rounds[feedId][latest % HISTORY].updatedAt >= newest) return;
+        if (count < f.quorum() || f.latestAt() >= newest) return;
         int192 answer = _median(values, count);
-        uint80 roundId = latest + 1;
+        uint80 roundId = f.latestRound() + 1;
         _rounds[feedId][roundId % HISTORY] = Round({answer: answer, updatedAt: uint64(newest)});
-        f.latestRound = roundId;
+        _feeds[feedId] = f.withLatest(roundId, uint64(newest));
         emit FeedUpdated(feedId, roundId, answer, uint64(newest), uint8(count));
     }
 

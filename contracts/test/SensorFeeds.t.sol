@@ -34,6 +34,23 @@ contract SensorFeedsTest is Fixture {
         feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(2, quorum, 3600, window), devs, "cold room 7 (centi-degC)");
     }
 
+    function _configureSole(uint256 i) private {
+        bytes32[] memory devs = new bytes32[](1);
+        devs[0] = ids[i];
+        feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(2, 1, 3600, 60), devs, "cold room 7 (centi-degC)");
+    }
+
+    function _reading(uint256 i, int256 value, uint64 t)
+        private
+        view
+        returns (Readings.Reading[] memory rs, bytes[] memory sigs)
+    {
+        rs = new Readings.Reading[](1);
+        sigs = new bytes[](1);
+        rs[0] = Readings.Reading(ids[i], FEED, value, t, t);
+        sigs[0] = _sign(K1, sks[i], rs[0]);
+    }
+
     function _push(uint256 i, int256 value, uint64 t) private {
         Readings.Reading[] memory rs = new Readings.Reading[](1);
         bytes[] memory sigs = new bytes[](1);
@@ -53,6 +70,81 @@ contract SensorFeedsTest is Fixture {
         assertEq(round, 1, "round");
         assertTrue(answer == -1800, "answer");
         assertEq(updatedAt, block.timestamp - 10, "updatedAt");
+    }
+
+    function test_aFeedOfOneDeviceMakesARoundOfEachNewerReadingAndIgnoresOlderOnes() public {
+        _configureSole(0);
+        uint64 t = uint64(block.timestamp - 100);
+        _push(0, 10, t);
+        _push(0, 20, t + 5);
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t + 5);
+        _push(0, 99, t + 5);
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t + 1);
+        _push(0, 99, t + 1);
+        (uint80 round, int256 answer, uint256 updatedAt) = _latest();
+        assertEq(round, 2, "two rounds");
+        assertTrue(answer == 20, "the newest reading");
+        assertEq(updatedAt, t + 5, "its time");
+        (, int256 first,,,) = feeds.getRoundData(FEED, 1);
+        assertTrue(first == 10, "round 1 kept");
+    }
+
+    function test_aFeedOfOneDeviceRejectsOutsidersForgedFutureAndOutOfRangeReadings() public {
+        _configureSole(0);
+        (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(1, 5, uint64(block.timestamp));
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsDeviceNotAllowed.selector, FEED, ids[1]));
+        feeds.updateFeeds(rs, sigs);
+
+        (rs, sigs) = _reading(0, 5, uint64(block.timestamp));
+        sigs[0] = _sign(K1, sks[1], rs[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISensorFeeds.SensorFeedsInvalidSignature.selector, ids[0], IDeviceRegistry.SignatureCheck.BadSignature
+            )
+        );
+        feeds.updateFeeds(rs, sigs);
+
+        uint64 ahead = uint64(block.timestamp + feeds.MAX_FUTURE() + 1);
+        (rs, sigs) = _reading(0, 5, ahead);
+        vm.expectRevert(
+            abi.encodeWithSelector(ISensorFeeds.SensorFeedsFutureReading.selector, ids[0], ahead, block.timestamp)
+        );
+        feeds.updateFeeds(rs, sigs);
+
+        int256 huge = int256(type(int192).max) + 1;
+        (rs, sigs) = _reading(0, huge, uint64(block.timestamp));
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsValueOutOfRange.selector, huge));
+        feeds.updateFeeds(rs, sigs);
+
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsNoValue.selector, FEED));
+        feeds.latestRoundData(FEED);
+    }
+
+    function test_aFeedThatGainsDevicesCountsItsFormerSoleDevicesLatestReading() public {
+        _configureSole(0);
+        uint64 t = uint64(block.timestamp - 30);
+        _push(0, 100, t);
+        _configure(2, 60);
+        _push(1, 201, t + 1);
+        (uint80 round, int256 answer,) = _latest();
+        assertEq(round, 2, "a second round from two devices");
+        assertTrue(answer == 150, "median of the sole device's reading and the new one");
+    }
+
+    function test_aFeedThatLosesDevicesStillIgnoresReadingsOlderThanTheDevicesLatest() public {
+        _configure(3, 60);
+        uint64 t = uint64(block.timestamp - 30);
+        _push(0, 100, t + 5); // no quorum: no round, but the device's latest is t + 5
+        _configureSole(0);
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t + 3);
+        _push(0, 90, t + 3);
+        _push(0, 110, t + 6);
+        (uint80 round, int256 answer,) = _latest();
+        assertEq(round, 1, "one round");
+        assertTrue(answer == 110, "the newer reading");
     }
 
     function test_noRoundUntilTheQuorumIsReachedThenTheMedian() public {
@@ -189,7 +281,7 @@ contract SensorFeedsTest is Fixture {
     }
 
     function test_historyForgetsRoundsOlderThanHISTORY() public {
-        _configure(1, 60);
+        _configureSole(0);
         uint256 h = feeds.HISTORY();
         uint64 t = uint64(block.timestamp - h - 10);
         for (uint64 i = 0; i <= h; i++) {
@@ -212,6 +304,35 @@ contract SensorFeedsTest is Fixture {
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, role)
         );
         feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(2, 1, 3600, 60), devs, "");
+    }
+
+    function testFuzz_reconfiguringKeepsTheLatestRoundAndServesTheNewConfig(
+        uint8 decimals,
+        uint32 heartbeat,
+        uint32 window,
+        int64 value
+    ) public {
+        decimals = decimals % 37;
+        if (window == 0) window = 1;
+        _configureSole(0);
+        uint64 t = uint64(block.timestamp - 10);
+        _push(0, value, t);
+        bytes32[] memory devs = new bytes32[](2);
+        devs[0] = ids[1];
+        devs[1] = ids[0];
+        feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(decimals, 2, heartbeat, window), devs, "renamed");
+        (ISensorFeeds.FeedConfig memory c, bytes32[] memory got, string memory d) = feeds.getFeed(FEED);
+        assertEq(c.decimals, decimals, "decimals");
+        assertEq(c.quorum, 2, "quorum");
+        assertEq(c.heartbeat, heartbeat, "heartbeat");
+        assertEq(c.window, window, "window");
+        assertEq(got.length, 2, "devices");
+        assertEq(got[0], ids[1], "device order");
+        assertTrue(keccak256(bytes(d)) == keccak256("renamed"), "description");
+        (uint80 round, int256 answer, uint256 updatedAt) = _latest();
+        assertEq(round, 1, "round kept");
+        assertTrue(answer == value, "answer kept");
+        assertEq(updatedAt, t, "time kept");
     }
 
     function testFuzz_medianOfThreeIsTheMiddleValue(int64 a, int64 b, int64 c) public {
