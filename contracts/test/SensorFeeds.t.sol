@@ -52,10 +52,7 @@ contract SensorFeedsTest is Fixture {
     }
 
     function _push(uint256 i, int256 value, uint64 t) private {
-        Readings.Reading[] memory rs = new Readings.Reading[](1);
-        bytes[] memory sigs = new bytes[](1);
-        rs[0] = Readings.Reading(ids[i], FEED, value, t, t);
-        sigs[0] = _sign(K1, sks[i], rs[0]);
+        (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(i, value, t);
         feeds.updateFeeds(rs, sigs);
     }
 
@@ -210,9 +207,7 @@ contract SensorFeedsTest is Fixture {
 
     function test_rejectsASignatureFromAnotherDeviceOrCurve() public {
         _configure(1, 60);
-        Readings.Reading[] memory rs = new Readings.Reading[](1);
-        bytes[] memory sigs = new bytes[](1);
-        rs[0] = Readings.Reading(ids[0], FEED, 1, uint64(block.timestamp), 1);
+        (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(0, 1, uint64(block.timestamp));
         sigs[0] = _sign(K1, sks[1], rs[0]); // device 1 signs device 0's reading
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -232,10 +227,7 @@ contract SensorFeedsTest is Fixture {
     function test_rejectsAReadingDatedAheadOfTheBlock() public {
         _configure(1, 60);
         uint64 t = uint64(block.timestamp + feeds.MAX_FUTURE() + 1);
-        Readings.Reading[] memory rs = new Readings.Reading[](1);
-        bytes[] memory sigs = new bytes[](1);
-        rs[0] = Readings.Reading(ids[0], FEED, 1, t, 1);
-        sigs[0] = _sign(K1, sks[0], rs[0]);
+        (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(0, 1, t);
         vm.expectRevert(
             abi.encodeWithSelector(ISensorFeeds.SensorFeedsFutureReading.selector, ids[0], t, block.timestamp)
         );
