@@ -181,10 +181,7 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         }
         int192 answer = _checkedValue(r.value);
         _verify(r, signature, separator);
-        uint80 roundId = f.latestRound() + 1;
-        _rounds[r.feedId][roundId % HISTORY] = Round({answer: answer, updatedAt: r.timestamp});
-        _feeds[r.feedId] = f.withLatest(roundId, r.timestamp);
-        emit FeedUpdated(r.feedId, roundId, answer, r.timestamp, 1);
+        _newRound(r.feedId, f, answer, r.timestamp, 1);
     }
 
     // Verify one reading and store it as its device's latest; false when it is not newer.
@@ -241,11 +238,15 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
             if (times[i] != 0 && uint256(times[i]) + f.window() > newest) values[count++] = values[i];
         }
         if (count < f.quorum() || f.latestAt() >= newest) return;
-        int192 answer = _median(values, count);
+        _newRound(feedId, f, _median(values, count), newest, uint8(count));
+    }
+
+    // The feed's next round: written to its slot of the history ring, and made the latest.
+    function _newRound(bytes32 feedId, FeedState f, int192 answer, uint64 updatedAt, uint8 devices) private {
         uint80 roundId = f.latestRound() + 1;
-        _rounds[feedId][roundId % HISTORY] = Round({answer: answer, updatedAt: uint64(newest)});
-        _feeds[feedId] = f.withLatest(roundId, uint64(newest));
-        emit FeedUpdated(feedId, roundId, answer, uint64(newest), uint8(count));
+        _rounds[feedId][roundId % HISTORY] = Round({answer: answer, updatedAt: updatedAt});
+        _feeds[feedId] = f.withLatest(roundId, updatedAt);
+        emit FeedUpdated(feedId, roundId, answer, updatedAt, devices);
     }
 
     // Median of the first `count` values (insertion sort: count <= MAX_DEVICES_PER_FEED); the mean of
