@@ -1,33 +1,15 @@
 // npm run bench:sign — reading signatures per second through PKCS#11 (SoftHSM2) for each curve,
 // beside the software signer (@noble/curves), from one run. Concurrency 1 and 4 for the token.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Hex } from "viem";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../device-agent/signer.js";
 import { type CurveName, randomSecretKey, readingDigest } from "../protocol/index.js";
+import { createSoftHsmToken, SOFTHSM_MODULE } from "../test/helpers/softhsm.js";
 
-const MODULE = process.env.PKCS11_MODULE ?? "/usr/lib/softhsm/libsofthsm2.so";
+const MODULE = process.env.PKCS11_MODULE ?? SOFTHSM_MODULE;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 
-const dir = mkdtempSync(join(tmpdir(), "so-bench-hsm-"));
-mkdirSync(join(dir, "tokens"));
-const conf = join(dir, "softhsm2.conf");
-writeFileSync(
-  conf,
-  `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`,
-);
-process.env.SOFTHSM2_CONF = conf;
-writeFileSync(join(dir, "pin"), "135790\n", { mode: 0o600 });
-execFileSync(
-  "softhsm2-util",
-  ["--init-token", "--free", "--label", "bench", "--pin", "135790", "--so-pin", "975310"],
-  {
-    stdio: "ignore",
-  },
-);
+const hsm = createSoftHsmToken("bench");
 
 const digests: Hex[] = Array.from({ length: 256 }, (_, i) =>
   readingDigest(
@@ -59,8 +41,8 @@ async function rate(signer: ReadingSigner, concurrency: number): Promise<number>
 
 const token = Pkcs11Token.open({
   modulePath: MODULE,
-  token: { label: "bench" },
-  pin: { file: join(dir, "pin") },
+  token: { label: hsm.label },
+  pin: { file: hsm.pinFile },
   sessions: 4,
 });
 const rows: string[] = [];
@@ -77,7 +59,7 @@ try {
   }
 } finally {
   token.close();
-  rmSync(dir, { recursive: true, force: true });
+  hsm.cleanup();
 }
 const table = [
   "| curve | PKCS#11 (SoftHSM2), 1 at a time | PKCS#11, 4 concurrent | software (@noble/curves) | token (4) / software |",

@@ -49,6 +49,20 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
   let contracts: { registry: `0x${string}`; batches: `0x${string}` };
   let broker: ChildProcess;
   let port: number;
+  // `agent run` against the test broker: `count` readings, 50 ms apart.
+  const runAgent = (config: string, count: number) =>
+    cli(
+      "agent",
+      "run",
+      "--config",
+      config,
+      "--url",
+      `mqtts://127.0.0.1:${port}`,
+      "--count",
+      String(count),
+      "--interval-ms",
+      "50",
+    );
   let httpPort: number;
   let bridge: Bridge;
   let stopCrl: () => void;
@@ -156,18 +170,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     });
 
     const agentConfig = join(fleet, "agents", `${name}.json`);
-    r = await cli(
-      "agent",
-      "run",
-      "--config",
-      agentConfig,
-      "--url",
-      `mqtts://127.0.0.1:${port}`,
-      "--count",
-      "3",
-      "--interval-ms",
-      "50",
-    );
+    r = await runAgent(agentConfig, 3);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("3 readings signed in the token and published, 3 queued by the bridge");
 
@@ -192,18 +195,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
       /rotated to key "cold-room-7-2024": .* rotated on-chain in block \d+, agent config updated$/,
     );
     expect(certificates.loadDirectory(join(fleet, "devices"))).toBe(2); // the new certificate beside the old
-    r = await cli(
-      "agent",
-      "run",
-      "--config",
-      agentConfig,
-      "--url",
-      `mqtts://127.0.0.1:${port}`,
-      "--count",
-      "2",
-      "--interval-ms",
-      "50",
-    );
+    r = await runAgent(agentConfig, 2);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("2 readings signed in the token and published, 2 queued by the bridge");
 
@@ -226,18 +218,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     );
 
     // Still able to connect (Mosquitto read its CRL at start), but the bridge refuses the readings.
-    r = await cli(
-      "agent",
-      "run",
-      "--config",
-      agentConfig,
-      "--url",
-      `mqtts://127.0.0.1:${port}`,
-      "--count",
-      "2",
-      "--interval-ms",
-      "50",
-    );
+    r = await runAgent(agentConfig, 2);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("2 readings signed in the token and published, 0 queued by the bridge");
     expect(r.stderr).toContain("rejected (revoked)");
@@ -257,18 +238,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(statSync(agentConfig.software.keyFile).mode & 0o077).toBe(0); // owner only
     expect(certificates.loadDirectory(join(fleet, "devices"))).toBe(3);
 
-    r = await cli(
-      "agent",
-      "run",
-      "--config",
-      join(fleet, "agents", `${devName}.json`),
-      "--url",
-      `mqtts://127.0.0.1:${port}`,
-      "--count",
-      "2",
-      "--interval-ms",
-      "50",
-    );
+    r = await runAgent(join(fleet, "agents", `${devName}.json`), 2);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain("software signer: the reading key is held in memory, not in a hardware token");
     expect(r.stdout).toBe("2 readings signed with the software key and published, 2 queued by the bridge");
