@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { deviceRegistryAbi } from "../bridge/abi.js";
 import { certificateFingerprint } from "../bridge/certificates.js";
 import { feedIdOf, splitPublicKey } from "../protocol/index.js";
-import { DEV_KEYS, deployOverHttp, startHardhatNode } from "../test/helpers/chain-node.js";
+import { deployOverHttp, startHardhatNode } from "../test/helpers/chain-node.js";
+import { writeBridgeConfig } from "../test/helpers/infra.js";
 import { freePort, startMosquitto, startRedis } from "../test/helpers/services.js";
 import { presign } from "./bench-ingest.js";
 import { createFleetCa } from "./pki/fleet-ca.js";
@@ -89,33 +90,12 @@ export async function benchMemory(): Promise<MemoryResult> {
       });
       await node.admin.waitForTransactionReceipt({ hash });
     }
-    const file = (name: string, body: string) => {
-      writeFileSync(join(dir, name), body, { mode: 0o600 });
-      return join(dir, name);
-    };
     const httpPort = await freePort();
-    const config = file(
-      "bridge.json",
-      JSON.stringify({
-        mqtt: {
-          url: broker.url,
-          caFile: file("ca.pem", ca.certPem),
-          certFile: file("b.pem", bridgeCert.certPem),
-          keyFile: file("b.key", bridgeCert.keyPem),
-        },
-        redis: { url: redis.url, prefix: "mem" },
-        chain: {
-          rpcUrl: node.url,
-          chainId: 31337,
-          registry: contracts.registry,
-          batches: contracts.batches,
-          submitterKeyFile: file("s.key", DEV_KEYS.submitter),
-        },
-        fleet: { caFile: join(dir, "ca.pem"), certificatesDir: join(dir, "devices") },
-        batch: { intervalMs: 2000, maxSize: 4096 },
-        http: { port: httpPort },
-        logLevel: "warn",
-      }),
+    const config = writeBridgeConfig(
+      dir,
+      ca,
+      { bridgeCert, broker, redis: { url: redis.url, prefix: "mem" }, rpcUrl: node.url, contracts },
+      { batch: { intervalMs: 2000, maxSize: 4096 }, http: { port: httpPort }, logLevel: "warn" },
     );
     // As `npm run bridge` runs it, with its V8 flags: a bounded old space (without it V8 on a large
     // machine collects lazily and RSS grew to 440 MB here, heap in use 243 MB) and small young
@@ -135,9 +115,11 @@ export async function benchMemory(): Promise<MemoryResult> {
       if (i > 300) throw new Error("bridge did not start");
       await new Promise((r) => setTimeout(r, 100));
     }
-    const jobFile = file(
-      "job.json",
+    const jobFile = join(dir, "job.json"); // the devices' keys: owner only
+    writeFileSync(
+      jobFile,
       JSON.stringify({ url: broker.url, ca: ca.certPem, intervalMs: INTERVAL_MS, devices: jobDevices }),
+      { mode: 0o600 },
     );
     const publisher = spawn(
       process.execPath,

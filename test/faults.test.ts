@@ -12,7 +12,8 @@ import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
 import { Curve, feedIdOf, splitPublicKey } from "../protocol/index.js";
 import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "./helpers/chain-node.js";
+import { type ChainNode, deployOverHttp, startHardhatNode } from "./helpers/chain-node.js";
+import { writeBridgeConfig } from "./helpers/infra.js";
 import { freePort, type Service, startMosquitto, startRedis } from "./helpers/services.js";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy.js";
 
@@ -127,33 +128,16 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
     // Blocks every second from now on, so a commit waits for its block: time to kill the bridge.
     await node.publicClient.request({ method: "evm_setAutomine" as never, params: [false] as never });
     await node.publicClient.request({ method: "evm_setIntervalMining" as never, params: [1000] as never });
-    const file = (name: string, body: string) => {
-      writeFileSync(join(dir, name), body, { mode: 0o600 });
-      return join(dir, name);
-    };
-    config = file(
-      "bridge.json",
-      JSON.stringify({
-        mqtt: {
-          url: broker.url,
-          caFile: file("ca.pem", ca.certPem),
-          certFile: file("bridge.pem", bridgeCert.certPem),
-          keyFile: file("bridge.key", bridgeCert.keyPem),
-        },
-        redis: { url: redis.url, prefix: "faults" },
-        chain: {
-          rpcUrl: rpc.url,
-          chainId: 31337,
-          registry: contracts.registry,
-          batches: contracts.batches,
-          submitterKeyFile: file("submitter.key", DEV_KEYS.submitter),
-        },
-        fleet: { caFile: join(dir, "ca.pem"), certificatesDir: join(dir, "devices") },
+    config = writeBridgeConfig(
+      dir,
+      ca,
+      { bridgeCert, broker, redis: { url: redis.url, prefix: "faults" }, rpcUrl: rpc.url, contracts },
+      {
         batch: { intervalMs: 500, maxSize: 16 },
         http: { port: await freePort() },
         rateLimit: { perSecond: 1000, burst: 1000 },
         logLevel: "info",
-      }),
+      },
     );
     for (const d of devices) {
       const a = new DeviceAgent({

@@ -1,6 +1,10 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Hex } from "viem";
 import type { BridgeParameters } from "../../bridge/bridge.js";
 import { deployStack, type Stack } from "../../scripts/lib/stack.js";
 import type { FleetCa, IssuedCertificate } from "../../scripts/pki/fleet-ca.js";
+import { DEV_KEYS } from "./chain-node.js";
 import { type Service, startMosquitto, startRedis } from "./services.js";
 
 export const BRIDGE_CN = "sensor-oracle-bridge";
@@ -44,4 +48,52 @@ export function bridgeOn(
     contracts: stack.contracts,
     chainId: stack.chainId,
   };
+}
+
+/**
+ * The settings file of a bridge run as its own process (`bridge/server.ts <file>`) against a
+ * `hardhat node`: the broker with the bridge's client certificate, Redis, the chain with the dev
+ * submitter key and the contracts, and the fleet (`dir/ca.pem`, `dir/devices`). The certificates
+ * and keys go to 0600 files in `dir`; `settings` (batch, HTTP, log level...) completes the file.
+ * Returns its path.
+ */
+export function writeBridgeConfig(
+  dir: string,
+  ca: FleetCa,
+  infra: {
+    bridgeCert: IssuedCertificate;
+    broker: { url: string };
+    redis: { url: string; prefix: string };
+    rpcUrl: string;
+    contracts: { registry: Hex; batches: Hex };
+  },
+  settings: Record<string, unknown>,
+): string {
+  const file = (name: string, body: string) => {
+    writeFileSync(join(dir, name), body, { mode: 0o600 });
+    return join(dir, name);
+  };
+  const { bridgeCert, broker, redis, rpcUrl, contracts } = infra;
+  const caFile = file("ca.pem", ca.certPem);
+  return file(
+    "bridge.json",
+    JSON.stringify({
+      mqtt: {
+        url: broker.url,
+        caFile,
+        certFile: file("bridge.pem", bridgeCert.certPem),
+        keyFile: file("bridge.key", bridgeCert.keyPem),
+      },
+      redis,
+      chain: {
+        rpcUrl,
+        chainId: 31337,
+        registry: contracts.registry,
+        batches: contracts.batches,
+        submitterKeyFile: file("submitter.key", DEV_KEYS.submitter),
+      },
+      fleet: { caFile, certificatesDir: join(dir, "devices") },
+      ...settings,
+    }),
+  );
 }
