@@ -8,8 +8,8 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
+import { readingBatchesAbi } from "../chain/abi.js";
 import { buildReadingTree } from "../protocol/index.js";
-import { readingBatchesAbi } from "./abi.js";
 import { toReading } from "./ingest.js";
 import type { Metrics } from "./metrics.js";
 import { type CommittedBatch, latestPerFeed, type ReadingStore, type StoredReading } from "./store/types.js";

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError } from "../protocol/index.js";
 import { loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
+import { ConfigError } from "./errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "so-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Hex, isAddress, isHex } from "viem";
-import { ConfigError } from "../protocol/index.js";
+import { ConfigError } from "./errors.js";
 
 /** The bridge's configuration, after validation. Secrets are read from files, never from here. */
 export type BridgeConfig = {

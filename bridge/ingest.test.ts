@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceRegistryAbi } from "../chain/abi.js";
+import { createFleetCa, type FleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
 import {
   encodeReadingMessage,
   type Reading,
@@ -6,9 +8,7 @@ import {
   readingDigest,
   signDigest,
 } from "../protocol/index.js";
-import { deployStack, enrollDevice, registerDevice, type Stack } from "../scripts/lib/stack.js";
-import { createFleetCa, type FleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { deviceRegistryAbi } from "./abi.js";
+import { deployStack, enrollDevice, registerDevice, type Stack } from "../testkit/stack.js";
 import { FleetCertificates } from "./certificates.js";
 import { ingestReading } from "./ingest.js";
 import { RegistryCache } from "./registry.js";

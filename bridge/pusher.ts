@@ -1,5 +1,5 @@
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
-import { sensorFeedsAbi } from "./abi.js";
+import { sensorFeedsAbi } from "../chain/abi.js";
 import type { Metrics } from "./metrics.js";
 import type { ReadingStore, StoredReading } from "./store/types.js";
 

@@ -1,6 +1,6 @@
 import type { Hex, PublicClient } from "viem";
+import { deviceRegistryAbi } from "../chain/abi.js";
 import { type CurveName, curveOf } from "../protocol/index.js";
-import { deviceRegistryAbi } from "./abi.js";
 
 export type RegistryKey = { curve: CurveName; publicKey: Uint8Array; validFrom: number; validUntil: number };
 

@@ -3,10 +3,10 @@ import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { createPublicClient, createWalletClient, defineChain, http, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { ConfigError } from "../protocol/index.js";
 import { startBridge } from "./bridge.js";
 import { FleetCertificates } from "./certificates.js";
 import { loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
+import { ConfigError } from "./errors.js";
 import { RedisStore } from "./store/redis-store.js";
 
 async function main(): Promise<void> {

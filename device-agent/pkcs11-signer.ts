@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import pkcs11js from "pkcs11js";
 import type { Hex } from "viem";
-import { type CurveName, normalizeLowS, TokenError } from "../protocol/index.js";
+import { type CurveName, normalizeLowS } from "../protocol/index.js";
+import { TokenError } from "./errors.js";
 import type { ReadingSigner } from "./signer.js";
 
 /** DER-encoded EC parameters (named-curve OIDs) for CKA_EC_PARAMS. */

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { TokenError } from "../protocol/index.js";
+import { TokenError } from "./errors.js";
 
 /** Debian's libengine-pkcs11-openssl (libp11) installs the OpenSSL engine here. */
 export const DEFAULT_PKCS11_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";

@@ -18,16 +18,12 @@ export class SensorOracleError extends Error {
     this.details = params.details;
   }
 
-  /** The deepest cause for which `fn` holds (or the deepest cause when no `fn`). */
+  /**
+   * As viem's BaseError.walk: the first error in the cause chain (this one first) for which `fn`
+   * holds, or null; without `fn`, the deepest cause.
+   */
   walk(fn?: (err: unknown) => boolean): unknown {
-    let err: unknown = this;
-    let found: unknown = fn ? undefined : this;
-    while (err) {
-      if (fn?.(err)) found = err;
-      if (!fn) found = err;
-      err = err instanceof Error ? err.cause : undefined;
-    }
-    return found;
+    return walkCauses(this, fn);
   }
 }
 
@@ -67,39 +63,10 @@ export class MalformedPayloadError extends ReadingRejectedError {
   }
 }
 
-/** Bad configuration; names the offending key. */
-export class ConfigError extends SensorOracleError {
-  override name = "ConfigError" as const;
-  readonly key: string;
-  constructor(key: string, problem: string) {
-    super(`Invalid configuration: ${key} ${problem}`);
-    this.key = key;
-  }
-}
-
-/** The hardware token could not be used: each failure its own name, none carries a PIN or key. */
-export class TokenError extends SensorOracleError {
-  override name = "TokenError" as const;
-  readonly code:
-    | "module_not_found"
-    | "token_not_found"
-    | "pin_incorrect"
-    | "pin_missing"
-    | "key_not_found"
-    | "engine_missing"
-    | "token_failure";
-  constructor(code: TokenError["code"], shortMessage: string, params: BaseErrorParameters = {}) {
-    super(shortMessage, params);
-    this.code = code;
-  }
-}
-
-/** A certificate signing request the fleet CA refuses; names what is wrong with it. */
-export class CertificateRequestError extends SensorOracleError {
-  override name = "CertificateRequestError" as const;
-  readonly code: "malformed" | "bad_signature" | "wrong_key" | "reading_key_missing" | "name_mismatch";
-  constructor(code: CertificateRequestError["code"], shortMessage: string, params: BaseErrorParameters = {}) {
-    super(shortMessage, params);
-    this.code = code;
-  }
+/** Follow `cause` from `err`: the first error for which `fn` holds (or null), or without `fn` the deepest. */
+export function walkCauses(err: unknown, fn?: (err: unknown) => boolean): unknown {
+  if (fn?.(err)) return err;
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (cause !== undefined && cause !== null) return walkCauses(cause, fn);
+  return fn ? null : err;
 }

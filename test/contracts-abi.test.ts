@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type Abi, type AbiEvent, type AbiFunction, toEventSelector, toFunctionSelector } from "viem";
 import { describe, expect, it } from "vitest";
-import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
+import { deviceRegistryAbi, readingBatchesAbi } from "../chain/abi.js";
 
 const artifact = (name: string): Abi =>
   JSON.parse(

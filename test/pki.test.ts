@@ -8,15 +8,10 @@ import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetCertificates, parseDeviceCertificate } from "../bridge/certificates.js";
 import { createDeviceCsr, softwareCsrKey } from "../device-agent/csr.js";
-import {
-  CertificateRequestError,
-  deviceIdOf,
-  publicKeyOf,
-  ReadingRejectedError,
-  randomSecretKey,
-} from "../protocol/index.js";
-import { createFleetCa, type FleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { type Service, startMosquitto } from "./helpers/services.js";
+import { CertificateRequestError } from "../pki/errors.js";
+import { createFleetCa, type FleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
+import { deviceIdOf, publicKeyOf, ReadingRejectedError, randomSecretKey } from "../protocol/index.js";
+import { type Service, startMosquitto } from "../testkit/services.js";
 
 describe("fleet PKI: offline root, issuing CA, CRL at the broker and at the bridge", () => {
   let ca: FleetCa;

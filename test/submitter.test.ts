@@ -1,11 +1,11 @@
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readingBatchesAbi } from "../bridge/abi.js";
 import { commitNextBatch } from "../bridge/batcher.js";
 import { Metrics } from "../bridge/metrics.js";
 import { MemoryStore } from "../bridge/store/memory-store.js";
 import { readingId } from "../bridge/store/types.js";
-import { deployStack, type Stack } from "../scripts/lib/stack.js";
+import { readingBatchesAbi } from "../chain/abi.js";
+import { deployStack, type Stack } from "../testkit/stack.js";
 
 describe("submitter: a commit stuck in the mempool is replaced with higher fees", () => {
   let stack: Stack;

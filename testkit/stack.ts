@@ -9,10 +9,10 @@ import {
   toBytes,
   type WalletClient,
 } from "viem";
-import { deviceRegistryAbi, readingBatchesAbi } from "../../bridge/abi.js";
-import { certificateFingerprint } from "../../bridge/certificates.js";
-import { Curve, type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../../protocol/index.js";
+import { certificateFingerprint } from "../bridge/certificates.js";
+import { deviceRegistryAbi, readingBatchesAbi } from "../chain/abi.js";
 import type { FleetCa, IssuedDevice } from "../pki/fleet-ca.js";
+import { Curve, type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../protocol/index.js";
 
 export type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 

@@ -6,7 +6,7 @@ const run = promisify(execFile);
 
 describe("npm run demo (the embedded demo)", () => {
   it("runs every layer and ends on its own with a one-line summary", async () => {
-    const { stdout } = await run("npx", ["tsx", "scripts/demo.ts"], {
+    const { stdout } = await run("npx", ["tsx", "testkit/demo.ts"], {
       env: { ...process.env, DEMO_ROUNDS: "3", REDIS_URL: "" },
       timeout: 120_000,
     });

@@ -7,13 +7,13 @@ import { createWalletClient, type Hex, http, keccak256, publicActions, toBytes }
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deviceRegistryAbi, freezerAlarmAbi, sensorFeedsAbi } from "../bridge/abi.js";
-import { feedIdOf, readingDigest, signDigest, verifyReadingSignature } from "../protocol/index.js";
-import { createFleetCa, type IssuedDevice } from "../scripts/pki/fleet-ca.js";
-import { type ChainNode, DEV_KEYS, startHardhatNode } from "./helpers/chain-node.js";
+import { deviceRegistryAbi, freezerAlarmAbi, sensorFeedsAbi } from "../../chain/abi.js";
+import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
+import { feedIdOf, readingDigest, signDigest, verifyReadingSignature } from "../../protocol/index.js";
+import { type ChainNode, DEV_KEYS, startHardhatNode } from "../../testkit/chain-node.js";
 
 const sh = promisify(exec);
-const DOC = readFileSync(new URL("../docs/DEPLOY.md", import.meta.url), "utf8");
+const DOC = readFileSync(new URL("../../docs/DEPLOY.md", import.meta.url), "utf8");
 const PARAMS = "ignition/parameters/localhost.json";
 const DEPLOYMENTS = "ignition/deployments/chain-31337";
 

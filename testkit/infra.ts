@@ -1,11 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Hex } from "viem";
-import type { BridgeParameters } from "../../bridge/bridge.js";
-import { deployStack, type Stack } from "../../scripts/lib/stack.js";
-import type { FleetCa, IssuedCertificate } from "../../scripts/pki/fleet-ca.js";
+import type { BridgeParameters } from "../bridge/bridge.js";
+import type { FleetCa, IssuedCertificate } from "../pki/fleet-ca.js";
 import { DEV_KEYS } from "./chain-node.js";
 import { type Service, startMosquitto, startRedis } from "./services.js";
+import { deployStack, type Stack } from "./stack.js";
 
 export const BRIDGE_CN = "sensor-oracle-bridge";
 

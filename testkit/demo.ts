@@ -4,19 +4,19 @@
 // Set REDIS_URL to queue readings in Redis instead of the (not durable) in-process store.
 import pino from "pino";
 import type { Hex } from "viem";
-import { coldChainMonitorAbi, readingBatchesAbi } from "../bridge/abi.js";
 import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { toReading } from "../bridge/ingest.js";
 import { MemoryStore } from "../bridge/store/memory-store.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import type { ReadingStore } from "../bridge/store/types.js";
+import { coldChainMonitorAbi, readingBatchesAbi } from "../chain/abi.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
+import { createFleetCa } from "../pki/fleet-ca.js";
 import { type CurveName, readingsTopic } from "../protocol/index.js";
-import { startEmbeddedBroker } from "./lib/embedded-broker.js";
-import { deployStack, enrollDevice } from "./lib/stack.js";
-import { createFleetCa } from "./pki/fleet-ca.js";
+import { startEmbeddedBroker } from "./embedded-broker.js";
+import { deployStack, enrollDevice } from "./stack.js";
 
 const forever = process.argv.includes("--forever");
 const rounds = Number(process.env.DEMO_ROUNDS ?? 4);

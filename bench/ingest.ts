@@ -11,6 +11,7 @@ import type { Hex } from "viem";
 import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
+import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
 import {
   type CurveName,
   encodeReadingMessage,
@@ -20,9 +21,8 @@ import {
   signDigest,
   verifyReadingSignature,
 } from "../protocol/index.js";
-import { bridgeOn, startTestInfra } from "../test/helpers/infra.js";
-import { registerDevice } from "./lib/stack.js";
-import { createFleetCa, type IssuedDevice } from "./pki/fleet-ca.js";
+import { bridgeOn, startTestInfra } from "../testkit/infra.js";
+import { registerDevice } from "../testkit/stack.js";
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
 const PER_DEVICE = Number(process.env.BENCH_PER_DEVICE ?? 1000);
@@ -143,7 +143,7 @@ export async function benchIngest(curve: CurveName): Promise<IngestResult> {
       if (bridge.metrics.accepted >= total) done();
     },
   });
-  const publisher = spawn(process.execPath, ["--import", "tsx", "scripts/bench-publisher.ts", jobFile], {
+  const publisher = spawn(process.execPath, ["--import", "tsx", "bench/publisher.ts", jobFile], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   await new Promise<void>((resolve) =>

@@ -15,7 +15,7 @@ import {
   toBytes,
   toHex,
 } from "viem";
-import { deviceRegistryAbi, readingBatchesAbi, sensorFeedsAbi } from "../bridge/abi.js";
+import { deviceRegistryAbi, readingBatchesAbi, sensorFeedsAbi } from "../chain/abi.js";
 import {
   buildReadingTree,
   Curve,
@@ -31,7 +31,7 @@ import {
   splitPublicKey,
   verifyReadingSignature,
 } from "../protocol/index.js";
-import type { Wallet } from "./lib/stack.js";
+import type { Wallet } from "../testkit/stack.js";
 
 const probeAbi = parseAbi([
   "function measure(address target, bytes data) returns (uint256 gasUsed, bool ok)",

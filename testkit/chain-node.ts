@@ -41,7 +41,7 @@ export async function startHardhatNode(): Promise<ChainNode> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // Hardhat's CLI run by Node itself (not through npx), so that stopping it stops the node.
-  const cli = realpathSync(new URL("../../node_modules/.bin/hardhat", import.meta.url));
+  const cli = realpathSync(new URL("../node_modules/.bin/hardhat", import.meta.url));
   const node: ChildProcess = spawn(process.execPath, [cli, "node", "--port", String(port)], {
     stdio: "ignore",
   });
@@ -64,7 +64,7 @@ export async function startHardhatNode(): Promise<ChainNode> {
 
 function artifact(name: string): { abi: Abi; bytecode: Hex } {
   const a = JSON.parse(
-    readFileSync(new URL(`../../artifacts/contracts/${name}.sol/${name}.json`, import.meta.url), "utf8"),
+    readFileSync(new URL(`../artifacts/contracts/${name}.sol/${name}.json`, import.meta.url), "utf8"),
   );
   return { abi: a.abi, bytecode: a.bytecode };
 }

@@ -4,7 +4,7 @@ import type { Hex } from "viem";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../device-agent/signer.js";
 import { type CurveName, randomSecretKey, readingDigest } from "../protocol/index.js";
-import { createSoftHsmToken, SOFTHSM_MODULE } from "../test/helpers/softhsm.js";
+import { createSoftHsmToken, SOFTHSM_MODULE } from "../testkit/softhsm.js";
 
 const MODULE = process.env.PKCS11_MODULE ?? SOFTHSM_MODULE;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);

@@ -1,8 +1,8 @@
-import { createDeviceCsr, tokenCsrKey } from "../../device-agent/csr.js";
-import type { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
-import { type CurveName, deviceIdToName, SensorOracleError } from "../../protocol/index.js";
+import { createDeviceCsr, tokenCsrKey } from "../device-agent/csr.js";
+import type { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import type { FleetCa, IssuedDeviceFromCsr } from "../pki/fleet-ca.js";
-import { registerDevice, type Stack } from "./stack.js";
+import { type CurveName, deviceIdToName, SensorOracleError } from "../protocol/index.js";
+import { registerDevice, type Stack } from "../testkit/stack.js";
 
 export type TokenDevice = IssuedDeviceFromCsr & {
   /** Label of the key that signs readings. */

@@ -6,33 +6,32 @@ import { join } from "node:path";
 import pino from "pino";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deviceRegistryAbi, readingBatchesAbi } from "../bridge/abi.js";
-import { type Bridge, startBridge } from "../bridge/bridge.js";
-import { certificateFingerprint, FleetCertificates, parseDeviceCertificate } from "../bridge/certificates.js";
-import { toReading } from "../bridge/ingest.js";
-import { RedisStore } from "../bridge/store/redis-store.js";
-import { DeviceAgent } from "../device-agent/agent.js";
-import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
-import { tokenTlsContext } from "../device-agent/tls.js";
+import { type Bridge, startBridge } from "../../bridge/bridge.js";
 import {
-  isHighS,
-  readingDigest,
-  splitPublicKey,
-  TokenError,
-  verifyReadingSignature,
-} from "../protocol/index.js";
-import type { Stack } from "../scripts/lib/stack.js";
+  certificateFingerprint,
+  FleetCertificates,
+  parseDeviceCertificate,
+} from "../../bridge/certificates.js";
+import { toReading } from "../../bridge/ingest.js";
+import { RedisStore } from "../../bridge/store/redis-store.js";
+import { deviceRegistryAbi, readingBatchesAbi } from "../../chain/abi.js";
+import { DeviceAgent } from "../../device-agent/agent.js";
+import { TokenError } from "../../device-agent/errors.js";
+import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
+import { tokenTlsContext } from "../../device-agent/tls.js";
 import {
   certifyTokenKeys,
   enrollTokenDevice,
   generateDeviceKeys,
   type TokenDevice,
-} from "../scripts/lib/token-enroll.js";
-import type { IssuedCertificate } from "../scripts/pki/fleet-ca.js";
-import { createFleetCa, type FleetCa } from "../scripts/pki/fleet-ca.js";
-import { bridgeOn, startTestInfra } from "./helpers/infra.js";
-import type { Service } from "./helpers/services.js";
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "./helpers/softhsm.js";
+} from "../../fleet/enroll.js";
+import type { IssuedCertificate } from "../../pki/fleet-ca.js";
+import { createFleetCa, type FleetCa } from "../../pki/fleet-ca.js";
+import { isHighS, readingDigest, splitPublicKey, verifyReadingSignature } from "../../protocol/index.js";
+import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
+import type { Service } from "../../testkit/services.js";
+import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
+import type { Stack } from "../../testkit/stack.js";
 
 describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, to the chain", () => {
   let hsm: SoftHsm;
@@ -231,7 +230,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
           "npx",
           [
             "tsx",
-            "scripts/cli.ts",
+            "cli/main.ts",
             "token",
             "check",
             "--module",

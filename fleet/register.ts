@@ -1,17 +1,13 @@
 // Register a device on the DeviceRegistry from its certificate (curve, reading key and fingerprint
 // are all taken from it). Run with the operator's account:
-//   DEVICE_CERT=device.pem REGISTRY=0x... npx hardhat run scripts/admin/register-device.ts --network <network>
+//   DEVICE_CERT=device.pem REGISTRY=0x... npx hardhat run fleet/register.ts --network <network>
 import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import type { Hex, PublicClient } from "viem";
-import { deviceRegistryAbi } from "../../bridge/abi.js";
-import {
-  certificateFingerprint,
-  FleetCertificates,
-  parseDeviceCertificate,
-} from "../../bridge/certificates.js";
-import { Curve, deviceIdOf, deviceNameToId, splitPublicKey } from "../../protocol/index.js";
-import type { Wallet } from "../lib/stack.js";
+import { certificateFingerprint, FleetCertificates, parseDeviceCertificate } from "../bridge/certificates.js";
+import { deviceRegistryAbi } from "../chain/abi.js";
+import { Curve, deviceIdOf, deviceNameToId, splitPublicKey } from "../protocol/index.js";
+import type { Wallet } from "../testkit/stack.js";
 
 function need(name: string): string {
   const v = process.env[name];

@@ -1,8 +1,8 @@
 // npm run bench — the bridge's benchmarks from one run; prints them and writes docs/BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
-import { benchIngest } from "./bench-ingest.js";
-import { benchLatency } from "./bench-latency.js";
-import { BRIDGE_NODE_FLAGS, benchMemory } from "./bench-memory.js";
+import { benchIngest } from "./ingest.js";
+import { benchLatency } from "./latency.js";
+import { BRIDGE_NODE_FLAGS, benchMemory } from "./memory.js";
 
 const started = Date.now();
 const results = [await benchIngest("p256"), await benchIngest("secp256k1")];

@@ -8,14 +8,22 @@ import { createSecureContext, type SecureContext } from "node:tls";
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, defineChain, type Hex, http, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { deviceRegistryAbi } from "../bridge/abi.js";
 import { parseDeviceCertificate } from "../bridge/certificates.js";
 import { readPrivateKey } from "../bridge/config.js";
+import { deviceRegistryAbi } from "../chain/abi.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { createDeviceCsr, softwareCsrKey } from "../device-agent/csr.js";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../device-agent/signer.js";
 import { DEFAULT_PKCS11_ENGINE, tokenTlsContext } from "../device-agent/tls.js";
+import { certifyTokenKeys, generateDeviceKeys } from "../fleet/enroll.js";
+import {
+  createFleetCa,
+  FLEET_CA_FILES,
+  type IssuedDeviceFromCsr,
+  loadFleetCa,
+  saveFleetCa,
+} from "../pki/fleet-ca.js";
 import {
   Curve,
   type CurveName,
@@ -26,14 +34,6 @@ import {
   SensorOracleError,
   splitPublicKey,
 } from "../protocol/index.js";
-import { certifyTokenKeys, generateDeviceKeys } from "./lib/token-enroll.js";
-import {
-  createFleetCa,
-  FLEET_CA_FILES,
-  type IssuedDeviceFromCsr,
-  loadFleetCa,
-  saveFleetCa,
-} from "./pki/fleet-ca.js";
 
 const USAGE = `usage: sensor-oracle <command> [options]
 

@@ -16,14 +16,14 @@ import { createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deviceRegistryAbi } from "../bridge/abi.js";
-import { type Bridge, startBridge } from "../bridge/bridge.js";
-import { FleetCertificates } from "../bridge/certificates.js";
-import { MemoryStore } from "../bridge/store/memory-store.js";
-import { deviceNameToId } from "../protocol/index.js";
-import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "./helpers/chain-node.js";
-import { freePort } from "./helpers/services.js";
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "./helpers/softhsm.js";
+import { type Bridge, startBridge } from "../../bridge/bridge.js";
+import { FleetCertificates } from "../../bridge/certificates.js";
+import { MemoryStore } from "../../bridge/store/memory-store.js";
+import { deviceRegistryAbi } from "../../chain/abi.js";
+import { deviceNameToId } from "../../protocol/index.js";
+import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
+import { freePort } from "../../testkit/services.js";
+import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
 
 const MOSQUITTO = existsSync("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";
 
@@ -32,7 +32,7 @@ function cli(...argv: string[]): Promise<{ status: number | null; stdout: string
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", "scripts/cli.ts", ...argv],
+      ["--import", "tsx", "cli/main.ts", ...argv],
       { timeout: 120_000 },
       (err, stdout, stderr) => {
         const status = err ? (typeof err.code === "number" ? err.code : 1) : 0;

@@ -4,7 +4,6 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import {
-  CertificateRequestError,
   type CurveName,
   deviceIdOf,
   deviceIdToName,
@@ -14,7 +13,8 @@ import {
   publicKeyOf,
   randomSecretKey,
   readingKeySanUri,
-} from "../../protocol/index.js";
+} from "../protocol/index.js";
+import { CertificateRequestError } from "./errors.js";
 
 /**
  * The fleet PKI: an offline root, an issuing intermediate that issues the broker's server

@@ -5,14 +5,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deviceRegistryAbi } from "../bridge/abi.js";
 import { certificateFingerprint } from "../bridge/certificates.js";
+import { deviceRegistryAbi } from "../chain/abi.js";
+import { createFleetCa } from "../pki/fleet-ca.js";
 import { feedIdOf, splitPublicKey } from "../protocol/index.js";
-import { deployOverHttp, startHardhatNode } from "../test/helpers/chain-node.js";
-import { writeBridgeConfig } from "../test/helpers/infra.js";
-import { freePort, startMosquitto, startRedis } from "../test/helpers/services.js";
-import { presign } from "./bench-ingest.js";
-import { createFleetCa } from "./pki/fleet-ca.js";
+import { deployOverHttp, startHardhatNode } from "../testkit/chain-node.js";
+import { writeBridgeConfig } from "../testkit/infra.js";
+import { freePort, startMosquitto, startRedis } from "../testkit/services.js";
+import { presign } from "./ingest.js";
 
 const DEVICES = Number(process.env.BENCH_MEMORY_DEVICES ?? 1000);
 const INTERVAL_MS = Number(process.env.BENCH_MEMORY_INTERVAL_MS ?? 2000);
@@ -121,11 +121,9 @@ export async function benchMemory(): Promise<MemoryResult> {
       JSON.stringify({ url: broker.url, ca: ca.certPem, intervalMs: INTERVAL_MS, devices: jobDevices }),
       { mode: 0o600 },
     );
-    const publisher = spawn(
-      process.execPath,
-      ["--import", "tsx", "scripts/bench-publisher-steady.ts", jobFile],
-      { stdio: ["pipe", "pipe", "inherit"] },
-    );
+    const publisher = spawn(process.execPath, ["--import", "tsx", "bench/publisher-steady.ts", jobFile], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
     children.push(publisher);
     await new Promise<void>((resolve) =>
       publisher.stdout?.on("data", (d) => String(d).includes("connected") && resolve()),

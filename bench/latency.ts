@@ -7,9 +7,9 @@ import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId } from "../bridge/store/types.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
-import { bridgeOn, startTestInfra } from "../test/helpers/infra.js";
-import { enrollDevice } from "./lib/stack.js";
-import { createFleetCa, type IssuedDevice } from "./pki/fleet-ca.js";
+import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
+import { bridgeOn, startTestInfra } from "../testkit/infra.js";
+import { enrollDevice } from "../testkit/stack.js";
 
 const DEVICES = Number(process.env.BENCH_LATENCY_DEVICES ?? 20);
 const RATE = Number(process.env.BENCH_LATENCY_RATE ?? 5); // readings per second per device

@@ -1,6 +1,6 @@
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { Aedes } from "aedes";
-import { acksTopic, isDeviceName, readingsTopic } from "../../protocol/index.js";
+import { acksTopic, isDeviceName, readingsTopic } from "../protocol/index.js";
 
 export type EmbeddedBrokerParameters = {
   caPem: string;
