@@ -198,3 +198,24 @@ describe("RedisStore submitter lease", () => {
     await b.close();
   });
 });
+
+describe("RedisStore lease release", () => {
+  it("lets another owner take the lease at once after its holder releases it, and fences the releaser", async () => {
+    const a = new RedisStore({ url: redis.url, prefix: "release" });
+    const b = new RedisStore({ url: redis.url, prefix: "release" });
+    await a.accept(reading(1n), device);
+    const fenceA = (await a.lease("bridge-a", 60_000)) as number;
+    expect(await b.lease("bridge-b", 60_000)).toBeNull();
+    expect(await b.releaseLease("bridge-b")).toBe(false); // not the holder: changes nothing
+    expect(await b.lease("bridge-b", 60_000)).toBeNull();
+    expect(await a.releaseLease("bridge-a")).toBe(true);
+    const fenceB = await b.lease("bridge-b", 60_000); // at once, not after the 60 s
+    expect(fenceB).toBeGreaterThan(fenceA);
+    await expect(a.nextBatch(10, fenceA)).rejects.toThrow(/FENCED/);
+    expect((await b.nextBatch(10, fenceB as number))?.ids).toEqual([readingId(device, 1n)]);
+    expect(await a.releaseLease("bridge-a")).toBe(false);
+    expect(await a.lease("bridge-a", 60_000)).toBeNull();
+    await a.close();
+    await b.close();
+  });
+});
