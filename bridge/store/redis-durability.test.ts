@@ -115,3 +115,25 @@ describe("RedisStore at maxmemory", () => {
     }
   });
 });
+
+describe("RedisStore on a durable Redis", () => {
+  it("keeps every reading it answered queued through a kill -9 of Redis", async () => {
+    const redis = await startRedis(); // appendonly yes, appendfsync always
+    const s = new RedisStore({ url: redis.url, prefix: "kill" });
+    try {
+      const n = 300;
+      const outcomes = await Promise.all(
+        Array.from({ length: n }, (_, i) => s.accept(reading(BigInt(i + 1)), device)),
+      );
+      expect(outcomes.every((o) => o === "queued")).toBe(true);
+      await redis.restart?.({ kill: true });
+      const ids = Array.from({ length: n }, (_, i) => readingId(device, BigInt(i + 1)));
+      expect((await s.getReadings(ids)).filter((r) => r === null)).toHaveLength(0);
+      expect(await s.queueDepth()).toBe(n);
+      expect(await s.lastSequence(device)).toBe(BigInt(n));
+    } finally {
+      await s.close();
+      await redis.stop();
+    }
+  });
+});

@@ -106,6 +106,10 @@ export interface ReadingStore {
  */
 export type AcceptOutcome = "queued" | "replay" | "gap" | "outside_window" | "conflict";
 
+/** Whether the store holds the reading after answering `outcome`: ack it as delivered only then. */
+export const isHeld = (outcome: AcceptOutcome): outcome is "queued" | "replay" =>
+  outcome === "queued" || outcome === "replay";
+
 /**
  * How far one reading's sequence may jump above the device's highest accepted one (a new device:
  * above 0). Gaps up to it are normal (lost readings, restarts); a larger jump, such as a sequence
