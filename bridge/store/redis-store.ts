@@ -43,6 +43,8 @@ export type RedisStoreParameters = {
   prefix?: string;
   /** Connect over TLS with a client certificate (redis-server tls-auth-clients yes). */
   tls?: RedisTlsParameters;
+  /** Connection errors (ioredis reconnects by itself; commands wait meanwhile). Logged by ioredis without it. */
+  onError?: (err: Error) => void;
 };
 
 export class RedisStore implements ReadingStore {
@@ -66,7 +68,7 @@ export class RedisStore implements ReadingStore {
     string
   >;
 
-  constructor({ url, prefix = "so", tls }: RedisStoreParameters) {
+  constructor({ url, prefix = "so", tls, onError }: RedisStoreParameters) {
     // Auto-pipelining: the scripts of readings processed together go out in one round trip.
     const redis = new Redis(url, {
       maxRetriesPerRequest: null,
@@ -74,6 +76,7 @@ export class RedisStore implements ReadingStore {
       enableAutoPipelining: true,
       ...(tls ? { tls: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
     });
+    if (onError) redis.on("error", onError);
     redis.defineCommand("soAccept", { numberOfKeys: 4, lua: ACCEPT });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
     redis.defineCommand("soRelease", { numberOfKeys: 1, lua: RELEASE });
