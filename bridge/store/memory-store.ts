@@ -1,4 +1,5 @@
 import type { Hex } from "viem";
+import { type DurabilityReport, MEMORY_DURABILITY } from "./durability.js";
 import {
   type AcceptOutcome,
   type CommittedBatch,
@@ -37,8 +38,11 @@ export class MemoryStore implements ReadingStore {
       this.seq.set(deviceName, padded);
       const floor = windowFloor(seq);
       for (const s of window) if (s < floor) window.delete(s);
-    } else if (windowCeiling(seq) <= last || window.has(padded)) {
-      return "replay";
+    } else {
+      const held = this.readings.get(r.id);
+      if (held) return sameSignedContent(held, r) ? "replay" : "conflict";
+      if (windowCeiling(seq) <= last) return "outside_window";
+      if (window.has(padded)) return "replay";
     }
     window.add(padded);
     this.readings.set(r.id, r);
@@ -49,6 +53,14 @@ export class MemoryStore implements ReadingStore {
   /** One process, one submitter: the lease is always this store's. */
   async lease(_owner: string, _ttlMs: number): Promise<number | null> {
     return 1;
+  }
+
+  async releaseLease(_owner: string): Promise<boolean> {
+    return true;
+  }
+
+  async checkDurability(): Promise<DurabilityReport> {
+    return MEMORY_DURABILITY;
   }
 
   async nextBatch(max: number, _fence: number): Promise<PendingBatch | null> {
@@ -113,3 +125,6 @@ export class MemoryStore implements ReadingStore {
 
   async close(): Promise<void> {}
 }
+
+const sameSignedContent = (a: StoredReading, b: StoredReading) =>
+  a.deviceId === b.deviceId && a.feedId === b.feedId && a.value === b.value && a.timestamp === b.timestamp;

@@ -1,5 +1,8 @@
 import { Redis } from "ioredis";
 import type { Hex } from "viem";
+import { type DurabilityReport, judgeRedisSettings } from "./durability.js";
+import { classifyStoreError } from "./errors.js";
+import { ACCEPT, ACCEPT_CODES, COMPLETE, LEASE, NEXT_BATCH, RELEASE } from "./redis-scripts.js";
 import {
   type AcceptOutcome,
   type CommittedBatch,
@@ -29,110 +32,20 @@ import {
  * from the queue to the in-flight record atomically so a crash between the two loses nothing.
  */
 
-// KEYS: seq hash, readings, queue, the device's replay window (sorted set, members compared by lex).
-// ARGV: device, seq, id, json, gap floor, window ceiling, window floor (all sequences padded).
-const ACCEPT = `
-local last = redis.call('HGET', KEYS[1], ARGV[1]) or '000000000000000000000'
-if ARGV[2] > last then
-  if last < ARGV[5] then return 2 end
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('ZREMRANGEBYLEX', KEYS[4], '-', '(' .. ARGV[7])
-else
-  if ARGV[6] <= last then return 0 end
-  if redis.call('ZSCORE', KEYS[4], ARGV[2]) then return 0 end
-end
-redis.call('ZADD', KEYS[4], 0, ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-redis.call('RPUSH', KEYS[3], ARGV[3])
-return 1`;
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+type Scripted = Redis & Record<"soAccept" | "soLease" | "soRelease" | "soNextBatch" | "soComplete", Script>;
 
-// Acquire or renew the submitter lease; a new holder gets a new fencing token.
-const LEASE = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  local f = redis.call('INCR', KEYS[2])
-  redis.call('SET', KEYS[3], f)
-  return f
-elseif cur == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return tonumber(redis.call('GET', KEYS[3]))
-end
-return -1`;
+/** Client certificate TLS to Redis (ioredis `tls`): the CA that signed Redis's certificate, and ours. */
+export type RedisTlsParameters = { ca: string | Buffer; cert: string | Buffer; key: string | Buffer };
 
-// KEYS[4] and ARGV[2] (NEXT_BATCH) / KEYS[4] and ARGV[4] (COMPLETE): the current fencing token
-// must be the caller's, so a submitter that lost its lease changes nothing.
-const NEXT_BATCH = `
-if redis.call('GET', KEYS[4]) ~= ARGV[2] then return redis.error_reply('FENCED lease lost') end
-local inflight = redis.call('GET', KEYS[2])
-if inflight then return inflight end
-local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #ids == 0 then return false end
-redis.call('LTRIM', KEYS[1], #ids, -1)
-local seq = redis.call('INCR', KEYS[3])
-local batch = cjson.encode({seq = seq, ids = ids})
-redis.call('SET', KEYS[2], batch)
-return batch`;
-
-const COMPLETE = `
-if redis.call('GET', KEYS[4]) ~= ARGV[4] then return redis.error_reply('FENCED lease lost') end
-local inflight = redis.call('GET', KEYS[1])
-if not inflight then return 0 end
-local b = cjson.decode(inflight)
-if tostring(b.seq) ~= ARGV[1] then return redis.error_reply('in-flight batch changed') end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-for _, id in ipairs(b.ids) do redis.call('HSET', KEYS[3], id, ARGV[2]) end
-redis.call('SADD', KEYS[7], ARGV[2])
-for i = 5, #ARGV, 3 do
-  local cur = redis.call('HGET', KEYS[5], ARGV[i])
-  if not cur or ARGV[i + 1] >= cur then
-    redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
-    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 2])
-  end
-end
-redis.call('DEL', KEYS[1])
-return 1`;
-
-type Scripted = Redis & {
-  soAccept(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    a1: string,
-    a2: string,
-    a3: string,
-    a4: string,
-    a5: string,
-    a6: string,
-    a7: string,
-  ): Promise<number>;
-  soLease(k1: string, k2: string, k3: string, owner: string, ttlMs: number): Promise<number>;
-  soNextBatch(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    max: number,
-    fence: string,
-  ): Promise<string | null>;
-  soComplete(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    k5: string,
-    k6: string,
-    k7: string,
-    seq: string,
-    root: string,
-    json: string,
-    fence: string,
-    ...feeds: string[]
-  ): Promise<number>;
+export type RedisStoreParameters = {
+  url: string;
+  prefix?: string;
+  /** Connect over TLS with a client certificate (redis-server tls-auth-clients yes). */
+  tls?: RedisTlsParameters;
+  /** Connection errors (ioredis reconnects by itself; commands wait meanwhile). Logged by ioredis without it. */
+  onError?: (err: Error) => void;
 };
-
-export type RedisStoreParameters = { url: string; prefix?: string };
 
 export class RedisStore implements ReadingStore {
   readonly durable = true;
@@ -155,15 +68,18 @@ export class RedisStore implements ReadingStore {
     string
   >;
 
-  constructor({ url, prefix = "so" }: RedisStoreParameters) {
+  constructor({ url, prefix = "so", tls, onError }: RedisStoreParameters) {
     // Auto-pipelining: the scripts of readings processed together go out in one round trip.
     const redis = new Redis(url, {
       maxRetriesPerRequest: null,
       lazyConnect: false,
       enableAutoPipelining: true,
+      ...(tls ? { tls: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
     });
+    if (onError) redis.on("error", onError);
     redis.defineCommand("soAccept", { numberOfKeys: 4, lua: ACCEPT });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
+    redis.defineCommand("soRelease", { numberOfKeys: 1, lua: RELEASE });
     redis.defineCommand("soNextBatch", { numberOfKeys: 4, lua: NEXT_BATCH });
     redis.defineCommand("soComplete", { numberOfKeys: 7, lua: COMPLETE });
     this.redis = redis as Scripted;
@@ -188,36 +104,77 @@ export class RedisStore implements ReadingStore {
 
   async accept(r: StoredReading, deviceName: string): Promise<AcceptOutcome> {
     const seq = BigInt(r.sequence);
-    const ok = await this.redis.soAccept(
-      this.k.seq,
-      this.k.readings,
-      this.k.queue,
-      `${this.k.window}:${deviceName}`,
-      deviceName,
-      padSequence(seq),
-      r.id,
-      JSON.stringify(r),
-      gapFloor(seq),
-      windowCeiling(seq),
-      windowFloor(seq),
+    const code = await retryable(
+      this.redis.soAccept(
+        this.k.seq,
+        this.k.readings,
+        this.k.queue,
+        `${this.k.window}:${deviceName}`,
+        deviceName,
+        padSequence(seq),
+        r.id,
+        JSON.stringify(r),
+        gapFloor(seq),
+        windowCeiling(seq),
+        windowFloor(seq),
+        r.deviceId,
+        r.feedId,
+        r.value,
+        r.timestamp,
+      ),
     );
-    return ok === 1 ? "queued" : ok === 2 ? "gap" : "replay";
+    return ACCEPT_CODES[code as number] as AcceptOutcome;
   }
 
   async lease(owner: string, ttlMs: number): Promise<number | null> {
-    const f = await this.redis.soLease(this.k.lease, this.k.fence, this.k.leasefence, owner, ttlMs);
+    const f = (await retryable(
+      this.redis.soLease(this.k.lease, this.k.fence, this.k.leasefence, owner, ttlMs),
+    )) as number;
     return f > 0 ? f : null;
   }
 
+  async releaseLease(owner: string): Promise<boolean> {
+    return (await retryable(this.redis.soRelease(this.k.lease, owner))) === 1;
+  }
+
+  async checkDurability(): Promise<DurabilityReport> {
+    try {
+      const get = async (name: string) => ((await this.redis.config("GET", name)) as string[])[1] ?? null;
+      return judgeRedisSettings(
+        {
+          appendonly: await get("appendonly"),
+          appendfsync: await get("appendfsync"),
+          maxmemoryPolicy: await get("maxmemory-policy"),
+        },
+        "config",
+      );
+    } catch {
+      // CONFIG renamed or disabled by the operator: INFO tells AOF on/off and the policy, not fsync.
+      const info = await this.redis.info();
+      const field = (n: string) => new RegExp(`^${n}:(.*)$`, "m").exec(info)?.[1]?.trim() ?? null;
+      const aof = field("aof_enabled");
+      return judgeRedisSettings(
+        {
+          appendonly: aof === null ? null : aof === "1" ? "yes" : "no",
+          appendfsync: null,
+          maxmemoryPolicy: field("maxmemory_policy"),
+        },
+        "info",
+      );
+    }
+  }
+
   async nextBatch(max: number, fence: number): Promise<PendingBatch | null> {
-    const raw = await this.redis.soNextBatch(
-      this.k.queue,
-      this.k.inflight,
-      this.k.batchseq,
-      this.k.leasefence,
-      max,
-      String(fence),
-    );
+    const raw = (await retryable(
+      this.redis.soNextBatch(
+        this.k.queue,
+        this.k.inflight,
+        this.k.batchseq,
+        this.k.leasefence,
+        max,
+        String(fence),
+      ),
+    )) as string | null;
     if (!raw) return null;
     const b = JSON.parse(raw) as { seq: number; ids: string[] | Record<string, never> };
     // cjson encodes an empty table as {}; a cut batch is never empty.
@@ -230,19 +187,21 @@ export class RedisStore implements ReadingStore {
     fence: number,
     feeds: FeedLatest[] = [],
   ): Promise<void> {
-    await this.redis.soComplete(
-      this.k.inflight,
-      this.k.batches,
-      this.k.root,
-      this.k.leasefence,
-      this.k.feedts,
-      this.k.feedlatest,
-      this.k.unfinal,
-      String(batch.seq),
-      c.root,
-      JSON.stringify(c),
-      String(fence),
-      ...feeds.flatMap((f) => [f.feedId, padSequence(f.timestamp), f.id]),
+    await retryable(
+      this.redis.soComplete(
+        this.k.inflight,
+        this.k.batches,
+        this.k.root,
+        this.k.leasefence,
+        this.k.feedts,
+        this.k.feedlatest,
+        this.k.unfinal,
+        String(batch.seq),
+        c.root,
+        JSON.stringify(c),
+        String(fence),
+        ...feeds.flatMap((f) => [f.feedId, padSequence(f.timestamp), f.id]),
+      ),
     );
   }
 
@@ -256,7 +215,7 @@ export class RedisStore implements ReadingStore {
   async updateBatch(batch: CommittedBatch, final: boolean): Promise<void> {
     const m = this.redis.multi().hset(this.k.batches, batch.root, JSON.stringify(batch));
     if (final) m.srem(this.k.unfinal, batch.root);
-    await m.exec();
+    await retryable(m.exec());
   }
 
   async latestOfFeed(feedId: Hex): Promise<string | null> {
@@ -289,5 +248,14 @@ export class RedisStore implements ReadingStore {
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/** A write refused for now (OOM and the like) as StoreUnavailableError; other errors as they are. */
+async function retryable<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw classifyStoreError(err);
   }
 }

@@ -21,11 +21,11 @@ afterAll(async () => {
 });
 
 const device = "ab".repeat(32);
-const reading = (sequence: bigint, name = device): StoredReading => ({
+const reading = (sequence: bigint, name = device, value = "1"): StoredReading => ({
   id: readingId(name, sequence),
   deviceId: `0x${name}`,
   feedId: `0x${"01".repeat(32)}`,
-  value: "1",
+  value,
   timestamp: "1767225600",
   sequence: sequence.toString(),
   signature: `0x${"00".repeat(64)}`,
@@ -57,8 +57,50 @@ describe.each(stores)("%s", (_name, make) => {
     expect(await s.queueDepth()).toBe(3);
     const high = 9n + REPLAY_WINDOW + 10n;
     expect(await s.accept(reading(high), device)).toBe("queued");
-    expect(await s.accept(reading(high - REPLAY_WINDOW), device)).toBe("replay"); // older than the window
+    // Older than the window and never seen: refused, but not "replay" (the bridge does not hold it).
+    expect(await s.accept(reading(high - REPLAY_WINDOW), device)).toBe("outside_window");
     expect(await s.accept(reading(high - REPLAY_WINDOW + 1n), device)).toBe("queued"); // just inside it
+    await s.close();
+  });
+
+  it("answers replay only for a reading it holds, conflict for other content, outside_window otherwise", async () => {
+    const s = make();
+    expect(await s.accept(reading(5n), device)).toBe("queued");
+    // Signed again (new signature, later arrival), same signed content: the same reading.
+    const resigned = { ...reading(5n), signature: `0x${"11".repeat(64)}` as Hex, receivedAt: 99 };
+    expect(await s.accept(resigned, device)).toBe("replay");
+    expect(await s.accept(reading(5n, device, "2"), device)).toBe("conflict"); // sequence reused
+    expect(await s.accept({ ...reading(5n), timestamp: "1767225601" }, device)).toBe("conflict");
+    const high = 5n + REPLAY_WINDOW + 1n;
+    expect(await s.accept(reading(high), device)).toBe("queued");
+    // 5 is now below the window: still held, so still told apart exactly.
+    expect(await s.accept(reading(5n), device)).toBe("replay");
+    expect(await s.accept(reading(5n, device, "2"), device)).toBe("conflict");
+    expect(await s.accept(reading(4n), device)).toBe("outside_window");
+    expect(await s.queueDepth()).toBe(2);
+    expect(await s.getReadings([readingId(device, 5n), readingId(device, 4n)])).toEqual([reading(5n), null]);
+    expect(await s.lastSequence(device)).toBe(high);
+    await s.close();
+  });
+
+  it("answers a 1,600-reading backlog sent newest-first exactly: no replay for a reading it lacks", async () => {
+    const s = make();
+    const n = 1600n;
+    const answer = new Map<bigint, string>();
+    for (let i = n; i >= 1n; i--) answer.set(i, await s.accept(reading(i), device));
+    const held = await s.getReadings([...answer.keys()].map((i) => readingId(device, i)));
+    for (const [k, i] of [...answer.keys()].entries()) {
+      // Only the readings it queued are held; only held readings may be acked as delivered.
+      expect([i, answer.get(i)]).toEqual([i, held[k] ? "queued" : "outside_window"]);
+    }
+    expect([...answer.values()].filter((o) => o === "queued")).toHaveLength(Number(REPLAY_WINDOW));
+    expect(await s.queueDepth()).toBe(Number(REPLAY_WINDOW));
+    // Sent again: what it holds is a replay, the rest still outside the window.
+    for (const i of [n, n - REPLAY_WINDOW + 1n, n - REPLAY_WINDOW, 1n]) {
+      expect(await s.accept(reading(i), device)).toBe(
+        answer.get(i) === "queued" ? "replay" : "outside_window",
+      );
+    }
     await s.close();
   });
 
@@ -70,7 +112,7 @@ describe.each(stores)("%s", (_name, make) => {
       if (seq > 1n << 40n) break;
     }
     expect(await s.accept(reading(seq), device)).toBe("replay");
-    expect(await s.accept(reading(seq - REPLAY_WINDOW), device)).toBe("replay");
+    expect(await s.accept(reading(seq - REPLAY_WINDOW), device)).toBe("outside_window");
     expect(await s.accept(reading(seq - 1n), device)).toBe("queued");
     expect(await s.accept(reading(seq + 1n), device)).toBe("queued");
     await s.close();
@@ -152,6 +194,27 @@ describe("RedisStore submitter lease", () => {
       ),
     ).rejects.toThrow(/FENCED/);
     expect(await b.nextBatch(2, fenceB as number)).toEqual(batch); // the new holder finishes the same batch
+    await a.close();
+    await b.close();
+  });
+});
+
+describe("RedisStore lease release", () => {
+  it("lets another owner take the lease at once after its holder releases it, and fences the releaser", async () => {
+    const a = new RedisStore({ url: redis.url, prefix: "release" });
+    const b = new RedisStore({ url: redis.url, prefix: "release" });
+    await a.accept(reading(1n), device);
+    const fenceA = (await a.lease("bridge-a", 60_000)) as number;
+    expect(await b.lease("bridge-b", 60_000)).toBeNull();
+    expect(await b.releaseLease("bridge-b")).toBe(false); // not the holder: changes nothing
+    expect(await b.lease("bridge-b", 60_000)).toBeNull();
+    expect(await a.releaseLease("bridge-a")).toBe(true);
+    const fenceB = await b.lease("bridge-b", 60_000); // at once, not after the 60 s
+    expect(fenceB).toBeGreaterThan(fenceA);
+    await expect(a.nextBatch(10, fenceA)).rejects.toThrow(/FENCED/);
+    expect((await b.nextBatch(10, fenceB as number))?.ids).toEqual([readingId(device, 1n)]);
+    expect(await a.releaseLease("bridge-a")).toBe(false);
+    expect(await a.lease("bridge-a", 60_000)).toBeNull();
     await a.close();
     await b.close();
   });

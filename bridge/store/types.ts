@@ -1,4 +1,5 @@
 import type { Hex } from "viem";
+import type { DurabilityReport } from "./durability.js";
 
 /** A reading accepted by the bridge, as stored: everything needed to rebuild its leaf and verify it. */
 export type StoredReading = {
@@ -47,8 +48,13 @@ export type CommittedBatch = {
 export interface ReadingStore {
   readonly durable: boolean;
   /**
-   * Accept a reading unless its sequence is at or below the device's highest accepted one
-   * ("replay") or more than MAX_SEQUENCE_GAP above it ("gap": refused, nothing changes).
+   * Queue a reading ("queued") if its sequence is above the device's highest accepted one (by at
+   * most MAX_SEQUENCE_GAP, else "gap"), or within REPLAY_WINDOW below it and not seen before.
+   * Otherwise, and changing nothing: "replay" when the store holds this very reading (same
+   * device, sequence and signed content), "conflict" when it holds a different reading under that
+   * device and sequence, "outside_window" when the sequence is older than the window and the store
+   * does not hold it. Only "queued" and "replay" mean the store holds the reading.
+   * Throws StoreUnavailableError (retryable, nothing written) when the store refuses writes for now.
    */
   accept(reading: StoredReading, deviceName: string): Promise<AcceptOutcome>;
   /**
@@ -56,6 +62,13 @@ export interface ReadingStore {
    * fencing token while `owner` holds it, null while another does.
    */
   lease(owner: string, ttlMs: number): Promise<number | null>;
+  /**
+   * Give the submitter lease up at once (graceful shutdown) if `owner` holds it: another owner
+   * can take it immediately, under a new fencing token. False when `owner` did not hold it.
+   */
+  releaseLease(owner: string): Promise<boolean>;
+  /** Whether an acknowledged reading survives a crash and memory pressure (assertDurable throws if not). */
+  checkDurability(): Promise<DurabilityReport>;
   /**
    * The batch in flight if there is one, else a new batch of up to `max` queued readings, else
    * null. Throws when `fence` is no longer the lease's token.
@@ -87,7 +100,15 @@ export interface ReadingStore {
   close(): Promise<void>;
 }
 
-export type AcceptOutcome = "queued" | "replay" | "gap";
+/**
+ * "queued" and "replay": the store holds the reading (ack it as delivered). "gap",
+ * "outside_window", "conflict": refused, nothing changed, the store does not hold it.
+ */
+export type AcceptOutcome = "queued" | "replay" | "gap" | "outside_window" | "conflict";
+
+/** Whether the store holds the reading after answering `outcome`: ack it as delivered only then. */
+export const isHeld = (outcome: AcceptOutcome): outcome is "queued" | "replay" =>
+  outcome === "queued" || outcome === "replay";
 
 /**
  * How far one reading's sequence may jump above the device's highest accepted one (a new device:
