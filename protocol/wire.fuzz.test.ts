@@ -1,62 +1,17 @@
 import fc from "fast-check";
-import { type Hex, isHex } from "viem";
 import { describe, expect, it } from "vitest";
 import { REJECTION_REASONS, ReadingRejectedError } from "./errors.js";
-import { INT256_MAX, INT256_MIN, type Reading, UINT64_MAX } from "./reading.js";
+import { INT256_MAX, INT256_MIN, UINT64_MAX } from "./reading.js";
 import { decodeReadingMessage, MAX_PAYLOAD_BYTES, peekSequence } from "./wire.js";
+import { referenceDecode } from "./wire.reference.js";
 
 const name = "cd".repeat(32);
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const MEMBERS = ["v", "feedId", "value", "timestamp", "sequence", "signature"] as const;
 
-/**
- * The oracle: the JSON.parse-based decoder this module had before the canonical one (its checks
- * copied unchanged), plus the canonical-form conditions written independently of the scanner.
- * Returns the decoded reading, or null for a payload the canonical decoder must refuse.
- */
-function referenceDecode(payload: Uint8Array): { reading: Reading; signature: Uint8Array } | null {
-  if (payload.length > MAX_PAYLOAD_BYTES) return null;
-  const text = Buffer.from(payload).toString("utf8");
-  let m: Record<string, unknown>;
-  try {
-    m = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof m !== "object" || m === null || Array.isArray(m)) return null;
-  if (m.v !== 1) return null;
-  if (typeof m.feedId !== "string" || !isHex(m.feedId, { strict: true }) || m.feedId.length !== 66)
-    return null;
-  if (typeof m.value !== "string" || !/^-?(0|[1-9][0-9]*)$/.test(m.value)) return null;
-  const value = BigInt(m.value);
-  if (value < INT256_MIN || value > INT256_MAX) return null;
-  if (typeof m.timestamp !== "number" || !Number.isSafeInteger(m.timestamp) || m.timestamp < 0) return null;
-  if (typeof m.sequence !== "string" || !/^(0|[1-9][0-9]*)$/.test(m.sequence)) return null;
-  const sequence = BigInt(m.sequence);
-  if (sequence > UINT64_MAX) return null;
-  if (typeof m.signature !== "string" || !isHex(m.signature, { strict: true }) || m.signature.length !== 130)
-    return null;
-  // Canonical: exactly the six members, each once, and the text is what JSON.stringify writes of
-  // what it parsed to (no escapes, -0, exponents, fractions or duplicates) up to whitespace between
-  // tokens; "-0" is not the canonical zero value. Valid member strings hold no whitespace.
-  if (Object.keys(m).length !== 6 || !MEMBERS.every((k) => k in m)) return null;
-  if (text.replace(/[ \t\n\r]/g, "") !== JSON.stringify(m)) return null;
-  if (value.toString() !== m.value) return null;
-  return {
-    reading: {
-      deviceId: `0x${name}`,
-      feedId: m.feedId.toLowerCase() as Hex,
-      value,
-      timestamp: BigInt(m.timestamp),
-      sequence,
-    },
-    signature: Buffer.from(m.signature.slice(2), "hex"),
-  };
-}
-
 /** The property every input must satisfy. */
 function checkAgainstReference(payload: Uint8Array): void {
-  const expected = referenceDecode(payload);
+  const expected = referenceDecode(name, payload);
   let got: ReturnType<typeof decodeReadingMessage> | undefined;
   let error: unknown;
   try {
@@ -179,7 +134,7 @@ describe("canonical decoding, fuzzed against the JSON.parse-based reference", ()
       fc.property(canonicalText, (text) => {
         const payload = utf8(text);
         fc.pre(payload.length <= MAX_PAYLOAD_BYTES);
-        expect(referenceDecode(payload)).not.toBeNull();
+        expect(referenceDecode(name, payload)).not.toBeNull();
         checkAgainstReference(payload);
       }),
       { numRuns: 3_000 },

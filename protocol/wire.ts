@@ -103,14 +103,24 @@ function nameForDetails(b: ArrayLike<number>, start: number, end: number): strin
   return JSON.stringify(asciiOf(b, start, Math.min(end, start + 8))) + (end - start > 8 ? "…" : "");
 }
 
-const isHexDigit = (c: number) =>
-  (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+/** The value of each hex digit (either case) by its byte, -1 for every other byte. */
+const NIBBLE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) {
+  NIBBLE[i.toString(16).charCodeAt(0)] = i;
+  NIBBLE[i.toString(16).toUpperCase().charCodeAt(0)] = i;
+}
 
-/** Whether bytes[start..end) are `0x` followed by `digits` hex digits (either case). */
-function isHexString(b: ArrayLike<number>, start: number, end: number, digits: number): boolean {
-  if (end - start !== digits + 2 || b[start] !== 0x30 || b[start + 1] !== 0x78) return false;
-  for (let i = start + 2; i < end; i++) if (!isHexDigit(b[i] as number)) return false;
-  return true;
+/** The `count` bytes that bytes[start..end) spell as `0x` and 2*count hex digits, or null. */
+function hexBytesOf(b: ArrayLike<number>, start: number, end: number, count: number): Buffer | null {
+  if (end - start !== 2 * count + 2 || b[start] !== 0x30 || b[start + 1] !== 0x78) return null;
+  const out = Buffer.allocUnsafe(count);
+  for (let i = 0, p = start + 2; i < count; i++, p += 2) {
+    const hi = NIBBLE[b[p] as number] as number;
+    const lo = NIBBLE[b[p + 1] as number] as number;
+    if ((hi | lo) < 0) return null;
+    out[i] = (hi << 4) | lo;
+  }
+  return out;
 }
 
 /**
@@ -129,6 +139,9 @@ export function decodeReadingMessage(
     });
   }
   const b = payload;
+  // Buffer's latin1 and hex codecs over a view of the same bytes (no copy): the scanner proved
+  // the ranges read through it to be ASCII.
+  const text = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const scan = readingScan;
   scan.scan(b, b.length);
   const at = [-1, -1, -1, -1, -1, -1];
@@ -167,10 +180,10 @@ export function decodeReadingMessage(
   }
 
   const f = at[FEED_ID] as number;
-  if (scan.kind(f) !== STRING_VALUE || !isHexString(b, scan.valueStart(f), scan.valueEnd(f), 64)) {
-    throw new MalformedPayloadError("feedId must be 0x and 64 hex digits");
-  }
-  const feedId = asciiOf(b, scan.valueStart(f), scan.valueEnd(f)).toLowerCase() as Hex;
+  const feedIdBytes =
+    scan.kind(f) === STRING_VALUE ? hexBytesOf(b, scan.valueStart(f), scan.valueEnd(f), 32) : null;
+  if (!feedIdBytes) throw new MalformedPayloadError("feedId must be 0x and 64 hex digits");
+  const feedId: Hex = `0x${feedIdBytes.toString("hex")}`;
 
   const x = at[VALUE] as number;
   const xs = scan.valueStart(x);
@@ -183,12 +196,14 @@ export function decodeReadingMessage(
   ) {
     throw new MalformedPayloadError("value must be a decimal integer string");
   }
-  const value = BigInt(asciiOf(b, xs, scan.valueEnd(x)));
+  const value = BigInt(text.toString("latin1", xs, scan.valueEnd(x)));
   if (value < INT256_MIN || value > INT256_MAX) throw new MalformedPayloadError("value out of int256 range");
 
   const t = at[TIMESTAMP] as number;
   const timestamp =
-    scan.kind(t) === NUMBER_VALUE ? Number(asciiOf(b, scan.valueStart(t), scan.valueEnd(t))) : -1;
+    scan.kind(t) === NUMBER_VALUE
+      ? Number(text.toString("latin1", scan.valueStart(t), scan.valueEnd(t)))
+      : -1;
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
     throw new MalformedPayloadError("timestamp must be a non-negative integer (seconds)");
   }
@@ -201,12 +216,12 @@ export function decodeReadingMessage(
   if (sequence === null) throw new MalformedPayloadError("sequence out of uint64 range");
 
   const s = at[SIGNATURE] as number;
-  if (scan.kind(s) !== STRING_VALUE || !isHexString(b, scan.valueStart(s), scan.valueEnd(s), 128)) {
-    throw new MalformedPayloadError("signature must be 0x and 128 hex digits (r||s)");
-  }
+  const signature =
+    scan.kind(s) === STRING_VALUE ? hexBytesOf(b, scan.valueStart(s), scan.valueEnd(s), 64) : null;
+  if (!signature) throw new MalformedPayloadError("signature must be 0x and 128 hex digits (r||s)");
   return {
     reading: { deviceId: deviceNameToId(deviceName), feedId, value, timestamp: BigInt(timestamp), sequence },
-    signature: Buffer.from(asciiOf(b, scan.valueStart(s) + 2, scan.valueEnd(s)), "hex"),
+    signature,
   };
 }
 
