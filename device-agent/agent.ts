@@ -8,6 +8,7 @@ import {
   decodeAck,
   deviceNameToId,
   encodeReadingMessage,
+  outboxActionOf,
   type Reading,
   type ReadingDomain,
   readingDigest,
@@ -35,7 +36,7 @@ export type DeviceAgentParameters = {
 
 export type AckOutcome =
   | { sequence: bigint; status: "queued" }
-  | { sequence: bigint; status: "rejected"; reason: string };
+  | { sequence: bigint; status: "rejected" | "retry" | "unconfirmed"; reason: string };
 
 /**
  * A device: signs readings, publishes them over mTLS MQTT (QoS 1), keeps each one until the
@@ -49,6 +50,8 @@ export class DeviceAgent {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
   readonly acks: AckOutcome[] = [];
+  /** Readings answered `unconfirmed` (below the bridge's replay window): kept, not resent, for an operator. */
+  readonly held = new Set<bigint>();
   dropped = 0;
 
   constructor(private p: DeviceAgentParameters) {
@@ -169,12 +172,14 @@ export class DeviceAgent {
     const outcome: AckOutcome =
       ack.status === "queued"
         ? { sequence, status: "queued" }
-        : { sequence, status: "rejected", reason: ack.reason };
-    if (outcome.status === "rejected" && outcome.reason === "rate_limited") {
-      // Not taken yet: keep it and send it again after a pause.
-      this.scheduleResend();
+        : { sequence, status: ack.status, reason: ack.reason };
+    // docs/PROTOCOL.md, "Acknowledgement": what the answer means for the outbox.
+    const next = outboxActionOf(ack);
+    if (next.action === "resend") {
+      this.scheduleResend(next.afterMs);
+    } else if (next.action === "hold") {
+      this.held.add(sequence);
     } else {
-      // Queued, or a replay of one already queued: the bridge has it; anything else will not be taken.
       this.buffer.delete(sequence);
       this.sentAt.delete(sequence);
     }
@@ -199,7 +204,7 @@ export class DeviceAgent {
     if (!this.client?.connected) return;
     const now = Date.now();
     for (const [seq, payload] of this.buffer) {
-      if (now - (this.sentAt.get(seq) ?? 0) < ms) continue;
+      if (this.held.has(seq) || now - (this.sentAt.get(seq) ?? 0) < ms) continue;
       this.sentAt.set(seq, now);
       this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
     }

@@ -43,16 +43,29 @@ export const REJECTION_REASONS = [
   "future_timestamp",
   "sequence_gap",
   "rate_limited",
+  "outside_window",
+  "sequence_conflict",
+  "unavailable",
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
-/** A reading the bridge refuses. `reason` is the counted label. */
+export type ReadingRejectedErrorParameters = BaseErrorParameters & {
+  /** For `rate_limited` and `unavailable`: when the device may send the reading again. */
+  retryAfterMs?: number;
+};
+
+/**
+ * A reading the bridge refuses. `reason` is the counted label; which acknowledgement it becomes
+ * (docs/PROTOCOL.md, "Acknowledgement") is `rejectionAck`'s to decide.
+ */
 export class ReadingRejectedError extends SensorOracleError {
   override name = "ReadingRejectedError" as const;
   readonly reason: RejectionReason;
-  constructor(reason: RejectionReason, shortMessage: string, params: BaseErrorParameters = {}) {
+  readonly retryAfterMs: number | undefined;
+  constructor(reason: RejectionReason, shortMessage: string, params: ReadingRejectedErrorParameters = {}) {
     super(shortMessage, params);
     this.reason = reason;
+    this.retryAfterMs = params.retryAfterMs;
   }
 }
 

@@ -1,3 +1,4 @@
+export * from "./ack.js";
 export * from "./certificate.js";
 export * from "./errors.js";
 export * from "./merkle.js";
