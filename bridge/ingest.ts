@@ -10,13 +10,13 @@ import {
   verifyReadingSignature,
 } from "../protocol/index.js";
 import type { FleetCertificates } from "./certificates.js";
-import { keyAt, type RegistryCache } from "./registry.js";
+import { type DeviceRegistryView, keyAt } from "./registry/types.js";
 import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./store/types.js";
 import type { P256VerifyPool } from "./verify-pool.js";
 
 export type IngestParameters = {
   certificates: FleetCertificates;
-  registry: RegistryCache;
+  registry: DeviceRegistryView;
   store: ReadingStore;
   domain: ReadingDomain;
   /** How far a reading's timestamp may lie ahead of the bridge's clock (clock skew). */

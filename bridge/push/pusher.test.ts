@@ -1,16 +1,16 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bridge, startBridge } from "../bridge/bridge.js";
-import { FleetCertificates } from "../bridge/certificates.js";
-import { RedisStore } from "../bridge/store/redis-store.js";
-import { sensorFeedsAbi } from "../chain/abi.js";
-import { DeviceAgent } from "../device-agent/agent.js";
-import { SoftwareSigner } from "../device-agent/signer.js";
-import type { IssuedCertificate } from "../pki/fleet-ca.js";
-import { createFleetCa } from "../pki/fleet-ca.js";
-import { bridgeOn, startTestInfra } from "../testkit/infra.js";
-import type { Service } from "../testkit/services.js";
-import { enrollDevice, type Stack } from "../testkit/stack.js";
+import { sensorFeedsAbi } from "../../chain/abi.js";
+import { DeviceAgent } from "../../device-agent/agent.js";
+import { SoftwareSigner } from "../../device-agent/signer.js";
+import type { IssuedCertificate } from "../../pki/fleet-ca.js";
+import { createFleetCa } from "../../pki/fleet-ca.js";
+import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
+import type { Service } from "../../testkit/services.js";
+import { enrollDevice, type Stack } from "../../testkit/stack.js";
+import { type Bridge, startBridge } from "../bridge.js";
+import { FleetCertificates } from "../certificates.js";
+import { RedisStore } from "../store/redis-store.js";
 
 describe("the bridge pushes feeds on deviation and heartbeat", () => {
   let stack: Stack;

@@ -1,11 +1,11 @@
-import type { Hex } from "viem";
+import { type Hex, testActions } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitNextBatch } from "../bridge/batcher.js";
-import { Metrics } from "../bridge/metrics.js";
-import { MemoryStore } from "../bridge/store/memory-store.js";
-import { readingId } from "../bridge/store/types.js";
 import { readingBatchesAbi } from "../chain/abi.js";
 import { deployStack, type Stack } from "../testkit/stack.js";
+import { commitNextBatch } from "./batcher.js";
+import { Metrics } from "./metrics.js";
+import { MemoryStore } from "./store/memory-store.js";
+import { readingId } from "./store/types.js";
 
 describe("submitter: a commit stuck in the mempool is replaced with higher fees", () => {
   let stack: Stack;
@@ -34,9 +34,8 @@ describe("submitter: a commit stuck in the mempool is replaced with higher fees"
       name,
     );
     const metrics = new Metrics();
-    const rpc = (method: string, params: unknown[] = []) =>
-      stack.publicClient.request({ method: method as never, params: params as never });
-    await rpc("evm_setAutomine", [false]);
+    const chain = stack.publicClient.extend(testActions({ mode: "hardhat" }));
+    await chain.setAutomine(false);
     try {
       const committing = commitNextBatch({
         store,
@@ -48,11 +47,9 @@ describe("submitter: a commit stuck in the mempool is replaced with higher fees"
         receiptPollMs: 50,
       });
       await expect.poll(() => metrics.feeBumps, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(1);
-      const pending = (await rpc("eth_getBlockByNumber", ["pending", true])) as {
-        transactions: { hash: Hex; maxFeePerGas: Hex }[];
-      };
+      const pending = await chain.getBlock({ blockTag: "pending", includeTransactions: true });
       expect(pending.transactions).toHaveLength(1); // the replacement took the place of the first
-      await rpc("evm_mine");
+      await chain.mine({ blocks: 1 });
       const committed = await committing;
       expect(committed).not.toBeNull();
       const tx = await stack.publicClient.getTransaction({ hash: committed?.txHash as Hex });
@@ -67,7 +64,7 @@ describe("submitter: a commit stuck in the mempool is replaced with higher fees"
       });
       expect(events).toHaveLength(1);
     } finally {
-      await rpc("evm_setAutomine", [true]);
+      await chain.setAutomine(true);
     }
   });
 });

@@ -1,38 +1,7 @@
 import type { Hex, PublicClient } from "viem";
-import { deviceRegistryAbi } from "../chain/abi.js";
-import { type CurveName, curveOf } from "../protocol/index.js";
-
-export type RegistryKey = { curve: CurveName; publicKey: Uint8Array; validFrom: number; validUntil: number };
-
-export type RegistryDevice = {
-  curve: CurveName;
-  status: "active" | "revoked";
-  validFrom: number;
-  revokedAt: number;
-  publicKey: Uint8Array;
-  certFingerprint: Hex;
-  /** Keys replaced by rotation, oldest first. */
-  pastKeys: RegistryKey[];
-};
-
-/** The key valid for a reading at `timestamp` (current or past), or null. Revocation is checked apart. */
-export function keyAt(d: RegistryDevice, timestamp: number): (RegistryKey & { current: boolean }) | null {
-  if (timestamp >= d.validFrom) {
-    return {
-      curve: d.curve,
-      publicKey: d.publicKey,
-      validFrom: d.validFrom,
-      validUntil: Number.MAX_SAFE_INTEGER,
-      current: true,
-    };
-  }
-  for (let i = d.pastKeys.length - 1; i >= 0; i--) {
-    const k = d.pastKeys[i] as RegistryKey;
-    if (timestamp >= k.validUntil) return null;
-    if (timestamp >= k.validFrom) return { ...k, current: false };
-  }
-  return null;
-}
+import { deviceRegistryAbi } from "../../chain/abi.js";
+import { curveOf } from "../../protocol/index.js";
+import type { DeviceRegistryView, RegistryDevice, RegistryKey } from "./types.js";
 
 const point = (x: Hex, y: Hex) =>
   Buffer.concat([Buffer.from([4]), Buffer.from(x.slice(2), "hex"), Buffer.from(y.slice(2), "hex")]);
@@ -41,7 +10,7 @@ const point = (x: Hex, y: Hex) =>
  * Read-through cache of DeviceRegistry records. A record is re-read after `ttlMs`, which bounds
  * how long a revocation takes to reach the bridge (the event-following path is a later issue).
  */
-export class RegistryCache {
+export class RegistryCache implements DeviceRegistryView {
   private readonly cache = new Map<Hex, { at: number; device: RegistryDevice | null }>();
   private readonly inflight = new Map<Hex, Promise<RegistryDevice | null>>();
 

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { ReadingView } from "./reading-view.js";
+import { errorSchema, readingSchema } from "./schemas.js";
+
+/** /readings/:id: a reading with its batch and Merkle proof. */
+export const readingRoutes: FastifyPluginAsync<{ view: ReadingView }> = async (app, { view }) => {
+  app.get<{ Params: { id: string } }>(
+    "/readings/:id",
+    {
+      schema: {
+        summary: "A reading with its batch and Merkle proof: the arguments of verifyReading.",
+        params: {
+          type: "object",
+          required: ["id"],
+          properties: {
+            id: {
+              type: "string",
+              pattern: "^[0-9a-f]{64}:[0-9]{1,20}$",
+              description: "<device name>:<sequence>",
+            },
+          },
+        },
+        response: {
+          200: { description: "the reading", ...readingSchema },
+          400: { description: "not a reading id", ...errorSchema },
+          404: { description: "no such reading", ...errorSchema },
+        },
+      },
+      config: { invalid: { error: "BadReadingId", message: "expected <device name>:<sequence>" } },
+    },
+    async (req, reply) => {
+      const id = req.params.id;
+      const r = await view(id);
+      return r ?? reply.code(404).send({ error: "ReadingNotFound", message: `no reading ${id}` });
+    },
+  );
+};

@@ -1,0 +1,66 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+
+/** What a route answers when its params fail their schema: today's status, error name and message. */
+export type InvalidRequest = {
+  status?: 400 | 404;
+  error: string;
+  message: string | ((params: Record<string, string>) => string);
+};
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The answer to a request whose params (or query) fail the route's schema. */
+    invalid?: InvalidRequest;
+  }
+}
+
+/**
+ * Schema validation failures answer with the route's named error (`{ error: "BadReadingId",
+ * message }`), as the hand-written checks did; any other error goes on to Fastify's handler.
+ */
+export function answerInvalid(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  if (!err.validation) throw err;
+  const invalid = req.routeOptions.config.invalid;
+  if (!invalid) return reply.code(400).send({ error: "BadRequest", message: err.message });
+  const params = (req.params ?? {}) as Record<string, string>;
+  const message = typeof invalid.message === "function" ? invalid.message(params) : invalid.message;
+  return reply.code(invalid.status ?? 400).send({ error: invalid.error, message });
+}
+
+export const hex32 = { type: "string", pattern: "^0x[0-9a-f]{64}$" } as const;
+const str = { type: "string" } as const;
+
+export const errorSchema = {
+  type: "object",
+  required: ["error", "message"],
+  properties: { error: str, message: str },
+} as const;
+
+/** A reading as served: the arguments of verifyReading, once its batch is committed. */
+export const readingSchema = {
+  type: "object",
+  required: ["id", "status", "reading", "signature", "curve"],
+  properties: {
+    id: { type: "string", description: "<device name>:<sequence>" },
+    status: { type: "string", enum: ["queued", "committed"] },
+    reading: {
+      type: "object",
+      required: ["deviceId", "feedId", "value", "timestamp", "sequence"],
+      properties: {
+        deviceId: str,
+        feedId: str,
+        value: { type: "string", description: "int256, decimal" },
+        timestamp: str,
+        sequence: str,
+      },
+    },
+    signature: { type: "string", description: "on-chain form: P-256 r||s, secp256k1 r||s||v" },
+    curve: { type: "string", enum: ["p256", "secp256k1"] },
+    batch: {
+      type: "object",
+      required: ["root", "txHash", "blockNumber"],
+      properties: { root: str, txHash: str, blockNumber: str },
+    },
+    proof: { type: "array", items: str },
+  },
+} as const;

@@ -1,0 +1,112 @@
+import type { MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import {
+  ALL_READINGS,
+  acksTopic,
+  BRIDGE_SUBSCRIPTION,
+  deviceNameFromTopic,
+  encodeAck,
+  ReadingRejectedError,
+} from "../protocol/index.js";
+import { type IngestParameters, type IngestResult, ingestReading } from "./ingest.js";
+import type { Metrics } from "./metrics.js";
+import type { DeviceRateLimiter } from "./rate-limit.js";
+
+export type IntakeParameters = {
+  client: MqttClient;
+  /** MQTT 5 subscribes through the shared subscription; 4 (MQTT 3.1.1) plainly. */
+  protocolVersion: 4 | 5;
+  ingest: IngestParameters;
+  limiter: DeviceRateLimiter;
+  metrics: Metrics;
+  log: Logger;
+  /** Messages processed at once; beyond it the broker is slowed by held PUBACKs. */
+  maxInFlight: number;
+  /** Called with an accepted reading before its ack is sent (the feed pusher). */
+  observe?: (r: IngestResult) => void;
+  /** Called with an accepted reading after its ack is sent. */
+  onAccepted?: (r: IngestResult) => void;
+  onRejected?: (deviceName: string | null, err: ReadingRejectedError) => void;
+};
+
+// QoS 0: a lost ack only makes the device send the reading again, which is answered with a
+// "replay" ack that it takes as delivered. Measured: QoS 1 acks cost a PUBACK round per reading.
+const ACK_OPTS = { qos: 0 } as const;
+
+/**
+ * Take readings from MQTT: subscribe, check and queue each message (ingest.ts), answer the device
+ * with a "queued" or "rejected" ack.
+ *
+ * Durability is end to end: a device keeps each reading until this bridge's "queued" ack (sent
+ * only after the Redis write) and sends it again otherwise. So the broker's PUBACK need not
+ * wait for Redis: up to maxInFlight messages are processed at once (their Redis scripts
+ * pipelined), and beyond that the PUBACK is held back, which makes the broker slow down.
+ * Readings of one device may then finish out of order; the store's replay window allows that.
+ */
+export async function startIntake(p: IntakeParameters): Promise<void> {
+  const { client, metrics, log } = p;
+
+  async function handle(topic: string, payload: Buffer): Promise<void> {
+    const name = deviceNameFromTopic(topic);
+    try {
+      if (!name)
+        throw new ReadingRejectedError("malformed", "Message on an unexpected topic.", { details: topic });
+      if (!p.limiter.take(name)) {
+        throw new ReadingRejectedError("rate_limited", "Device is sending faster than its rate limit.", {
+          details: `device ${name}`,
+        });
+      }
+      const result = await ingestReading(p.ingest, name, payload);
+      metrics.accepted += 1;
+      p.observe?.(result);
+      client.publish(
+        acksTopic(name),
+        encodeAck({ v: 1, sequence: result.reading.sequence.toString(), status: "queued" }),
+        ACK_OPTS,
+      );
+      p.onAccepted?.(result);
+    } catch (err) {
+      if (!(err instanceof ReadingRejectedError)) throw err;
+      metrics.reject(err.reason);
+      log.warn({ device: name, reason: err.reason, details: err.details }, "reading rejected");
+      if (name) {
+        client.publish(
+          acksTopic(name),
+          encodeAck({ v: 1, sequence: sequenceOf(payload), status: "rejected", reason: err.reason }),
+          ACK_OPTS,
+        );
+      }
+      p.onRejected?.(name, err);
+    }
+  }
+
+  let inFlight = 0;
+  const held: (() => void)[] = [];
+  client.handleMessage = (packet, done) => {
+    inFlight += 1;
+    handle(packet.topic, toBuffer(packet.payload))
+      .catch((err: unknown) => {
+        // Store or chain unreachable: no ack to the device, which will send the reading again.
+        metrics.processingErrors += 1;
+        log.error({ err, topic: packet.topic }, "reading not processed");
+      })
+      .finally(() => {
+        inFlight -= 1;
+        held.shift()?.();
+      });
+    if (inFlight < p.maxInFlight) done();
+    else held.push(() => done());
+  };
+  await client.subscribeAsync(p.protocolVersion === 5 ? BRIDGE_SUBSCRIPTION : ALL_READINGS, { qos: 1 });
+}
+
+const toBuffer = (payload: Buffer | string) => (typeof payload === "string" ? Buffer.from(payload) : payload);
+
+function sequenceOf(payload: Buffer): string | null {
+  try {
+    const s = (JSON.parse(payload.toString("utf8")) as { sequence?: unknown }).sequence;
+    return typeof s === "string" && /^[0-9]{1,20}$/.test(s) ? s : null;
+  } catch {
+    return null;
+  }
+}
