@@ -228,6 +228,9 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
       stopped = true;
       if (timer) clearTimeout(timer);
       await running;
+      // Give the submitter lease up at once, so that another bridge (or this one restarted)
+      // commits without waiting for it to expire (~13 s measured before).
+      await p.store.releaseLease(p.owner ?? defaultOwner()).catch(() => false);
     },
     async flush() {
       running = running.then(drain);

@@ -3,7 +3,7 @@ import { availableParallelism, hostname } from "node:os";
 import mqtt from "mqtt";
 import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
-import type { ReadingDomain, ReadingRejectedError } from "../protocol/index.js";
+import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
 import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
 import { Closers } from "./closers.js";
@@ -18,6 +18,9 @@ import { readinessCheck } from "./readiness.js";
 import { RegistryCache } from "./registry/chain-registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
 import { P256VerifyPool } from "./verify-pool.js";
+
+/** Largest MQTT packet the bridge takes: a reading payload, its topic and the packet header. */
+export const MAX_BRIDGE_PACKET_BYTES = MAX_PAYLOAD_BYTES + 512;
 
 export type BridgeParameters = {
   /** This bridge's name: its MQTT client id and its name for the submitter lease. Unique per process. */
@@ -146,6 +149,10 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       clientId: p.mqtt.clientId ?? id,
       rejectUnauthorized: true,
       reconnectPeriod: 1000,
+      // MQTT 5: the broker must not forward a packet larger than this to the bridge (a reading is
+      // at most MAX_PAYLOAD_BYTES; the rest is topic and header). Defence in depth beside the
+      // broker's own limit: a huge message is dropped at the broker, never buffered here.
+      ...(protocolVersion === 5 ? { properties: { maximumPacketSize: MAX_BRIDGE_PACKET_BYTES } } : {}),
     });
     closers.add("MQTT client", () => client.endAsync());
     mqttConnected = () => client.connected;

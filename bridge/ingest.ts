@@ -2,6 +2,7 @@ import type { Hex } from "viem";
 import {
   decodeReadingMessage,
   isLowSP256,
+  MAX_FUTURE_SKEW_SEC,
   p256ChainSignature,
   type Reading,
   type ReadingDomain,
@@ -11,6 +12,7 @@ import {
 } from "../protocol/index.js";
 import type { FleetCertificates } from "./certificates.js";
 import { type DeviceRegistryView, keyAt } from "./registry/types.js";
+import { StoreUnavailableError } from "./store/errors.js";
 import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./store/types.js";
 import type { P256VerifyPool } from "./verify-pool.js";
 
@@ -27,6 +29,9 @@ export type IngestParameters = {
   /** Where P-256 signatures are checked off the main thread (bridge/verify-pool.ts); inline without. */
   p256Pool?: P256VerifyPool;
 };
+
+/** How long a device waits before sending again a reading the store could not take (Redis full). */
+export const STORE_RETRY_AFTER_MS = 5_000;
 
 export type IngestResult = { id: string; reading: Reading; stored: StoredReading };
 
@@ -64,7 +69,7 @@ export async function ingestReading(
   }
   if (checked === "stale") throw badSignature(deviceName, reading.sequence);
   const { key, chainSig } = checked;
-  const maxSkew = p.maxFutureSkewSec ?? 300;
+  const maxSkew = p.maxFutureSkewSec ?? MAX_FUTURE_SKEW_SEC;
   if (ts > nowMs / 1000 + maxSkew) {
     throw new ReadingRejectedError("future_timestamp", "Reading timestamp is in the future.", {
       details: `device ${deviceName}, timestamp ${ts}, allowed skew ${maxSkew}s`,
@@ -82,7 +87,16 @@ export async function ingestReading(
     curve: key.curve,
     receivedAt: nowMs,
   };
-  const outcome = await p.store.accept(stored, deviceName);
+  const outcome = await p.store.accept(stored, deviceName).catch((err: unknown) => {
+    // Redis refuses writes for now (at maxmemory, loading, read-only): nothing was stored; the
+    // device is told to send the reading again later, never that it was queued.
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    throw new ReadingRejectedError("unavailable", "The bridge cannot store readings right now.", {
+      details: err.code,
+      retryAfterMs: STORE_RETRY_AFTER_MS,
+      cause: err,
+    });
+  });
   if (outcome === "gap") {
     throw new ReadingRejectedError(
       "sequence_gap",
@@ -93,9 +107,16 @@ export async function ingestReading(
     );
   }
   if (outcome === "replay") {
-    throw new ReadingRejectedError("replay", "Sequence at or below the device's highest accepted one.", {
+    throw new ReadingRejectedError("replay", "The bridge already holds this reading.", {
       details: `device ${deviceName}, sequence ${reading.sequence}`,
     });
+  }
+  if (outcome === "conflict") {
+    throw new ReadingRejectedError(
+      "sequence_conflict",
+      "The bridge holds a different reading under this sequence.",
+      { details: `device ${deviceName}, sequence ${reading.sequence}` },
+    );
   }
   return { id, reading, stored };
 }

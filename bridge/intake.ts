@@ -6,9 +6,12 @@ import {
   BRIDGE_SUBSCRIPTION,
   deviceNameFromTopic,
   encodeAck,
+  peekSequence,
   ReadingRejectedError,
+  rejectionAck,
 } from "../protocol/index.js";
 import { type IngestParameters, type IngestResult, ingestReading } from "./ingest.js";
+import { RejectionLog } from "./log/rejection-log.js";
 import type { Metrics } from "./metrics.js";
 import type { DeviceRateLimiter } from "./rate-limit.js";
 
@@ -45,17 +48,13 @@ const ACK_OPTS = { qos: 0 } as const;
  */
 export async function startIntake(p: IntakeParameters): Promise<void> {
   const { client, metrics, log } = p;
+  const rejections = new RejectionLog({ log });
 
   async function handle(topic: string, payload: Buffer): Promise<void> {
     const name = deviceNameFromTopic(topic);
     try {
       if (!name)
         throw new ReadingRejectedError("malformed", "Message on an unexpected topic.", { details: topic });
-      if (!p.limiter.take(name)) {
-        throw new ReadingRejectedError("rate_limited", "Device is sending faster than its rate limit.", {
-          details: `device ${name}`,
-        });
-      }
       const result = await ingestReading(p.ingest, name, payload);
       metrics.accepted += 1;
       p.observe?.(result);
@@ -68,21 +67,46 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
     } catch (err) {
       if (!(err instanceof ReadingRejectedError)) throw err;
       metrics.reject(err.reason);
-      log.warn({ device: name, reason: err.reason, details: err.details }, "reading rejected");
-      if (name) {
-        client.publish(
-          acksTopic(name),
-          encodeAck({ v: 1, sequence: sequenceOf(payload), status: "rejected", reason: err.reason }),
-          ACK_OPTS,
-        );
-      }
+      rejections.record(name, err.reason, err.details);
+      // The sequence for the answer is peeked within the size limit, never parsed from the whole payload.
+      if (name)
+        client.publish(acksTopic(name), encodeAck(rejectionAck(err, peekSequence(payload))), ACK_OPTS);
       p.onRejected?.(name, err);
     }
+  }
+
+  // A device over its rate is answered without parsing, without an error object and without a
+  // promise: a flood from one certificate must cost the bridge as little per message as possible
+  // (the others' readings wait behind it at the broker). It gets at most one `rate_limited`
+  // answer per RATE_LIMITED_ACK_EVERY_MS, carrying how long to pause: the agent pauses the whole
+  // device on it and sends again what was not acknowledged.
+  const lastLimitedAck = new Map<string, number>();
+  function rateLimited(name: string, payload: Buffer): void {
+    metrics.reject("rate_limited");
+    rejections.record(name, "rate_limited", undefined);
+    const now = performance.now();
+    if (now - (lastLimitedAck.get(name) ?? Number.NEGATIVE_INFINITY) < RATE_LIMITED_ACK_EVERY_MS) return;
+    if (lastLimitedAck.size > 100_000) lastLimitedAck.clear();
+    lastLimitedAck.set(name, now);
+    const ack = encodeAck({
+      v: 1,
+      sequence: peekSequence(payload),
+      status: "rejected",
+      reason: "rate_limited",
+      retryAfterMs: Math.max(RATE_LIMITED_ACK_EVERY_MS, p.limiter.retryAfterMs(name)),
+    });
+    client.publish(acksTopic(name), ack, ACK_OPTS);
   }
 
   let inFlight = 0;
   const held: (() => void)[] = [];
   client.handleMessage = (packet, done) => {
+    const name = deviceNameFromTopic(packet.topic);
+    if (name !== null && !p.limiter.take(name)) {
+      rateLimited(name, toBuffer(packet.payload));
+      done();
+      return;
+    }
     inFlight += 1;
     handle(packet.topic, toBuffer(packet.payload))
       .catch((err: unknown) => {
@@ -100,13 +124,7 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
   await client.subscribeAsync(p.protocolVersion === 5 ? BRIDGE_SUBSCRIPTION : ALL_READINGS, { qos: 1 });
 }
 
-const toBuffer = (payload: Buffer | string) => (typeof payload === "string" ? Buffer.from(payload) : payload);
+/** At most one `rate_limited` answer per device in this time. */
+export const RATE_LIMITED_ACK_EVERY_MS = 250;
 
-function sequenceOf(payload: Buffer): string | null {
-  try {
-    const s = (JSON.parse(payload.toString("utf8")) as { sequence?: unknown }).sequence;
-    return typeof s === "string" && /^[0-9]{1,20}$/.test(s) ? s : null;
-  } catch {
-    return null;
-  }
-}
+const toBuffer = (payload: Buffer | string) => (typeof payload === "string" ? Buffer.from(payload) : payload);

@@ -13,6 +13,16 @@ describe("DeviceRateLimiter", () => {
     expect(rl.take("a")).toBe(false);
   });
 
+  it("tells a limited device to wait until its bucket is full again", () => {
+    let t = 0;
+    const rl = new DeviceRateLimiter(10, 5, () => t);
+    expect(rl.retryAfterMs("a")).toBe(0);
+    for (let i = 0; i < 6; i++) rl.take("a");
+    expect(rl.retryAfterMs("a")).toBe(500); // 5 tokens at 10/s
+    t += 200;
+    expect(rl.retryAfterMs("a")).toBe(300);
+  });
+
   it("rejects a nonsensical configuration", () => {
     expect(() => new DeviceRateLimiter(0, 5)).toThrow(RangeError);
   });

@@ -28,4 +28,15 @@ export class DeviceRateLimiter {
     if (this.buckets.size > 200_000) this.buckets.clear();
     return ok;
   }
+
+  /**
+   * How long the device should wait before sending again (ms): until its bucket is full, so that
+   * what it kept back fits in one burst. 0 for a device with a full bucket.
+   */
+  retryAfterMs(device: string): number {
+    const b = this.buckets.get(device);
+    if (!b) return 0;
+    const tokens = Math.min(this.burst, b.tokens + ((this.now() - b.at) / 1000) * this.perSecond);
+    return Math.ceil(((this.burst - tokens) / this.perSecond) * 1000);
+  }
 }

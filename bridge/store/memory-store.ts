@@ -41,10 +41,9 @@ export class MemoryStore implements ReadingStore {
     } else {
       const held = this.readings.get(r.id);
       if (held) return sameSignedContent(held, r) ? "replay" : "conflict";
-      if (windowCeiling(seq) <= last) return "outside_window";
-      if (window.has(padded)) return "replay";
+      // Not held: never accepted (every accepted reading is kept), so new however late.
     }
-    window.add(padded);
+    if (windowCeiling(seq) > last) window.add(padded);
     this.readings.set(r.id, r);
     this.queue.push(r.id);
     return "queued";

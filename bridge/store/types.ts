@@ -49,11 +49,13 @@ export interface ReadingStore {
   readonly durable: boolean;
   /**
    * Queue a reading ("queued") if its sequence is above the device's highest accepted one (by at
-   * most MAX_SEQUENCE_GAP, else "gap"), or within REPLAY_WINDOW below it and not seen before.
-   * Otherwise, and changing nothing: "replay" when the store holds this very reading (same
-   * device, sequence and signed content), "conflict" when it holds a different reading under that
-   * device and sequence, "outside_window" when the sequence is older than the window and the store
-   * does not hold it. Only "queued" and "replay" mean the store holds the reading.
+   * most MAX_SEQUENCE_GAP, else "gap"), or below it and not held: the store keeps every reading it
+   * accepted, so one it does not hold was never accepted, however late it comes (a backlog sent
+   * in any order is taken whole). Otherwise, and changing nothing: "replay" when the store holds
+   * this very reading (same device, sequence and signed content), "conflict" when it holds a
+   * different reading under that device and sequence. Only "queued" and "replay" mean the store
+   * holds the reading. (When readings leave Redis for an archive, a sequence the store can no
+   * longer check is to be answered `outside_window`: docs/PROTOCOL.md.)
    * Throws StoreUnavailableError (retryable, nothing written) when the store refuses writes for now.
    */
   accept(reading: StoredReading, deviceName: string): Promise<AcceptOutcome>;
@@ -104,7 +106,7 @@ export interface ReadingStore {
  * "queued" and "replay": the store holds the reading (ack it as delivered). "gap",
  * "outside_window", "conflict": refused, nothing changed, the store does not hold it.
  */
-export type AcceptOutcome = "queued" | "replay" | "gap" | "outside_window" | "conflict";
+export type AcceptOutcome = "queued" | "replay" | "gap" | "conflict";
 
 /** Whether the store holds the reading after answering `outcome`: ack it as delivered only then. */
 export const isHeld = (outcome: AcceptOutcome): outcome is "queued" | "replay" =>
@@ -119,10 +121,9 @@ export const isHeld = (outcome: AcceptOutcome): outcome is "queued" | "replay" =
 export const MAX_SEQUENCE_GAP = 1n << 32n;
 
 /**
- * Replay window: a sequence at or below the device's highest accepted one is still accepted if it
- * is within this many of it and was not seen before. Several bridges behind a shared subscription
- * (or a broker redelivery) can process one device's readings out of order; a strict "above the
- * highest" rule would then refuse, and lose, the late ones.
+ * Replay window: the recent sequences (this many below the device's highest) that a store records
+ * apart from the readings themselves. Several bridges behind a shared subscription (or a broker
+ * redelivery) process one device's readings out of order; late ones are accepted once.
  */
 export const REPLAY_WINDOW = 1024n;
 

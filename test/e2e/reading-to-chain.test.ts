@@ -14,7 +14,7 @@ import { DeviceAgent } from "../../device-agent/agent.js";
 import { SoftwareSigner } from "../../device-agent/signer.js";
 import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
-import { readingsTopic } from "../../protocol/index.js";
+import { encodeReadingMessage, readingsTopic } from "../../protocol/index.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
 import type { Service } from "../../testkit/services.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
@@ -221,13 +221,23 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     await agent.stop();
   });
 
-  it("rejects a replayed sequence", async () => {
-    // A device that lost its counter starts at 0 again: its first readings replay accepted ones.
+  it("answers a reused sequence with sequence_conflict, and only a reading it holds with replay", async () => {
+    // A device that lost its counter starts at 0 again: its first reading reuses an accepted
+    // sequence with other content. Not delivered, so not "replay" (which a device takes as delivered).
     const agent = await agentFor(devices.k1, { forgetSequence: true });
     const seq = await agent.publish(stack.feedId, 600n);
     expect(seq).toBe(1n);
-    expect(await agent.waitForAck(seq)).toMatchObject({ status: "rejected", reason: "replay" });
+    expect(await agent.waitForAck(seq)).toMatchObject({ status: "rejected", reason: "sequence_conflict" });
+    // The very reading the bridge holds, sent again (its ack was lost): a replay, delivered.
+    const again = await agentFor(devices.k1, { forgetSequence: true });
+    const held = await getReading(`${devices.k1.name}:1`);
+    await again.publishRaw(
+      readingsTopic(devices.k1.name),
+      encodeReadingMessage(toReading(held.reading), hexToBytes(held.signature).slice(0, 64)),
+    );
+    expect(await again.waitForAck(1n)).toMatchObject({ status: "rejected", reason: "replay" });
     expect(bridge.metrics.rejected.replay).toBeGreaterThanOrEqual(1);
+    expect(bridge.metrics.rejected.sequence_conflict).toBeGreaterThanOrEqual(1);
   });
 
   it("rejects a device that is not registered on-chain", async () => {
