@@ -116,7 +116,9 @@ export class DeviceAgent {
       this.sentAt.delete(oldest);
       this.dropped += 1;
     }
-    if (this.client?.connected) this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
+    // While the bridge has asked for a pause (rate_limited), the reading waits in the buffer.
+    if (this.client?.connected && Date.now() >= this.pausedUntil)
+      this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
     return sequence;
   }
 
@@ -190,19 +192,23 @@ export class DeviceAgent {
   }
 
   private resendTimer: NodeJS.Timeout | undefined;
+  /** No publishing before this time (ms): the bridge asked the device to wait (rate_limited, retry). */
+  private pausedUntil = 0;
 
+  /** Pause the whole device for `delayMs` (the bridge's retryAfterMs), then send what is unacknowledged. */
   private scheduleResend(delayMs = 1_000): void {
-    if (this.resendTimer) return;
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
+    if (this.resendTimer) clearTimeout(this.resendTimer);
     this.resendTimer = setTimeout(() => {
       this.resendTimer = undefined;
       if (this.client?.connected) this.resendOlderThan(0);
-    }, delayMs);
+    }, this.pausedUntil - Date.now());
     this.resendTimer.unref();
   }
 
   private resendOlderThan(ms: number): void {
-    if (!this.client?.connected) return;
     const now = Date.now();
+    if (!this.client?.connected || now < this.pausedUntil) return;
     for (const [seq, payload] of this.buffer) {
       if (this.held.has(seq) || now - (this.sentAt.get(seq) ?? 0) < ms) continue;
       this.sentAt.set(seq, now);

@@ -294,6 +294,14 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     // The flooder keeps what was refused for its rate and sends it again later: nothing is dropped.
     expect(flooder.buffered).toBeGreaterThan(0);
     expect(flooder.dropped).toBe(0);
+    // It is told to pause (rate_limited with retryAfterMs) at most every 250 ms, not once per
+    // refused message, and it pauses: it is not answered again and again for the same readings.
+    const elapsed = Date.now() - started + 1_000;
+    await new Promise((r) => setTimeout(r, 2_000));
+    const limitedAnswers = flooder.acks.filter((a) => "reason" in a && a.reason === "rate_limited");
+    expect(limitedAnswers.length).toBeGreaterThan(0);
+    expect(limitedAnswers.length).toBeLessThanOrEqual(Math.ceil((elapsed + 2_000) / 250) + 1);
+    await expect.poll(() => flooder.buffered, { timeout: 60_000, interval: 500 }).toBe(0);
   });
 
   it("serves a feed's latest committed reading with its proof, device status, readiness and metrics", async () => {
