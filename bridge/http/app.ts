@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { DeviceInfo } from "../device-view.js";
@@ -6,11 +8,11 @@ import type { ReadyCheck } from "../readiness.js";
 import type { ReadingStore } from "../store/types.js";
 import { batchRoutes } from "./batches.js";
 import { deviceRoutes } from "./devices.js";
+import { answerError } from "./error-handler.js";
 import { feedRoutes } from "./feeds.js";
 import { healthRoutes } from "./health.js";
 import { readingView } from "./reading-view.js";
 import { readingRoutes } from "./readings.js";
-import { answerInvalid } from "./schemas.js";
 
 export type { ReadyCheck } from "../readiness.js";
 
@@ -22,6 +24,28 @@ export type AppParameters = {
   ready?: () => Promise<ReadyCheck>;
   /** What the bridge knows of a device (certificate and registry record), or null. */
   device?: (name: string) => Promise<DeviceInfo | null>;
+  limits?: HttpLimits;
+};
+
+/** Limits against abusive HTTP clients (defaults in DEFAULT_HTTP_LIMITS). */
+export type HttpLimits = {
+  /** Requests per client address per minute (@fastify/rate-limit). */
+  requestsPerMinute: number;
+  /** Time for a client to send its request headers, and the whole request (slowloris). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; more are refused at accept. */
+  maxConnections: number;
+};
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  requestsPerMinute: 600,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 256,
 };
 
 /**
@@ -31,9 +55,36 @@ export type AppParameters = {
  * /devices/:name, /batches/:root, and /openapi.json, the OpenAPI document @fastify/swagger
  * generates from the routes' schemas.
  */
-export function buildApp({ store, metrics, logger = false, ready, device }: AppParameters): FastifyInstance {
-  const app = Fastify({ logger });
-  app.setErrorHandler(answerInvalid);
+export function buildApp({
+  store,
+  metrics,
+  logger = false,
+  ready,
+  device,
+  limits = DEFAULT_HTTP_LIMITS,
+}: AppParameters): FastifyInstance {
+  const app = Fastify({
+    logger,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.requestTimeoutMs,
+    bodyLimit: 1024, // the API has no request bodies
+    // Node checks header and request timeouts every connectionsCheckingInterval (30 s by default,
+    // which lets a slowloris client hold a connection that long): check every quarter timeout.
+    serverFactory: (handler) => {
+      const server = createServer(
+        {
+          headersTimeout: limits.headersTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+          connectionsCheckingInterval: Math.max(100, Math.floor(limits.headersTimeoutMs / 4)),
+        },
+        handler,
+      );
+      server.maxConnections = limits.maxConnections;
+      return server;
+    },
+  });
+  app.setErrorHandler(answerError);
+  void app.register(rateLimit, { max: limits.requestsPerMinute, timeWindow: 60_000 });
   void app.register(swagger, {
     openapi: { openapi: "3.1.0", info: { title: "sensor-oracle bridge", version: "1" } },
   });

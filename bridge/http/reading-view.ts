@@ -2,6 +2,7 @@ import type { Hex } from "viem";
 import { buildReadingTree, type ReadingTree, readingProof } from "../../protocol/index.js";
 import { toReading } from "../ingest.js";
 import type { ReadingStore, StoredReading } from "../store/types.js";
+import { ProofBuildersBusyError } from "./error-handler.js";
 
 /** A reading as /readings/:id and /feeds/:feedId/latest serve it (readingSchema in schemas.ts). */
 export type ReadingView = (id: string) => Promise<ReadingResponse | null>;
@@ -16,19 +17,38 @@ export type ReadingResponse = {
   proof?: Hex[];
 };
 
-/** Reads a reading with its batch and Merkle proof; the trees of the last 64 batches are kept. */
+/** How many trees of old batches may wait to be rebuilt at once; beyond it, 503 (ProofBuildersBusyError). */
+export const MAX_WAITING_TREE_BUILDS = 8;
+
+/**
+ * Reads a reading with its batch and Merkle proof. The trees of the last 64 batches are kept;
+ * others are rebuilt one at a time, each in its own event-loop turn (ingest runs between them),
+ * and a client asking for more than MAX_WAITING_TREE_BUILDS at once is told to come back later.
+ */
 export function readingView(store: ReadingStore): ReadingView {
   const trees = new Map<Hex, ReadingTree>();
+  const building = new Map<Hex, Promise<ReadingTree>>();
+  let queue: Promise<unknown> = Promise.resolve();
 
-  async function treeOf(root: Hex, ids: string[]): Promise<ReadingTree> {
-    let tree = trees.get(root);
-    if (!tree) {
-      const readings = (await store.getReadings(ids)) as StoredReading[];
-      tree = buildReadingTree(readings.map(toReading));
-      if (trees.size >= 64) trees.delete(trees.keys().next().value as Hex);
-      trees.set(root, tree);
-    }
-    return tree;
+  function treeOf(root: Hex, ids: string[]): Promise<ReadingTree> {
+    const cached = trees.get(root);
+    if (cached) return Promise.resolve(cached);
+    const pending = building.get(root);
+    if (pending) return pending;
+    if (building.size >= MAX_WAITING_TREE_BUILDS) return Promise.reject(new ProofBuildersBusyError());
+    const build = queue
+      .then(() => new Promise((r) => setImmediate(r)))
+      .then(async () => {
+        const readings = (await store.getReadings(ids)) as StoredReading[];
+        const tree = buildReadingTree(readings.map(toReading));
+        if (trees.size >= 64) trees.delete(trees.keys().next().value as Hex);
+        trees.set(root, tree);
+        return tree;
+      })
+      .finally(() => building.delete(root));
+    building.set(root, build);
+    queue = build.catch(() => {});
+    return build;
   }
 
   return async (id) => {
