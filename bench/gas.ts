@@ -1,5 +1,6 @@
 // npm run bench:gas — gas of batch commits, on-chain verification, pushed feed updates and a naive
-// one-transaction-per-reading baseline, from one run on Hardhat's in-process chain (hardfork
+// one-transaction-per-reading baseline, what each assembly block of contracts/libraries/Readings.sol saves
+// over plain Solidity and OpenZeppelin's MerkleProof, from one run on Hardhat's in-process chain (hardfork
 // osaka: P256VERIFY precompile, EIP-7951 pricing; one figure on cancun for the Solidity fallback).
 // Prints a table and writes it to docs/BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -36,6 +37,13 @@ import type { Wallet } from "../testkit/stack.js";
 const probeAbi = parseAbi([
   "function measure(address target, bytes data) returns (uint256 gasUsed, bool ok)",
 ]);
+const variantsAbi = parseAbi([
+  "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
+  "function verifyReadingVariant(uint256 plain, Reading reading, bytes signature, bytes32[] proof) view returns (bytes32 root)",
+]);
+// Bit flags of ReadingVariants.verifyReadingVariant (contracts/bench/ReadingVariants.sol): the steps
+// of verifyReading written plainly instead of with Readings.sol's assembly.
+const PLAIN = { ozProof: 1, leaf: 2, structHash: 4, digest: 8 } as const;
 const naiveAbi = parseAbi([
   "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
   "function submit(Reading r, bytes signature)",
@@ -51,11 +59,12 @@ async function setup(networkName?: string) {
   const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
   const [admin] = (await viem.getWalletClients()) as unknown as Wallet[];
   if (!admin) throw new Error("no account");
-  const batches = await viem.deployContract("ReadingBatches", [admin.account.address]); // the registry too
+  const batches = await viem.deployContract("SensorOracle", [admin.account.address]); // the registry too
   const registry = batches;
   const feeds = await viem.deployContract("SensorFeeds", [registry.address, admin.account.address]);
   const probe = await viem.deployContract("GasProbe", []);
   const naive = await viem.deployContract("NaiveReadingOracle", [registry.address]);
+  const variants = await viem.deployContract("ReadingVariants", [admin.account.address]);
   const send = async (address: Hex, abi: Abi, functionName: string, args: unknown[]) => {
     const hash = await admin.writeContract({
       address,
@@ -72,6 +81,8 @@ async function setup(networkName?: string) {
   for (const [c, role] of [
     [registry.address, "OPERATOR_ROLE"],
     [batches.address, "SUBMITTER_ROLE"],
+    [variants.address, "OPERATOR_ROLE"],
+    [variants.address, "SUBMITTER_ROLE"],
   ] as const) {
     await send(c, deviceRegistryAbi as Abi, "grantRole", [keccak256(toBytes(role)), admin.account.address]);
   }
@@ -85,6 +96,7 @@ async function setup(networkName?: string) {
     feeds: feeds.address,
     probe: probe.address,
     naive: naive.address,
+    variants: variants.address,
     send,
     chainId,
   };
@@ -143,7 +155,9 @@ async function commitGas(c: Chain): Promise<{ size: number; gas: bigint }[]> {
   return out;
 }
 
-async function verifyGas(c: Chain, curve: CurveName, depth: number): Promise<bigint> {
+/** verifyReading's gas; with `plain`, ReadingVariants.verifyReadingVariant's with those steps plain. */
+async function verifyGas(c: Chain, curve: CurveName, depth: number, plain?: number): Promise<bigint> {
+  if (plain !== undefined) c = { ...c, registry: c.variants, batches: c.variants };
   const d = await registerDevice(c, curve);
   const r: Reading = {
     deviceId: d.id,
@@ -156,11 +170,14 @@ async function verifyGas(c: Chain, curve: CurveName, depth: number): Promise<big
   const proof = Array.from({ length: depth }, () => keccak256(toHex(Math.random().toString())));
   const root = proof.reduce((acc, sib) => sortedPair(acc, sib), readingLeaf(r));
   await c.send(c.batches, readingBatchesAbi as Abi, "commitBatch", [root, 1, r.timestamp, r.timestamp]);
-  const data = encodeFunctionData({
-    abi: readingBatchesAbi,
-    functionName: "verifyReading",
-    args: [r, sig, proof],
-  });
+  const data =
+    plain === undefined
+      ? encodeFunctionData({ abi: readingBatchesAbi, functionName: "verifyReading", args: [r, sig, proof] })
+      : encodeFunctionData({
+          abi: variantsAbi,
+          functionName: "verifyReadingVariant",
+          args: [BigInt(plain), r, sig, proof],
+        });
   const { result } = await c.publicClient.simulateContract({
     address: c.probe,
     abi: probeAbi,
@@ -169,8 +186,9 @@ async function verifyGas(c: Chain, curve: CurveName, depth: number): Promise<big
     account: c.admin.account,
   });
   const [gas, ok] = result as readonly [bigint, boolean];
-  if (!ok) throw new Error(`verifyReading failed for ${curve} depth ${depth}`);
-  log(`  verifyReading ${curve} depth ${depth}: ${gas} gas`);
+  const what = plain === undefined ? "verifyReading" : `verifyReadingVariant(plain ${plain})`;
+  if (!ok) throw new Error(`${what} failed for ${curve} depth ${depth}`);
+  log(`  ${what} ${curve} depth ${depth}: ${gas} gas`);
   return gas;
 }
 
@@ -240,20 +258,43 @@ async function main() {
   const started = Date.now();
   log("bench:gas — deploying on an in-process Hardhat chain (osaka)");
   const c = await setup();
-  log("[1/5] batch commits");
+  log("[1/6] batch commits");
   const commits = await commitGas(c);
-  log("[2/5] pull verification by curve and proof depth");
+  log("[2/6] pull verification by curve and proof depth");
   const depths = [0, 4, 8, 16];
   const verify: Record<CurveName, bigint[]> = { secp256k1: [], p256: [] };
   for (const curve of ["secp256k1", "p256"] as const) {
     for (const depth of depths) verify[curve].push(await verifyGas(c, curve, depth));
   }
-  log("[3/5] pushed feed updates");
+  log("[3/6] what each assembly block saves (verifyReading, depth 16)");
+  const variantRows = [
+    { step: "none: verifyReading's own code", plain: 0 },
+    { step: "Merkle proof: OpenZeppelin `MerkleProof.processProofCalldata`", plain: PLAIN.ozProof },
+    { step: "leaf: `keccak256(bytes.concat(keccak256(abi.encode(fields))))`", plain: PLAIN.leaf },
+    { step: "struct hash: `keccak256(abi.encode(READING_TYPEHASH, fields))`", plain: PLAIN.structHash },
+    {
+      step: 'digest: `keccak256(abi.encodePacked(hex"1901", separator, structHash))`',
+      plain: PLAIN.digest,
+    },
+    {
+      step: "all four",
+      plain: PLAIN.ozProof | PLAIN.leaf | PLAIN.structHash | PLAIN.digest,
+    },
+  ];
+  const variants: { step: string; plain: number; k1: bigint; p256: bigint }[] = [];
+  for (const row of variantRows) {
+    variants.push({
+      ...row,
+      k1: await verifyGas(c, "secp256k1", 16, row.plain),
+      p256: await verifyGas(c, "p256", 16, row.plain),
+    });
+  }
+  log("[4/6] pushed feed updates");
   const push = { secp256k1: await pushMarginal(c, "secp256k1"), p256: await pushMarginal(c, "p256") };
-  log("[4/5] naive baseline");
+  log("[5/6] naive baseline");
   const naive = { secp256k1: await naiveGas(c, "secp256k1"), p256: await naiveGas(c, "p256") };
   await c.conn.close();
-  log("[5/5] P-256 without the precompile (cancun)");
+  log("[6/6] P-256 without the precompile (cancun)");
   const cancun = await setup("hardhatCancun");
   const fallback = await verifyGas(cancun, "p256", 16);
   await cancun.conn.close();
@@ -291,6 +332,22 @@ async function main() {
     `| P-256 (precompile) | ${verify.p256.join(" | ")} | ${target(verify.p256[3] as bigint, 20_000)} |`,
   );
   lines.push(`| P-256 (Solidity fallback, cancun) | | | | ${fallback} | |`);
+  lines.push("");
+  lines.push(
+    "### What each assembly block of `contracts/libraries/Readings.sol` saves (`verifyReading`, depth 16)",
+  );
+  lines.push("");
+  lines.push(
+    "`contracts/bench/ReadingVariants.sol`: SensorOracle with `verifyReadingVariant`, which is `verifyReading` with the chosen steps written plainly; every row goes through the same function, so the differences are the steps'. OpenZeppelin's proof loop branches on the order of each pair, so its row moves by a few hundred gas between runs with the random proof; Readings.sol's loop is branchless.",
+  );
+  lines.push("");
+  lines.push("| step written plainly | secp256k1 | P-256 | gas the assembly saves (secp256k1 / P-256) |");
+  lines.push("|---|---:|---:|---:|");
+  const [asm] = variants;
+  for (const v of variants) {
+    const saved = asm && v !== asm ? `${v.k1 - asm.k1} / ${v.p256 - asm.p256}` : "";
+    lines.push(`| ${v.step} | ${v.k1} | ${v.p256} | ${saved} |`);
+  }
   lines.push("");
   lines.push(
     "### Pushed feed updates: `updateFeeds` (transaction gas; each feed has one device, quorum 1, and already a value)",

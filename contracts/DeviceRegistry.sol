@@ -6,15 +6,17 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
-import {Readings} from "./libraries/Readings.sol";
+import {ReadingDomain} from "./ReadingDomain.sol";
 
 /// @title DeviceRegistry
-/// @notice Device identities of a sensor-oracle fleet. The admin grants fleet operators
-/// (OPERATOR_ROLE); operators register, revoke and rotate device keys. Signature checks for either
-/// curve live here, so every consumer (batches, feeds) applies the same key and time rules.
+/// @notice The registry part of SensorOracle: device identities of a sensor-oracle fleet. The admin
+/// grants fleet operators (OPERATOR_ROLE); operators register, revoke and rotate device keys.
+/// Signature checks for either curve live here, so every consumer (batches, feeds) applies the
+/// same key and time rules.
 /// @dev Pausing (admin) stops what adds trust: registration and rotation. Revocation, which removes
 /// trust, stays available during an incident, and verification keeps working for consumers.
-contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
+/// Abstract: deployed as part of {SensorOracle}, the fleet's one contract.
+abstract contract DeviceRegistry is IDeviceRegistry, ReadingDomain, AccessControl, Pausable {
     /// @notice Role of fleet operators: register, revoke and rotate devices.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
 
@@ -49,14 +51,9 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
     mapping(bytes32 deviceId => bytes32) private _certFingerprints;
     mapping(bytes32 deviceId => PastKey[]) private _pastKeys;
 
-    bytes32 private immutable _cachedDomainSeparator;
-    uint256 private immutable _cachedChainId;
-
     /// @param admin receives DEFAULT_ADMIN_ROLE (grants operators, pauses)
-    constructor(address admin) {
+    constructor(address admin) ReadingDomain(address(this)) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _cachedChainId = block.chainid;
-        _cachedDomainSeparator = Readings.domainSeparator(address(this), block.chainid);
     }
 
     /// @notice Stop registration and rotation. Only the admin.
@@ -166,10 +163,9 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
         return _checkSignature(deviceId, timestamp, digest, signature);
     }
 
-    function domainSeparator() public view returns (bytes32) {
-        return block.chainid == _cachedChainId
-            ? _cachedDomainSeparator
-            : Readings.domainSeparator(address(this), block.chainid);
+    /// @inheritdoc IDeviceRegistry
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparator();
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -178,8 +174,9 @@ contract DeviceRegistry is IDeviceRegistry, AccessControl, Pausable {
     }
 
     /// @dev The signature rules of `checkSignature`, for contracts that hold the registry's state
-    /// (ReadingBatches). One cold slot for the record; a P-256 signature that carries its key
-    /// (128 bytes) is checked against the record's key hash instead of the two key slots.
+    /// (ReadingBatches, in SensorOracle). One cold slot for the record; a P-256 signature that
+    /// carries its key (128 bytes) is checked against the record's key hash instead of the two key
+    /// slots.
     function _checkSignature(bytes32 deviceId, uint64 timestamp, bytes32 digest, bytes calldata signature)
         internal
         view

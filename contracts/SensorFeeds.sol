@@ -6,12 +6,13 @@ import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {ISensorFeeds} from "./interfaces/ISensorFeeds.sol";
 import {FeedState} from "./libraries/FeedState.sol";
 import {Readings} from "./libraries/Readings.sol";
+import {ReadingDomain} from "./ReadingDomain.sol";
 
 /// @title SensorFeeds
 /// @notice Push feeds of verified sensor readings. Anyone may push (the device signatures are the
 /// authority); feed admins (FEED_ADMIN_ROLE) configure feeds. Read through {SensorFeedAggregator}
 /// as a Chainlink AggregatorV3Interface, or through the freshness-checked getters.
-contract SensorFeeds is ISensorFeeds, AccessControl {
+contract SensorFeeds is ISensorFeeds, ReadingDomain, AccessControl {
     /// @notice Role that configures feeds.
     bytes32 public constant FEED_ADMIN_ROLE = keccak256("FEED_ADMIN_ROLE");
     /// @notice Devices per feed at most (bounds the median's cost).
@@ -22,8 +23,6 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
     uint256 public constant MAX_FUTURE = 300;
 
     IDeviceRegistry private immutable _registry;
-    bytes32 private immutable _cachedDomainSeparator;
-    uint256 private immutable _cachedChainId;
 
     // One slot per (feed, device): the allowed flag and the device's latest value for the feed. A
     // feed of one device keeps its latest value in its latest round instead (see _updateSole).
@@ -46,10 +45,8 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
 
     /// @param registry_ the fleet's DeviceRegistry
     /// @param admin receives DEFAULT_ADMIN_ROLE and FEED_ADMIN_ROLE
-    constructor(IDeviceRegistry registry_, address admin) {
+    constructor(IDeviceRegistry registry_, address admin) ReadingDomain(address(registry_)) {
         _registry = registry_;
-        _cachedChainId = block.chainid;
-        _cachedDomainSeparator = Readings.domainSeparator(address(registry_), block.chainid);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(FEED_ADMIN_ROLE, admin);
     }
@@ -95,9 +92,7 @@ contract SensorFeeds is ISensorFeeds, AccessControl {
         if (readings.length != signatures.length) {
             revert SensorFeedsLengthMismatch(readings.length, signatures.length);
         }
-        bytes32 separator = block.chainid == _cachedChainId
-            ? _cachedDomainSeparator
-            : Readings.domainSeparator(address(_registry), block.chainid);
+        bytes32 separator = _domainSeparator();
         bytes32 pending; // feed with unaggregated readings; readings of one feed are best sent together
         for (uint256 i = 0; i < readings.length; ++i) {
             Readings.Reading calldata r = readings[i];

@@ -13,7 +13,7 @@ const vectors = computeVectors();
 describe("protocol test vectors (docs/vectors.json)", () => {
   it("are what the protocol module computes today, in JSON and in the Solidity copy", () => {
     expect(committed).toEqual(JSON.parse(JSON.stringify(vectors)));
-    const sol = readFileSync(new URL("../contracts/test/Vectors.sol", import.meta.url), "utf8");
+    const sol = readFileSync(new URL("../contracts/test/utils/Vectors.sol", import.meta.url), "utf8");
     expect(sol).toBe(vectorsSolidity(vectors));
   });
 

@@ -22,7 +22,7 @@ const selectors = (abi: Abi) =>
 describe("the bridge's hand-written ABIs", () => {
   it.each([
     ["DeviceRegistry", deviceRegistryAbi],
-    ["ReadingBatches", readingBatchesAbi],
+    ["SensorOracle", readingBatchesAbi],
   ] as const)("match the compiled %s", (name, abi) => {
     const compiled = selectors(artifact(name));
     const ours = [...selectors(abi as Abi)];

@@ -78,7 +78,7 @@ export async function deployOverHttp(node: ChainNode): Promise<{ registry: Hex; 
     return r.contractAddress as Hex;
   };
   const admin = node.admin.account.address;
-  const batches = await deploy("ReadingBatches", [admin]);
+  const batches = await deploy("SensorOracle", [admin]);
   const registry = batches;
   const grant = async (address: Hex, role: string, to: Hex) => {
     const hash = await node.admin.writeContract({

@@ -29,10 +29,10 @@ const celsius = (v: bigint) => `${(Number(v) / 100).toFixed(2)} °C`;
 async function main(): Promise<string> {
   say(
     "[1/6]",
-    "deploying ReadingBatches (with the device registry) and ColdChainMonitor on an in-process Hardhat chain",
+    "deploying SensorOracle (device registry and reading batches) and ColdChainMonitor on an in-process Hardhat chain",
   );
   const stack = await deployStack({ maxValue: 800n });
-  say("", `ReadingBatches ${stack.contracts.batches}  chain ${stack.chainId}`);
+  say("", `SensorOracle ${stack.contracts.batches}  chain ${stack.chainId}`);
 
   say("[2/6]", "creating a fleet CA and starting the embedded mTLS MQTT broker (aedes)");
   const ca = await createFleetCa();

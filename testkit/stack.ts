@@ -38,7 +38,7 @@ export async function deployStack(params: { feed?: string; maxValue?: bigint } =
   const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
   const [admin, operator, submitter] = (await viem.getWalletClients()) as unknown as Wallet[];
   if (!admin || !operator || !submitter) throw new Error("the in-process chain has fewer than 3 accounts");
-  const batches = await viem.deployContract("ReadingBatches", [admin.account.address]);
+  const batches = await viem.deployContract("SensorOracle", [admin.account.address]);
   const registry = batches;
   const feedId = feedIdOf(params.feed ?? "cold-room-7/temperature");
   const consumer = await viem.deployContract("ColdChainMonitor", [

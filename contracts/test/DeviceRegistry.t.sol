@@ -2,62 +2,28 @@
 pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {DeviceRegistry} from "../DeviceRegistry.sol";
-import {ReadingBatches} from "../ReadingBatches.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
-import {IReadingBatches} from "../interfaces/IReadingBatches.sol";
 import {Readings} from "../libraries/Readings.sol";
-import {CheatsTest} from "./Cheats.sol";
+import {Fixture} from "./utils/Fixture.sol";
 
-contract ReadingsDigest {
-    function digest(Readings.Reading calldata r, bytes32 separator) external pure returns (bytes32) {
-        return Readings.digest(r, separator);
-    }
-
-    function leaf(Readings.Reading calldata r) external pure returns (bytes32) {
-        return Readings.leaf(r);
-    }
-}
-
-contract DeviceRegistryTest is CheatsTest {
-    DeviceRegistry private registry;
-    ReadingBatches private batches;
-    ReadingsDigest private helper = new ReadingsDigest();
-    address private constant OPERATOR = address(0xA11CE);
-    address private constant SUBMITTER = address(0xB0B);
-    address private constant STRANGER = address(0xBAD);
+/// The registry part of SensorOracle: registration, signature checks on both curves, revocation,
+/// key rotation (a device's keys over time), pausing and access control.
+contract DeviceRegistryTest is Fixture {
+    IDeviceRegistry.Curve private constant K1 = IDeviceRegistry.Curve.Secp256k1;
+    IDeviceRegistry.Curve private constant P256 = IDeviceRegistry.Curve.P256;
+    IDeviceRegistry.SignatureCheck private constant VALID = IDeviceRegistry.SignatureCheck.Valid;
+    IDeviceRegistry.SignatureCheck private constant NOT_AT_TIME = IDeviceRegistry.SignatureCheck.KeyNotValidAtTime;
+    IDeviceRegistry.SignatureCheck private constant BAD = IDeviceRegistry.SignatureCheck.BadSignature;
     uint256 private constant K1_KEY = 0xC0FFEE;
     uint256 private constant P256_KEY = 0xBEEF;
-    uint256 private constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
     uint256 private constant K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
 
     function setUp() public {
-        vm.warp(1_800_000_000);
-        // The deployed shape: ReadingBatches is the fleet's registry too.
-        batches = new ReadingBatches(address(this));
-        registry = batches;
-        registry.grantRole(registry.OPERATOR_ROLE(), OPERATOR);
-        batches.grantRole(batches.SUBMITTER_ROLE(), SUBMITTER);
+        _deployOracle();
     }
 
     // --- helpers -------------------------------------------------------------------------
-
-    /// The public key of K1_KEY (0xC0FFEE), computed with noble-curves; there is no cheatcode for
-    /// it. Checked against vm.addr so a wrong constant fails the test instead of passing it.
-    function _secp256k1PublicKey() private pure returns (bytes32 x, bytes32 y) {
-        x = 0x2a5bbcb0eede528e6abe5f2ec50ad7887eb5677af383a460b05ee23bf892dfe5;
-        y = 0x52c93747550eda8404c8b473786c00dfd8fd1ef4bc033f359ccf5b77bd656d21;
-        require(address(uint160(uint256(keccak256(abi.encode(x, y))))) == vm.addr(K1_KEY), "K1 public key constant");
-    }
-
-    function _registerP256() private returns (bytes32 id, bytes32 x, bytes32 y) {
-        (uint256 px, uint256 py) = vm.publicKeyP256(P256_KEY);
-        x = bytes32(px);
-        y = bytes32(py);
-        id = registry.deviceIdOf(IDeviceRegistry.Curve.P256, x, y);
-        vm.prank(OPERATOR);
-        registry.register(id, IDeviceRegistry.Curve.P256, x, y, keccak256("cert"), 1_700_000_000);
-    }
 
     /// A low-S P-256 signature over `d` by a key that is not the device's, with that key appended.
     function _signedWithAnotherKey(bytes32 d) private view returns (bytes memory) {
@@ -72,30 +38,39 @@ contract DeviceRegistryTest is CheatsTest {
         return Readings.Reading(id, keccak256("feed"), 42, timestamp, seq);
     }
 
-    function _signP256(Readings.Reading memory r) private view returns (bytes memory) {
-        bytes32 d = helper.digest(r, registry.domainSeparator());
-        (bytes32 rr, bytes32 s) = vm.signP256(P256_KEY, sha256(abi.encodePacked(d)));
-        if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
-        return abi.encodePacked(rr, s);
+    /// A reading at `t` whose sequence is `t` (rotation tests).
+    function _reading(bytes32 id, uint64 t) private pure returns (Readings.Reading memory) {
+        return Readings.Reading(id, keccak256("feed"), 7, t, t);
     }
 
-    // --- registry ------------------------------------------------------------------------
+    function _rotate(bytes32 id, IDeviceRegistry.Curve curve, uint256 sk, uint40 at) private {
+        (bytes32 x, bytes32 y) = _key(curve, sk);
+        vm.prank(OPERATOR);
+        registry.rotate(id, curve, x, y, keccak256("new cert"), at);
+    }
+
+    function bound(uint256 x, uint256 lo, uint256 hi) internal pure returns (uint256) {
+        return lo + (x % (hi - lo + 1));
+    }
+
+    // --- registration and signatures ----------------------------------------------------
 
     function test_registersAP256DeviceAndVerifiesItsSignature() public {
-        (bytes32 id,,) = _registerP256();
+        bytes32 id = _register(P256, P256_KEY);
         Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
         bytes32 d = helper.digest(r, registry.domainSeparator());
         assertTrue(
-            registry.checkSignature(id, r.timestamp, d, _signP256(r)) == IDeviceRegistry.SignatureCheck.Valid,
+            registry.checkSignature(id, r.timestamp, d, _sign(P256, P256_KEY, r)) == IDeviceRegistry.SignatureCheck.Valid,
             "valid"
         );
     }
 
     function test_aP256SignatureMayCarryItsKeyWhichMustBeTheDevices() public {
-        (bytes32 id, bytes32 x, bytes32 y) = _registerP256();
+        bytes32 id = _register(P256, P256_KEY);
+        (bytes32 x, bytes32 y) = _p256(P256_KEY);
         Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
         bytes32 d = helper.digest(r, registry.domainSeparator());
-        bytes memory sig = _signP256(r);
+        bytes memory sig = _sign(P256, P256_KEY, r);
         assertTrue(
             registry.checkSignature(id, r.timestamp, d, abi.encodePacked(sig, x, y))
                 == IDeviceRegistry.SignatureCheck.Valid,
@@ -120,9 +95,9 @@ contract DeviceRegistryTest is CheatsTest {
     }
 
     function test_rejectsAHighSP256Signature() public {
-        (bytes32 id,,) = _registerP256();
+        bytes32 id = _register(P256, P256_KEY);
         Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
-        bytes memory sig = _signP256(r);
+        bytes memory sig = _sign(P256, P256_KEY, r);
         bytes32 rr;
         bytes32 s;
         assembly {
@@ -140,7 +115,7 @@ contract DeviceRegistryTest is CheatsTest {
     function test_registersASecp256k1DeviceAndVerifiesItsSignature() public {
         // The device id binds the curve: a secp256k1 record is checked with ecrecover against the
         // address of its x,y. vm.addr gives the address; the registry derives the same from x,y.
-        (bytes32 x, bytes32 y) = _secp256k1PublicKey();
+        (bytes32 x, bytes32 y) = _k1(K1_KEY);
         bytes32 id = registry.deviceIdOf(IDeviceRegistry.Curve.Secp256k1, x, y);
         vm.prank(OPERATOR);
         registry.register(id, IDeviceRegistry.Curve.Secp256k1, x, y, bytes32(0), 1_700_000_000);
@@ -167,14 +142,14 @@ contract DeviceRegistryTest is CheatsTest {
     }
 
     function test_rejectsADeviceIdNotDerivedFromTheKey() public {
-        (uint256 px, uint256 py) = vm.publicKeyP256(P256_KEY);
+        (bytes32 x, bytes32 y) = _p256(P256_KEY);
         bytes32 wrong = keccak256("squatted");
-        bytes32 expected = registry.deviceIdOf(IDeviceRegistry.Curve.P256, bytes32(px), bytes32(py));
+        bytes32 expected = registry.deviceIdOf(IDeviceRegistry.Curve.P256, x, y);
         vm.prank(OPERATOR);
         vm.expectRevert(
             abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryDeviceIdMismatch.selector, wrong, expected)
         );
-        registry.register(wrong, IDeviceRegistry.Curve.P256, bytes32(px), bytes32(py), bytes32(0), 0);
+        registry.register(wrong, IDeviceRegistry.Curve.P256, x, y, bytes32(0), 0);
     }
 
     function test_rejectsAPointOffTheCurve() public {
@@ -187,15 +162,15 @@ contract DeviceRegistryTest is CheatsTest {
     }
 
     function test_onlyOperatorsRegisterAndRevoke() public {
-        (uint256 px, uint256 py) = vm.publicKeyP256(P256_KEY);
-        bytes32 id = registry.deviceIdOf(IDeviceRegistry.Curve.P256, bytes32(px), bytes32(py));
+        (bytes32 x, bytes32 y) = _p256(P256_KEY);
+        bytes32 id = registry.deviceIdOf(IDeviceRegistry.Curve.P256, x, y);
         bytes32 role = registry.OPERATOR_ROLE();
         vm.prank(STRANGER);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, role)
         );
-        registry.register(id, IDeviceRegistry.Curve.P256, bytes32(px), bytes32(py), bytes32(0), 0);
-        _registerP256();
+        registry.register(id, IDeviceRegistry.Curve.P256, x, y, bytes32(0), 0);
+        _register(P256, P256_KEY);
         vm.prank(STRANGER);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, role)
@@ -204,7 +179,7 @@ contract DeviceRegistryTest is CheatsTest {
     }
 
     function test_revocationSinceAPastTimeSplitsReadingsAtThatTime() public {
-        (bytes32 id,,) = _registerP256();
+        bytes32 id = _register(P256, P256_KEY);
         uint40 since = 1_760_000_000;
         vm.prank(OPERATOR);
         registry.revoke(id, since);
@@ -212,19 +187,19 @@ contract DeviceRegistryTest is CheatsTest {
         Readings.Reading memory atRevocation = _reading(id, since, 2);
         bytes32 sep = registry.domainSeparator();
         assertTrue(
-            registry.checkSignature(id, before.timestamp, helper.digest(before, sep), _signP256(before))
+            registry.checkSignature(id, before.timestamp, helper.digest(before, sep), _sign(P256, P256_KEY, before))
                 == IDeviceRegistry.SignatureCheck.Valid,
             "before revocation still verifies"
         );
         assertTrue(
-            registry.checkSignature(id, atRevocation.timestamp, helper.digest(atRevocation, sep), _signP256(atRevocation))
+            registry.checkSignature(id, atRevocation.timestamp, helper.digest(atRevocation, sep), _sign(P256, P256_KEY, atRevocation))
                 == IDeviceRegistry.SignatureCheck.KeyNotValidAtTime,
             "at revocation refused"
         );
     }
 
     function test_refusesARevocationInTheFuture() public {
-        (bytes32 id,,) = _registerP256();
+        bytes32 id = _register(P256, P256_KEY);
         uint40 future = uint40(block.timestamp + 1);
         vm.prank(OPERATOR);
         vm.expectRevert(
@@ -243,71 +218,10 @@ contract DeviceRegistryTest is CheatsTest {
         );
     }
 
-    // --- batches -------------------------------------------------------------------------
-
-    function test_verifiesAReadingInACommittedSingleLeafBatch() public {
-        (bytes32 id,,) = _registerP256();
-        Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
-        bytes32 root = helper.leaf(r);
-        vm.prank(SUBMITTER);
-        batches.commitBatch(root, 1, r.timestamp, r.timestamp);
-        bytes32[] memory proof = new bytes32[](0);
-        assertEq(batches.verifyReading(r, _signP256(r), proof), root, "root");
-        assertTrue(batches.tryVerifyReading(r, _signP256(r), proof), "try");
-    }
-
-    function test_aChangedValueFailsVerification() public {
-        (bytes32 id,,) = _registerP256();
-        Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
-        bytes memory sig = _signP256(r);
-        bytes32 root = helper.leaf(r);
-        vm.prank(SUBMITTER);
-        batches.commitBatch(root, 1, r.timestamp, r.timestamp);
-        r.value = 43;
-        bytes32 forgedRoot = helper.leaf(r);
-        vm.expectRevert(abi.encodeWithSelector(IReadingBatches.ReadingBatchesUnknownBatch.selector, forgedRoot));
-        batches.verifyReading(r, sig, new bytes32[](0));
-        // Even with the tampered reading's root committed, the device signature does not match.
-        vm.prank(SUBMITTER);
-        batches.commitBatch(forgedRoot, 1, r.timestamp, r.timestamp);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IReadingBatches.ReadingBatchesInvalidSignature.selector, id, IDeviceRegistry.SignatureCheck.BadSignature
-            )
-        );
-        batches.verifyReading(r, sig, new bytes32[](0));
-        assertTrue(!batches.tryVerifyReading(r, sig, new bytes32[](0)), "try is false");
-    }
-
-    function test_commitIsIdempotentPerRoot() public {
-        vm.prank(SUBMITTER);
-        assertTrue(batches.commitBatch(keccak256("root"), 3, 10, 20), "first commit");
-        vm.prank(SUBMITTER);
-        assertTrue(!batches.commitBatch(keccak256("root"), 3, 10, 20), "second is a no-op");
-        assertEq(batches.getBatch(keccak256("root")).count, 3, "count kept");
-    }
-
-    function test_onlySubmittersCommit() public {
-        bytes32 role = batches.SUBMITTER_ROLE();
-        vm.prank(STRANGER);
-        vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, role)
-        );
-        batches.commitBatch(keccak256("root"), 1, 1, 1);
-    }
-
-    function test_rejectsAnInconsistentBatch() public {
-        vm.prank(SUBMITTER);
-        vm.expectRevert(
-            abi.encodeWithSelector(IReadingBatches.ReadingBatchesInvalidBatch.selector, keccak256("r"), 1, 20, 10)
-        );
-        batches.commitBatch(keccak256("r"), 1, 20, 10);
-    }
-
     function testFuzz_anyOtherValueOrSequenceFailsTheSignature(int256 value, uint64 seq) public {
-        (bytes32 id,,) = _registerP256();
+        bytes32 id = _register(P256, P256_KEY);
         Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
-        bytes memory sig = _signP256(r);
+        bytes memory sig = _sign(P256, P256_KEY, r);
         vm.assume(value != r.value || seq != r.sequence);
         Readings.Reading memory other = Readings.Reading(id, r.feedId, value, r.timestamp, seq);
         bytes32 d = helper.digest(other, registry.domainSeparator());
@@ -315,5 +229,146 @@ contract DeviceRegistryTest is CheatsTest {
             registry.checkSignature(id, other.timestamp, d, sig) == IDeviceRegistry.SignatureCheck.BadSignature,
             "other reading refused"
         );
+    }
+
+    // --- rotation, batch registration, pausing, access --------------------------------
+
+    function test_oldKeyVerifiesUpToTheRotationTimeAndNewKeyFromIt() public {
+        bytes32 id = _register(K1, 0xA1);
+        uint40 at = 1_750_000_000;
+        _rotate(id, K1, 0xA2, at);
+        Readings.Reading memory before = _reading(id, at - 1);
+        Readings.Reading memory atRotation = _reading(id, at);
+        assertTrue(_check(id, before, _sign(K1, 0xA1, before)) == VALID, "old key before rotation");
+        assertTrue(_check(id, atRotation, _sign(K1, 0xA1, atRotation)) == BAD, "old key at rotation");
+        assertTrue(_check(id, atRotation, _sign(K1, 0xA2, atRotation)) == VALID, "new key at rotation");
+        assertTrue(_check(id, before, _sign(K1, 0xA2, before)) == BAD, "new key before rotation");
+        assertEq(registry.pastKeyCount(id), 1, "one past key");
+    }
+
+    function test_rotatesAcrossCurvesAndThroughSeveralKeys() public {
+        bytes32 id = _register(P256, 0xB1);
+        _rotate(id, K1, 0xA3, 1_710_000_000);
+        _rotate(id, P256, 0xB2, 1_720_000_000);
+        Readings.Reading memory first = _reading(id, 1_705_000_000);
+        Readings.Reading memory second = _reading(id, 1_715_000_000);
+        Readings.Reading memory third = _reading(id, 1_725_000_000);
+        assertTrue(_check(id, first, _sign(P256, 0xB1, first)) == VALID, "first key");
+        assertTrue(_check(id, second, _sign(K1, 0xA3, second)) == VALID, "second key (secp256k1)");
+        assertTrue(_check(id, third, _sign(P256, 0xB2, third)) == VALID, "third key");
+        assertTrue(_check(id, second, _sign(P256, 0xB1, second)) == BAD, "first key after its rotation");
+        Readings.Reading memory beforeAll = _reading(id, T0 - 1);
+        assertTrue(_check(id, beforeAll, _sign(P256, 0xB1, beforeAll)) == NOT_AT_TIME, "before registration");
+    }
+
+    function test_revocationAppliesToEveryKeyFromItsTime() public {
+        bytes32 id = _register(K1, 0xA1);
+        _rotate(id, K1, 0xA2, 1_750_000_000);
+        vm.prank(OPERATOR);
+        registry.revoke(id, 1_740_000_000); // compromised since before the rotation
+        Readings.Reading memory early = _reading(id, 1_739_999_999);
+        Readings.Reading memory late = _reading(id, 1_760_000_000);
+        assertTrue(_check(id, early, _sign(K1, 0xA1, early)) == VALID, "before revocation");
+        assertTrue(_check(id, late, _sign(K1, 0xA2, late)) == NOT_AT_TIME, "after revocation");
+    }
+
+    function test_refusesARotationBeforeTheCurrentKeyOrInTheFuture() public {
+        bytes32 id = _register(K1, 0xA1);
+        (bytes32 x, bytes32 y) = _k1(0xA2);
+        vm.startPrank(OPERATOR);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDeviceRegistry.DeviceRegistryInvalidRotationTime.selector, T0 - 1, T0, block.timestamp
+            )
+        );
+        registry.rotate(id, K1, x, y, bytes32(0), T0 - 1);
+        uint40 future = uint40(block.timestamp + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDeviceRegistry.DeviceRegistryInvalidRotationTime.selector, future, T0, block.timestamp
+            )
+        );
+        registry.rotate(id, K1, x, y, bytes32(0), future);
+        vm.stopPrank();
+    }
+
+    function test_aRevokedDeviceCannotRotate() public {
+        bytes32 id = _register(K1, 0xA1);
+        vm.prank(OPERATOR);
+        registry.revoke(id, uint40(block.timestamp));
+        (bytes32 x, bytes32 y) = _k1(0xA2);
+        vm.prank(OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryDeviceRevoked.selector, id));
+        registry.rotate(id, K1, x, y, bytes32(0), uint40(block.timestamp));
+    }
+
+    function test_registersManyDevicesInOneCall() public {
+        IDeviceRegistry.Registration[] memory regs = new IDeviceRegistry.Registration[](3);
+        uint256[3] memory sks = [uint256(0xA1), 0xA2, 0xA3];
+        for (uint256 i = 0; i < 3; i++) {
+            (bytes32 x, bytes32 y) = _k1(sks[i]);
+            regs[i] = IDeviceRegistry.Registration(registry.deviceIdOf(K1, x, y), K1, x, y, bytes32(i), T0);
+        }
+        vm.prank(OPERATOR);
+        registry.registerBatch(regs);
+        for (uint256 i = 0; i < 3; i++) {
+            assertTrue(registry.getDevice(regs[i].deviceId).status == IDeviceRegistry.Status.Active, "active");
+        }
+    }
+
+    function test_pauseStopsRegistrationAndRotationButNotRevocation() public {
+        bytes32 id = _register(K1, 0xA1);
+        registry.pause();
+        (bytes32 x, bytes32 y) = _k1(0xA2);
+        bytes32 id2 = registry.deviceIdOf(K1, x, y);
+        vm.prank(OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        registry.register(id2, K1, x, y, bytes32(0), T0);
+        vm.prank(OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        registry.rotate(id, K1, x, y, bytes32(0), uint40(block.timestamp));
+        vm.prank(OPERATOR);
+        registry.revoke(id, uint40(block.timestamp));
+        registry.unpause();
+        vm.prank(OPERATOR);
+        registry.register(id2, K1, x, y, bytes32(0), T0);
+    }
+
+    function test_everyRestrictedFunctionRevertsForAStranger() public {
+        bytes32 id = _register(K1, 0xA1);
+        bytes32 op = registry.OPERATOR_ROLE();
+        bytes32 admin = registry.DEFAULT_ADMIN_ROLE();
+        bytes memory notOperator =
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, op);
+        bytes memory notAdmin =
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, admin);
+        (bytes32 x, bytes32 y) = _k1(0xA2);
+        vm.prank(STRANGER);
+        vm.expectRevert(notOperator);
+        registry.rotate(id, K1, x, y, bytes32(0), uint40(block.timestamp));
+        vm.prank(STRANGER);
+        vm.expectRevert(notOperator);
+        registry.registerBatch(new IDeviceRegistry.Registration[](0));
+        vm.prank(STRANGER);
+        vm.expectRevert(notAdmin);
+        registry.pause();
+        vm.prank(STRANGER);
+        vm.expectRevert(notAdmin);
+        registry.unpause();
+        vm.prank(STRANGER);
+        vm.expectRevert(notAdmin);
+        registry.grantRole(op, STRANGER);
+    }
+
+    function testFuzz_rotationBoundary(uint40 at, uint64 t) public {
+        at = uint40(bound(at, T0, block.timestamp));
+        t = uint64(bound(t, T0, block.timestamp + 1000));
+        bytes32 id = _register(K1, 0xA1);
+        _rotate(id, K1, 0xA2, at);
+        Readings.Reading memory r = _reading(id, t);
+        bool oldValid = _check(id, r, _sign(K1, 0xA1, r)) == VALID;
+        bool newValid = _check(id, r, _sign(K1, 0xA2, r)) == VALID;
+        assertTrue(oldValid == (t < at), "old key valid exactly before the rotation");
+        assertTrue(newValid == (t >= at), "new key valid exactly from the rotation");
     }
 }

@@ -5,18 +5,9 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 import {Readings} from "../libraries/Readings.sol";
-import {CheatsTest} from "./Cheats.sol";
-import {Vectors} from "./Vectors.sol";
-
-contract ReadingsHarness {
-    function digest(Readings.Reading calldata r, bytes32 separator) external pure returns (bytes32) {
-        return Readings.digest(r, separator);
-    }
-
-    function leaf(Readings.Reading calldata r) external pure returns (bytes32) {
-        return Readings.leaf(r);
-    }
-}
+import {CheatsTest} from "./utils/Cheats.sol";
+import {ReadingsHarness} from "./utils/ReadingsHarness.sol";
+import {Vectors} from "./utils/Vectors.sol";
 
 /// The vectors of docs/vectors.json, recomputed by the contracts' own code.
 contract ProtocolVectorsTest is CheatsTest {
@@ -68,20 +59,10 @@ contract ProtocolVectorsTest is CheatsTest {
     }
 }
 
-contract ProcessProofHarness {
-    function ours(bytes32[] calldata proof, bytes32 leaf) external pure returns (bytes32) {
-        return Readings.processProof(proof, leaf);
-    }
-
-    function oz(bytes32[] calldata proof, bytes32 leaf) external pure returns (bytes32) {
-        return MerkleProof.processProofCalldata(proof, leaf);
-    }
-}
-
 contract ProcessProofTest {
-    ProcessProofHarness private h = new ProcessProofHarness();
+    ReadingsHarness private h = new ReadingsHarness();
 
     function testFuzz_matchesOpenZeppelinMerkleProof(bytes32 leaf, bytes32[] calldata proof) public view {
-        require(h.ours(proof, leaf) == h.oz(proof, leaf), "same root as OpenZeppelin");
+        require(h.processProof(proof, leaf) == h.processProofOz(proof, leaf), "same root as OpenZeppelin");
     }
 }

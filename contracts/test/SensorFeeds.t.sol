@@ -8,7 +8,7 @@ import {ISensorFeeds} from "../interfaces/ISensorFeeds.sol";
 import {Readings} from "../libraries/Readings.sol";
 import {SensorFeedAggregator} from "../SensorFeedAggregator.sol";
 import {SensorFeeds} from "../SensorFeeds.sol";
-import {Fixture} from "./Fixture.sol";
+import {Fixture} from "./utils/Fixture.sol";
 
 contract SensorFeedsTest is Fixture {
     IDeviceRegistry.Curve private constant K1 = IDeviceRegistry.Curve.Secp256k1;
@@ -19,7 +19,7 @@ contract SensorFeedsTest is Fixture {
     bytes32[3] private ids;
 
     function setUp() public {
-        _deployRegistry();
+        _deployOracle();
         feeds = new SensorFeeds(registry, address(this));
         for (uint256 i = 0; i < 3; i++) {
             ids[i] = _register(K1, sks[i]);

@@ -2,7 +2,7 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { keccak256, toBytes } from "viem";
 
 /**
- * The contracts of one fleet: ReadingBatches (which is also the fleet's DeviceRegistry: one
+ * The contracts of one fleet: SensorOracle (its device registry and its reading batches in one
  * contract, so a verification reads one account) and SensorFeeds. The deployer is their admin; it
  * grants OPERATOR_ROLE (register, revoke, rotate devices) to `operator` and SUBMITTER_ROLE (commit
  * batches) to the bridge's `submitter` address.
@@ -12,7 +12,7 @@ export default buildModule("SensorOracle", (m) => {
   const operator = m.getParameter("operator", deployer);
   const submitter = m.getParameter<string>("submitter");
 
-  const batches = m.contract("ReadingBatches", [deployer]);
+  const batches = m.contract("SensorOracle", [deployer]);
   const feeds = m.contract("SensorFeeds", [batches, deployer]);
 
   m.call(batches, "grantRole", [keccak256(toBytes("OPERATOR_ROLE")), operator], { id: "GrantOperator" });

@@ -69,7 +69,7 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
     await run(commands[0] as string);
     const addresses = () =>
       JSON.parse(readFileSync(join(DEPLOYMENTS, "deployed_addresses.json"), "utf8")) as Record<string, Hex>;
-    const registry = addresses()["SensorOracle#ReadingBatches"] as Hex; // the registry too
+    const registry = addresses()["SensorOracle#SensorOracle"] as Hex; // the registry too
     expect(commands[1]).toContain(`REGISTRY=${registry}`);
 
     const client = createWalletClient({
@@ -77,7 +77,7 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
       transport: http(url),
       account: privateKeyToAccount(DEV_KEYS.admin),
     }).extend(publicActions);
-    const batches = addresses()["SensorOracle#ReadingBatches"] as Hex;
+    const batches = addresses()["SensorOracle#SensorOracle"] as Hex;
     const params = JSON.parse(paramsBackup);
     const submitterRole = keccak256(toBytes("SUBMITTER_ROLE"));
     expect(

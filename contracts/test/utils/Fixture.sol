@@ -1,35 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {DeviceRegistry} from "../DeviceRegistry.sol";
-import {ReadingBatches} from "../ReadingBatches.sol";
-import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
-import {Readings} from "../libraries/Readings.sol";
+import {DeviceRegistry} from "../../DeviceRegistry.sol";
+import {IDeviceRegistry} from "../../interfaces/IDeviceRegistry.sol";
+import {Readings} from "../../libraries/Readings.sol";
+import {SensorOracle} from "../../SensorOracle.sol";
 import {CheatsTest} from "./Cheats.sol";
 import {K1Keys} from "./K1Keys.sol";
+import {ReadingsHarness} from "./ReadingsHarness.sol";
 
-contract ReadingsHelper {
-    function digest(Readings.Reading calldata r, bytes32 separator) external pure returns (bytes32) {
-        return Readings.digest(r, separator);
-    }
-
-    function leaf(Readings.Reading calldata r) external pure returns (bytes32) {
-        return Readings.leaf(r);
-    }
-}
-
-/// Shared set-up: a registry with an operator, and helpers to register and sign for both curves.
+/// Shared set-up: the fleet's SensorOracle with an operator (`registry` is the same contract seen
+/// as its registry part), and helpers to register and sign for both curves.
 abstract contract Fixture is CheatsTest {
+    SensorOracle internal oracle;
     DeviceRegistry internal registry;
-    ReadingsHelper internal helper = new ReadingsHelper();
+    ReadingsHarness internal helper = new ReadingsHarness();
     address internal constant OPERATOR = address(0xA11CE);
     address internal constant STRANGER = address(0xBAD);
     uint256 internal constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
     uint40 internal constant T0 = 1_700_000_000;
 
-    function _deployRegistry() internal {
+    function _deployOracle() internal {
         vm.warp(1_800_000_000);
-        registry = new ReadingBatches(address(this)); // the registry as deployed: ReadingBatches holds it
+        oracle = new SensorOracle(address(this)); // the registry as deployed: part of SensorOracle
+        registry = oracle;
         registry.grantRole(registry.OPERATOR_ROLE(), OPERATOR);
     }
 
