@@ -11,7 +11,9 @@ import { createFleetCa } from "../pki/fleet-ca.js";
 import { feedIdOf, splitPublicKey } from "../protocol/index.js";
 import { deployOverHttp, startHardhatNode } from "../testkit/chain-node.js";
 import { writeBridgeConfig } from "../testkit/infra.js";
-import { freePort, startMosquitto, startRedis } from "../testkit/services.js";
+import { startMosquitto } from "../testkit/mosquitto.js";
+import { freePort } from "../testkit/ports.js";
+import { startRedis } from "../testkit/redis.js";
 import { presign } from "./ingest.js";
 
 const DEVICES = Number(process.env.BENCH_MEMORY_DEVICES ?? 1000);

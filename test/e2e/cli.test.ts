@@ -22,7 +22,7 @@ import { MemoryStore } from "../../bridge/store/memory-store.js";
 import { deviceRegistryAbi } from "../../chain/abi.js";
 import { deviceNameToId } from "../../protocol/index.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
-import { freePort } from "../../testkit/services.js";
+import { freePort } from "../../testkit/ports.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
 
 const MOSQUITTO = existsSync("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";

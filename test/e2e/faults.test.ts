@@ -14,7 +14,10 @@ import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { Curve, feedIdOf, splitPublicKey } from "../../protocol/index.js";
 import { type ChainNode, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
 import { writeBridgeConfig } from "../../testkit/infra.js";
-import { freePort, type Service, startMosquitto, startRedis } from "../../testkit/services.js";
+import { startMosquitto } from "../../testkit/mosquitto.js";
+import { freePort } from "../../testkit/ports.js";
+import type { Service } from "../../testkit/process.js";
+import { startRedis } from "../../testkit/redis.js";
 import { startTcpProxy, type TcpProxy } from "../../testkit/tcp-proxy.js";
 
 const BRIDGE_CN = "sensor-oracle-bridge";

@@ -16,7 +16,7 @@ import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { readingsTopic } from "../../protocol/index.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
-import type { Service } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
 
 const _BRIDGE_CN = "sensor-oracle-bridge";

@@ -29,7 +29,7 @@ import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa } from "../../pki/fleet-ca.js";
 import { isHighS, readingDigest, splitPublicKey, verifyReadingSignature } from "../../protocol/index.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
-import type { Service } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
 import type { Stack } from "../../testkit/stack.js";
 
