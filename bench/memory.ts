@@ -88,7 +88,7 @@ export async function benchMemory(): Promise<MemoryResult> {
         address: contracts.registry,
         abi: deviceRegistryAbi,
         functionName: "registerBatch",
-        args: [regs.slice(i, i + 100) as never],
+        args: [regs.slice(i, i + 100)],
       });
       await node.admin.waitForTransactionReceipt({ hash });
     }

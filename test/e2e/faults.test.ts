@@ -14,6 +14,7 @@ import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { Curve, feedIdOf, splitPublicKey } from "../../protocol/index.js";
 import { type ChainNode, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
 import { writeBridgeConfig } from "../../testkit/infra.js";
+import { mineEvery } from "../../testkit/mining.js";
 import { startMosquitto } from "../../testkit/mosquitto.js";
 import { freePort } from "../../testkit/ports.js";
 import type { Service } from "../../testkit/process.js";
@@ -129,8 +130,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       await node.admin.waitForTransactionReceipt({ hash });
     }
     // Blocks every second from now on, so a commit waits for its block: time to kill the bridge.
-    await node.publicClient.request({ method: "evm_setAutomine" as never, params: [false] as never });
-    await node.publicClient.request({ method: "evm_setIntervalMining" as never, params: [1000] as never });
+    await mineEvery(node.publicClient, 1000);
     config = writeBridgeConfig(
       dir,
       ca,
