@@ -16,12 +16,12 @@ import { SoftwareSigner } from "../device-agent/signer.js";
 import { createFleetCa } from "../pki/fleet-ca.js";
 import { type CurveName, readingsTopic } from "../protocol/index.js";
 import { startEmbeddedBroker } from "./embedded-broker.js";
+import { BRIDGE_CN } from "./infra.js";
 import { deployStack, enrollDevice } from "./stack.js";
 
 const forever = process.argv.includes("--forever");
 const rounds = Number(process.env.DEMO_ROUNDS ?? 4);
 const started = Date.now();
-const BRIDGE_CN = "sensor-oracle-bridge";
 const short = (s: string) => `${s.slice(0, 8)}…`;
 const say = (step: string, msg: string) => console.log(`${step.padEnd(9)} ${msg}`);
 const celsius = (v: bigint) => `${(Number(v) / 100).toFixed(2)} °C`;
