@@ -16,7 +16,7 @@ import {
   toBytes,
   toHex,
 } from "viem";
-import { deviceRegistryAbi, readingBatchesAbi, sensorFeedsAbi } from "../chain/abi.js";
+import { sensorFeedsAbi, sensorOracleAbi } from "../chain/abi.js";
 import {
   buildReadingTree,
   Curve,
@@ -84,7 +84,7 @@ async function setup(networkName?: string) {
     [variants.address, "OPERATOR_ROLE"],
     [variants.address, "SUBMITTER_ROLE"],
   ] as const) {
-    await send(c, deviceRegistryAbi as Abi, "grantRole", [keccak256(toBytes(role)), admin.account.address]);
+    await send(c, sensorOracleAbi as Abi, "grantRole", [keccak256(toBytes(role)), admin.account.address]);
   }
   const chainId = await publicClient.getChainId();
   return {
@@ -109,7 +109,7 @@ async function registerDevice(c: Chain, curve: CurveName): Promise<Device> {
   const pub = publicKeyOf(curve, sk);
   const id = deviceIdOf(curve, pub);
   const { x, y } = splitPublicKey(pub);
-  await c.send(c.registry, deviceRegistryAbi as Abi, "register", [
+  await c.send(c.registry, sensorOracleAbi as Abi, "register", [
     id,
     Curve[curve],
     x,
@@ -143,7 +143,7 @@ async function commitGas(c: Chain): Promise<{ size: number; gas: bigint }[]> {
       sequence: BigInt(i + 1),
     }));
     const tree = buildReadingTree(readings);
-    const gas = await c.send(c.batches, readingBatchesAbi as Abi, "commitBatch", [
+    const gas = await c.send(c.batches, sensorOracleAbi as Abi, "commitBatch", [
       tree.root,
       size,
       now(),
@@ -169,10 +169,10 @@ async function verifyGas(c: Chain, curve: CurveName, depth: number, plain?: numb
   const sig = signReading(c, d, r);
   const proof = Array.from({ length: depth }, () => keccak256(toHex(Math.random().toString())));
   const root = proof.reduce((acc, sib) => sortedPair(acc, sib), readingLeaf(r));
-  await c.send(c.batches, readingBatchesAbi as Abi, "commitBatch", [root, 1, r.timestamp, r.timestamp]);
+  await c.send(c.batches, sensorOracleAbi as Abi, "commitBatch", [root, 1, r.timestamp, r.timestamp]);
   const data =
     plain === undefined
-      ? encodeFunctionData({ abi: readingBatchesAbi, functionName: "verifyReading", args: [r, sig, proof] })
+      ? encodeFunctionData({ abi: sensorOracleAbi, functionName: "verifyReading", args: [r, sig, proof] })
       : encodeFunctionData({
           abi: variantsAbi,
           functionName: "verifyReadingVariant",

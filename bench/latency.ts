@@ -9,6 +9,7 @@ import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
 import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
 import { bridgeOn, startTestInfra } from "../testkit/infra.js";
+import { mineEvery } from "../testkit/mining.js";
 import { enrollDevice } from "../testkit/stack.js";
 
 const DEVICES = Number(process.env.BENCH_LATENCY_DEVICES ?? 20);
@@ -40,8 +41,7 @@ export async function benchLatency(): Promise<LatencyResult> {
     certificates.add(d.certPem);
     devices.push(d);
   }
-  await stack.publicClient.request({ method: "evm_setAutomine" as never, params: [false] as never });
-  await stack.publicClient.request({ method: "evm_setIntervalMining" as never, params: [BLOCK_MS] as never });
+  await mineEvery(stack.publicClient, BLOCK_MS);
   const store = new RedisStore({ url: redis.url, prefix: "latency" });
   const signedAt = new Map<string, number>();
   const latencies: number[] = [];

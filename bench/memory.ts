@@ -6,12 +6,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { certificateFingerprint } from "../bridge/certificates.js";
-import { deviceRegistryAbi } from "../chain/abi.js";
+import { sensorOracleAbi } from "../chain/abi.js";
 import { createFleetCa } from "../pki/fleet-ca.js";
 import { feedIdOf, splitPublicKey } from "../protocol/index.js";
 import { deployOverHttp, startHardhatNode } from "../testkit/chain-node.js";
 import { writeBridgeConfig } from "../testkit/infra.js";
-import { freePort, startMosquitto, startRedis } from "../testkit/services.js";
+import { startMosquitto } from "../testkit/mosquitto.js";
+import { freePort } from "../testkit/ports.js";
+import { startRedis } from "../testkit/redis.js";
 import { presign } from "./ingest.js";
 
 const DEVICES = Number(process.env.BENCH_MEMORY_DEVICES ?? 1000);
@@ -84,9 +86,9 @@ export async function benchMemory(): Promise<MemoryResult> {
     for (let i = 0; i < regs.length; i += 100) {
       const hash = await node.admin.writeContract({
         address: contracts.registry,
-        abi: deviceRegistryAbi,
+        abi: sensorOracleAbi,
         functionName: "registerBatch",
-        args: [regs.slice(i, i + 100) as never],
+        args: [regs.slice(i, i + 100)],
       });
       await node.admin.waitForTransactionReceipt({ hash });
     }

@@ -4,7 +4,7 @@
 // Run: npx tsx bench/redis-durability.ts   (BENCH_READINGS, BENCH_CONCURRENCY to change the load)
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId, type StoredReading } from "../bridge/store/types.js";
-import { startRedis } from "../testkit/services.js";
+import { startRedis } from "../testkit/redis.js";
 
 const READINGS = Number(process.env.BENCH_READINGS ?? 50_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1024);

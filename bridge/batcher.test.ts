@@ -1,6 +1,6 @@
 import { type Hex, testActions } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readingBatchesAbi } from "../chain/abi.js";
+import { sensorOracleAbi } from "../chain/abi.js";
 import { deployStack, type Stack } from "../testkit/stack.js";
 import { commitNextBatch } from "./batcher.js";
 import { Metrics } from "./metrics.js";
@@ -57,7 +57,7 @@ describe("submitter: a commit stuck in the mempool is replaced with higher fees"
       expect(tx.maxFeePerGas).toBeGreaterThan(fees.maxFeePerGas); // a bumped one was mined
       const events = await stack.publicClient.getContractEvents({
         address: stack.contracts.batches,
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         eventName: "BatchCommitted",
         args: { root: committed?.root as Hex },
         fromBlock: 0n,

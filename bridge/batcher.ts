@@ -8,7 +8,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { readingBatchesAbi } from "../chain/abi.js";
+import { sensorOracleAbi } from "../chain/abi.js";
 import { buildReadingTree } from "../protocol/index.js";
 import { toReading } from "./ingest.js";
 import type { Metrics } from "./metrics.js";
@@ -58,7 +58,7 @@ async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
     root,
     send: async () => {
       const data = encodeFunctionData({
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         functionName: "commitBatch",
         args: [root, readings.length, fromTime, toTime],
       });
@@ -154,7 +154,7 @@ export async function reconcileBatches(p: BatcherParameters): Promise<number> {
   for (const b of unfinal) {
     const onChain = await p.publicClient.readContract({
       address: p.batches,
-      abi: readingBatchesAbi,
+      abi: sensorOracleAbi,
       functionName: "getBatch",
       args: [b.root],
     });

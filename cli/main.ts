@@ -10,7 +10,7 @@ import { createPublicClient, createWalletClient, defineChain, type Hex, http, ty
 import { privateKeyToAccount } from "viem/accounts";
 import { parseDeviceCertificate } from "../bridge/certificates.js";
 import { readPrivateKey } from "../bridge/config.js";
-import { deviceRegistryAbi } from "../chain/abi.js";
+import { sensorOracleAbi } from "../chain/abi.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { createDeviceCsr, softwareCsrKey } from "../device-agent/csr.js";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
@@ -144,7 +144,7 @@ async function registryTx(
   const { publicClient, wallet } = chainClients(chain);
   const hash = await wallet.writeContract({
     address: chain.registry,
-    abi: deviceRegistryAbi,
+    abi: sensorOracleAbi,
     ...request,
   } as never);
   const receipt = await publicClient.waitForTransactionReceipt({ hash });
@@ -466,7 +466,7 @@ async function deviceRows(dir: string, bridgeUrl?: string) {
     if (clients && cfg.chain) {
       const d = await clients.publicClient.readContract({
         address: cfg.chain.registry,
-        abi: deviceRegistryAbi,
+        abi: sensorOracleAbi,
         functionName: "getDevice",
         args: [deviceNameToId(dc.name)],
       });

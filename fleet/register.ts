@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import type { Hex, PublicClient } from "viem";
 import { certificateFingerprint, FleetCertificates, parseDeviceCertificate } from "../bridge/certificates.js";
-import { deviceRegistryAbi } from "../chain/abi.js";
+import { sensorOracleAbi } from "../chain/abi.js";
 import { Curve, deviceIdOf, deviceNameToId, splitPublicKey } from "../protocol/index.js";
 import type { Wallet } from "../testkit/stack.js";
 
@@ -45,7 +45,7 @@ const { x, y } = splitPublicKey(dc.readingPublicKey);
 console.log(`registering device ${name} (${dc.curve}) on ${registry} from ${operator.account.address}`);
 const hash = await operator.writeContract({
   address: registry,
-  abi: deviceRegistryAbi,
+  abi: sensorOracleAbi,
   functionName: "register",
   args: [
     deviceId,

@@ -11,7 +11,8 @@ import { createDeviceCsr, softwareCsrKey } from "../device-agent/csr.js";
 import { CertificateRequestError } from "../pki/errors.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
 import { deviceIdOf, publicKeyOf, ReadingRejectedError, randomSecretKey } from "../protocol/index.js";
-import { type Service, startMosquitto } from "../testkit/services.js";
+import { startMosquitto } from "../testkit/mosquitto.js";
+import type { Service } from "../testkit/process.js";
 
 describe("fleet PKI: offline root, issuing CA, CRL at the broker and at the bridge", () => {
   let ca: FleetCa;

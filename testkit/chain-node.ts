@@ -1,19 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, realpathSync } from "node:fs";
-import {
-  type Abi,
-  createPublicClient,
-  createWalletClient,
-  type Hex,
-  http,
-  keccak256,
-  type PublicClient,
-  publicActions,
-  toBytes,
-} from "viem";
+import { realpathSync, rmdirSync, rmSync } from "node:fs";
+import { network } from "hardhat";
+import { type Hex, type PublicClient, publicActions } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
-import { freePort } from "./services.js";
+import { createChainClients } from "../chain/clients.js";
+import { deployFleet, type FleetContracts } from "../chain/deploy.js";
+import { freePort } from "./ports.js";
 
 /** Hardhat node's well-known development keys (public test keys, hold only test ETH). */
 export const DEV_KEYS = {
@@ -29,11 +22,12 @@ export type ChainNode = {
 };
 
 function adminClient(url: string) {
-  return createWalletClient({
-    chain: hardhat,
-    transport: http(url),
-    account: privateKeyToAccount(DEV_KEYS.admin),
-  }).extend(publicActions);
+  const { walletClient } = createChainClients({
+    chainId: hardhat.id,
+    rpcUrl: url,
+    privateKey: DEV_KEYS.admin,
+  });
+  return walletClient.extend(publicActions);
 }
 
 /** `hardhat node` on a free port, reachable over HTTP like a real RPC endpoint. */
@@ -45,11 +39,12 @@ export async function startHardhatNode(): Promise<ChainNode> {
   const node: ChildProcess = spawn(process.execPath, [cli, "node", "--port", String(port)], {
     stdio: "ignore",
   });
-  const publicClient = createPublicClient({
-    chain: hardhat,
-    transport: http(url),
+  const { publicClient } = createChainClients({
+    chainId: hardhat.id,
+    rpcUrl: url,
+    privateKey: DEV_KEYS.admin,
     pollingInterval: 200,
-  }) as PublicClient;
+  });
   for (let i = 0; ; i++) {
     try {
       await publicClient.getChainId();
@@ -62,34 +57,27 @@ export async function startHardhatNode(): Promise<ChainNode> {
   return { url, publicClient, admin: adminClient(url), stop: () => node.kill("SIGTERM") };
 }
 
-function artifact(name: string): { abi: Abi; bytecode: Hex } {
-  const a = JSON.parse(
-    readFileSync(new URL(`../artifacts/contracts/${name}.sol/${name}.json`, import.meta.url), "utf8"),
-  );
-  return { abi: a.abi, bytecode: a.bytecode };
-}
-
-/** Deploy ReadingBatches (the registry too) with the admin key; operator = admin; submitter = DEV_KEYS.submitter. */
-export async function deployOverHttp(node: ChainNode): Promise<{ registry: Hex; batches: Hex }> {
-  const deploy = async (name: string, args: unknown[]) => {
-    const { abi, bytecode } = artifact(name);
-    const hash = await node.admin.deployContract({ abi, bytecode, args });
-    const r = await node.admin.waitForTransactionReceipt({ hash });
-    return r.contractAddress as Hex;
-  };
-  const admin = node.admin.account.address;
-  const batches = await deploy("SensorOracle", [admin]);
-  const registry = batches;
-  const grant = async (address: Hex, role: string, to: Hex) => {
-    const hash = await node.admin.writeContract({
-      address,
-      abi: artifact("DeviceRegistry").abi,
-      functionName: "grantRole",
-      args: [keccak256(toBytes(role)), to],
+/**
+ * Deploy the fleet's contracts on the node through their Ignition module (chain/deploy.ts), over
+ * HTTP as `hardhat ignition deploy --network localhost` does: the admin (the node's first account)
+ * deploys and is the operator; DEV_KEYS.submitter is the submitter.
+ */
+export async function deployOverHttp(node: ChainNode): Promise<FleetContracts> {
+  const connection = await network.create({ network: "localhost", override: { url: node.url } });
+  // Ignition journals deployments over HTTP in ignition/deployments/<id>: one of its own, removed after.
+  const deploymentId = `testkit-${new URL(node.url).port}-${process.pid}`;
+  const deployments = new URL("../ignition/deployments/", import.meta.url);
+  try {
+    return await deployFleet({
+      connection,
+      submitter: privateKeyToAccount(DEV_KEYS.submitter).address,
+      deploymentId,
     });
-    await node.admin.waitForTransactionReceipt({ hash });
-  };
-  await grant(registry, "OPERATOR_ROLE", admin);
-  await grant(batches, "SUBMITTER_ROLE", privateKeyToAccount(DEV_KEYS.submitter).address);
-  return { registry, batches };
+  } finally {
+    rmSync(new URL(deploymentId, deployments), { recursive: true, force: true });
+    try {
+      rmdirSync(deployments); // only when no other deployment is in it
+    } catch {}
+    await connection.close();
+  }
 }

@@ -10,18 +10,18 @@ import { toReading } from "../bridge/ingest.js";
 import { MemoryStore } from "../bridge/store/memory-store.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import type { ReadingStore } from "../bridge/store/types.js";
-import { coldChainMonitorAbi, readingBatchesAbi } from "../chain/abi.js";
+import { coldChainMonitorAbi, sensorOracleAbi } from "../chain/abi.js";
 import { DeviceAgent } from "../device-agent/agent.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
 import { createFleetCa } from "../pki/fleet-ca.js";
 import { type CurveName, readingsTopic } from "../protocol/index.js";
 import { startEmbeddedBroker } from "./embedded-broker.js";
+import { BRIDGE_CN } from "./infra.js";
 import { deployStack, enrollDevice } from "./stack.js";
 
 const forever = process.argv.includes("--forever");
 const rounds = Number(process.env.DEMO_ROUNDS ?? 4);
 const started = Date.now();
-const BRIDGE_CN = "sensor-oracle-bridge";
 const short = (s: string) => `${s.slice(0, 8)}…`;
 const say = (step: string, msg: string) => console.log(`${step.padEnd(9)} ${msg}`);
 const celsius = (v: bigint) => `${(Number(v) / 100).toFixed(2)} °C`;
@@ -176,7 +176,7 @@ async function main(): Promise<string> {
   const reading = toReading(served.reading);
   const root = await stack.publicClient.readContract({
     address: stack.contracts.batches,
-    abi: readingBatchesAbi,
+    abi: sensorOracleAbi,
     functionName: "verifyReading",
     args: [reading, served.signature, served.proof],
   });

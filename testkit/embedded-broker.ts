@@ -1,6 +1,6 @@
-import { createServer, type Server, type TLSSocket } from "node:tls";
-import { Aedes } from "aedes";
-import { acksTopic, isDeviceName, readingsTopic } from "../protocol/index.js";
+import { createServer, type Server, TLSSocket } from "node:tls";
+import { Aedes, type AuthenticateError, type Client } from "aedes";
+import { ALL_READINGS, acksTopic, isDeviceName, readingsTopic } from "../protocol/index.js";
 
 export type EmbeddedBrokerParameters = {
   caPem: string;
@@ -13,7 +13,11 @@ export type EmbeddedBrokerParameters = {
 
 export type EmbeddedBroker = { port: number; url: string; close(): Promise<void> };
 
-type Client = { id: string; conn: unknown; user?: string };
+/** A device's acks topic (the bridge writes to these only). */
+function isAcksTopic(topic: string): boolean {
+  const device = topic.split("/").at(-2) ?? "";
+  return isDeviceName(device) && topic === acksTopic(device);
+}
 
 /**
  * An mTLS MQTT 3.1.1 broker in the process (aedes), for the demo: the TLS layer requires a client
@@ -22,32 +26,36 @@ type Client = { id: string; conn: unknown; user?: string };
  * its own acks topic; the bridge reads all readings and writes acks.
  */
 export async function startEmbeddedBroker(p: EmbeddedBrokerParameters): Promise<EmbeddedBroker> {
+  // Each connected client's identity: the CN of its certificate.
+  const users = new WeakMap<Client, string>();
   const aedes = await Aedes.createBroker({
     authenticate: (client, _username, _password, done) => {
-      const socket = (client as unknown as Client).conn as TLSSocket;
-      const cn = socket.getPeerCertificate?.()?.subject?.CN;
+      const socket = client.conn;
+      const cn = socket instanceof TLSSocket ? socket.getPeerCertificate?.()?.subject?.CN : undefined;
       const user = Array.isArray(cn) ? undefined : cn;
-      if (!user || !socket.authorized) {
-        const err = Object.assign(new Error("client certificate required"), { returnCode: 5 });
-        return done(err as never, false);
+      if (!user || !(socket instanceof TLSSocket) || !socket.authorized) {
+        const err: AuthenticateError = Object.assign(new Error("client certificate required"), {
+          returnCode: 5 as const,
+        });
+        return done(err, false);
       }
-      (client as unknown as Client).user = user;
+      users.set(client, user);
       done(null, true);
     },
     authorizePublish: (client, packet, done) => {
-      const user = (client as unknown as Client | null)?.user;
+      const user = client ? users.get(client) : undefined;
       const topic = packet.topic;
       const ok =
         user === p.bridgeUser
-          ? /^so\/v1\/devices\/[0-9a-f]{64}\/acks$/.test(topic)
+          ? isAcksTopic(topic)
           : !!user && isDeviceName(user) && topic === readingsTopic(user);
       done(ok ? null : new Error(`publish to ${topic} not authorized`));
     },
     authorizeSubscribe: (client, sub, done) => {
-      const user = (client as unknown as Client | null)?.user;
+      const user = client ? users.get(client) : undefined;
       const ok =
         user === p.bridgeUser
-          ? sub.topic === "so/v1/devices/+/readings"
+          ? sub.topic === ALL_READINGS
           : !!user && isDeviceName(user) && sub.topic === acksTopic(user);
       done(ok ? null : new Error(`subscribe to ${sub.topic} not authorized`), ok ? sub : null);
     },
@@ -61,7 +69,7 @@ export async function startEmbeddedBroker(p: EmbeddedBrokerParameters): Promise<
       rejectUnauthorized: true,
       minVersion: "TLSv1.3",
     },
-    aedes.handle as never,
+    (socket) => aedes.handle(socket),
   );
   await new Promise<void>((resolve) => server.listen(p.port ?? 0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;

@@ -67,7 +67,8 @@ export async function ackLatencies(
   let value = 0n;
   while (running) {
     const t0 = performance.now();
-    const seq = await agent.publish(feedId, (value += 1n));
+    value += 1n;
+    const seq = await agent.publish(feedId, value);
     pending.push(
       agent.waitForAck(seq, 30_000).then(
         (o) => (o.status === "queued" ? performance.now() - t0 : null),

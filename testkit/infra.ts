@@ -4,7 +4,9 @@ import type { Hex } from "viem";
 import type { BridgeParameters } from "../bridge/bridge.js";
 import type { FleetCa, IssuedCertificate } from "../pki/fleet-ca.js";
 import { DEV_KEYS } from "./chain-node.js";
-import { type Service, startMosquitto, startRedis } from "./services.js";
+import { startMosquitto } from "./mosquitto.js";
+import type { Service } from "./process.js";
+import { startRedis } from "./redis.js";
 import { deployStack, type Stack } from "./stack.js";
 
 export const BRIDGE_CN = "sensor-oracle-bridge";

@@ -1,20 +1,13 @@
 import { network } from "hardhat";
-import {
-  type Account,
-  type Chain,
-  type Hex,
-  keccak256,
-  type PublicClient,
-  type Transport,
-  toBytes,
-  type WalletClient,
-} from "viem";
+import type { Hex, PublicClient } from "viem";
 import { certificateFingerprint } from "../bridge/certificates.js";
-import { deviceRegistryAbi, readingBatchesAbi } from "../chain/abi.js";
+import { sensorOracleAbi } from "../chain/abi.js";
+import type { Wallet } from "../chain/clients.js";
+import { deployFleet, type FleetContracts } from "../chain/deploy.js";
 import type { FleetCa, IssuedDevice } from "../pki/fleet-ca.js";
 import { Curve, type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../protocol/index.js";
 
-export type Wallet = WalletClient<Transport, Chain | undefined, Account>;
+export type { Wallet } from "../chain/clients.js";
 
 export type Stack = {
   chainId: number;
@@ -22,71 +15,41 @@ export type Stack = {
   admin: Wallet;
   operator: Wallet;
   submitter: Wallet;
-  contracts: { registry: Hex; batches: Hex; consumer: Hex; feeds: Hex };
+  contracts: FleetContracts & { consumer: Hex };
   feedId: Hex;
   close(): Promise<void>;
 };
 
 /**
- * Deploy ReadingBatches (the fleet's DeviceRegistry too: `contracts.registry` and
- * `contracts.batches` are one address), SensorFeeds and the ColdChainMonitor example on Hardhat's
- * in-process chain, with one admin, one fleet operator and one bridge submitter.
+ * Deploy the fleet's contracts through its Ignition module (chain/deploy.ts: ReadingBatches, which
+ * is the fleet's DeviceRegistry too, so `contracts.registry` and `contracts.batches` are one
+ * address, and SensorFeeds) and the ColdChainMonitor example on Hardhat's in-process chain, with
+ * one admin, one fleet operator and one bridge submitter.
  */
 export async function deployStack(params: { feed?: string; maxValue?: bigint } = {}): Promise<Stack> {
   const conn = await network.create();
   const { viem } = conn;
-  const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
-  const [admin, operator, submitter] = (await viem.getWalletClients()) as unknown as Wallet[];
+  const publicClient: PublicClient = await viem.getPublicClient();
+  const [admin, operator, submitter]: Wallet[] = await viem.getWalletClients();
   if (!admin || !operator || !submitter) throw new Error("the in-process chain has fewer than 3 accounts");
-  const batches = await viem.deployContract("SensorOracle", [admin.account.address]);
-  const registry = batches;
+  const fleet = await deployFleet({
+    connection: conn,
+    operator: operator.account.address,
+    submitter: submitter.account.address,
+  });
   const feedId = feedIdOf(params.feed ?? "cold-room-7/temperature");
   const consumer = await viem.deployContract("ColdChainMonitor", [
-    batches.address,
+    fleet.batches,
     feedId,
     params.maxValue ?? 800n,
   ]);
-  const feeds = await viem.deployContract("SensorFeeds", [registry.address, admin.account.address]);
-  const grant = async (
-    address: Hex,
-    abi: typeof deviceRegistryAbi | typeof readingBatchesAbi,
-    role: Hex,
-    to: Hex,
-  ) => {
-    const hash = await admin.writeContract({
-      address,
-      abi,
-      functionName: "grantRole",
-      args: [role, to],
-      chain: admin.chain,
-      account: admin.account,
-    });
-    await publicClient.waitForTransactionReceipt({ hash });
-  };
-  await grant(
-    registry.address,
-    deviceRegistryAbi,
-    keccak256(toBytes("OPERATOR_ROLE")),
-    operator.account.address,
-  );
-  await grant(
-    batches.address,
-    readingBatchesAbi,
-    keccak256(toBytes("SUBMITTER_ROLE")),
-    submitter.account.address,
-  );
   return {
     chainId: await publicClient.getChainId(),
     publicClient,
     admin,
     operator,
     submitter,
-    contracts: {
-      registry: registry.address,
-      batches: batches.address,
-      consumer: consumer.address,
-      feeds: feeds.address,
-    },
+    contracts: { ...fleet, consumer: consumer.address },
     feedId,
     close: () => conn.close(),
   };
@@ -101,7 +64,7 @@ export async function registerDevice(
   const { x, y } = splitPublicKey(device.readingPublicKey);
   const hash = await stack.operator.writeContract({
     address: stack.contracts.registry,
-    abi: deviceRegistryAbi,
+    abi: sensorOracleAbi,
     functionName: "register",
     args: [
       device.deviceId,

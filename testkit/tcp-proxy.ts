@@ -1,5 +1,5 @@
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
-import { freePort } from "./services.js";
+import { freePort } from "./ports.js";
 
 export type TcpProxy = {
   port: number;

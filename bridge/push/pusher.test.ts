@@ -6,7 +6,7 @@ import { SoftwareSigner } from "../../device-agent/signer.js";
 import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa } from "../../pki/fleet-ca.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
-import type { Service } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
 import { type Bridge, startBridge } from "../bridge.js";
 import { FleetCertificates } from "../certificates.js";

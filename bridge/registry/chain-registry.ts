@@ -1,5 +1,5 @@
 import type { Hex, PublicClient } from "viem";
-import { deviceRegistryAbi } from "../../chain/abi.js";
+import { sensorOracleAbi } from "../../chain/abi.js";
 import { curveOf } from "../../protocol/index.js";
 import type { DeviceRegistryView, RegistryDevice, RegistryKey } from "./types.js";
 
@@ -28,7 +28,7 @@ export class RegistryCache implements DeviceRegistryView {
   watch(pollingIntervalMs = 1_000): () => void {
     return this.client.watchContractEvent({
       address: this.address,
-      abi: deviceRegistryAbi,
+      abi: sensorOracleAbi,
       pollingInterval: pollingIntervalMs,
       onLogs: (logs) => {
         for (const log of logs) {
@@ -75,7 +75,7 @@ export class RegistryCache implements DeviceRegistryView {
   private async read(deviceId: Hex): Promise<RegistryDevice | null> {
     const d = await this.client.readContract({
       address: this.address,
-      abi: deviceRegistryAbi,
+      abi: sensorOracleAbi,
       functionName: "getDevice",
       args: [deviceId],
     });
@@ -83,7 +83,7 @@ export class RegistryCache implements DeviceRegistryView {
     if (d.status !== 0) {
       const count = await this.client.readContract({
         address: this.address,
-        abi: deviceRegistryAbi,
+        abi: sensorOracleAbi,
         functionName: "pastKeyCount",
         args: [deviceId],
       });
@@ -91,7 +91,7 @@ export class RegistryCache implements DeviceRegistryView {
       for (let i = 0n; i < count; i++) {
         const [curve, x, y, validFrom, validUntil] = await this.client.readContract({
           address: this.address,
-          abi: deviceRegistryAbi,
+          abi: sensorOracleAbi,
           functionName: "getPastKey",
           args: [deviceId, i],
         });

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { startRedis } from "../../testkit/services.js";
+import { startRedis } from "../../testkit/redis.js";
 import { assertDurable } from "./durability.js";
 import { StoreNotDurableError, StoreUnavailableError } from "./errors.js";
 import { MemoryStore } from "./memory-store.js";

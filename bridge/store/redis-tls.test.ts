@@ -1,7 +1,8 @@
 import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFleetCa, type FleetCa } from "../../pki/fleet-ca.js";
-import { type Service, startRedis } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
+import { startRedis } from "../../testkit/redis.js";
 import { RedisStore } from "./redis-store.js";
 import { readingId } from "./types.js";
 

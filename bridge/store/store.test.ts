@@ -1,6 +1,7 @@
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Service, startRedis } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
+import { startRedis } from "../../testkit/redis.js";
 import { MemoryStore } from "./memory-store.js";
 import { RedisStore } from "./redis-store.js";
 import {

@@ -19,10 +19,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bridge, startBridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
 import { MemoryStore } from "../../bridge/store/memory-store.js";
-import { deviceRegistryAbi } from "../../chain/abi.js";
+import { sensorOracleAbi } from "../../chain/abi.js";
 import { deviceNameToId } from "../../protocol/index.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
-import { freePort } from "../../testkit/services.js";
+import { freePort } from "../../testkit/ports.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
 
 const MOSQUITTO = existsSync("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";
@@ -137,7 +137,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     name = (/device ([0-9a-f]{64})/.exec(r.stdout) as RegExpExecArray)[1] as string;
     const onChain = await node.publicClient.readContract({
       address: contracts.registry,
-      abi: deviceRegistryAbi,
+      abi: sensorOracleAbi,
       functionName: "getDevice",
       args: [deviceNameToId(name)],
     });

@@ -3,14 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createWalletClient, type Hex, http, keccak256, publicActions, toBytes } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type Hex, keccak256, toBytes } from "viem";
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deviceRegistryAbi, freezerAlarmAbi, sensorFeedsAbi } from "../../chain/abi.js";
+import { freezerAlarmAbi, sensorFeedsAbi, sensorOracleAbi } from "../../chain/abi.js";
 import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { feedIdOf, readingDigest, signDigest, verifyReadingSignature } from "../../protocol/index.js";
-import { type ChainNode, DEV_KEYS, startHardhatNode } from "../../testkit/chain-node.js";
+import { type ChainNode, startHardhatNode } from "../../testkit/chain-node.js";
 
 const sh = promisify(exec);
 const DOC = readFileSync(new URL("../../docs/DEPLOY.md", import.meta.url), "utf8");
@@ -72,18 +71,14 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
     const registry = addresses()["SensorOracle#SensorOracle"] as Hex; // the registry too
     expect(commands[1]).toContain(`REGISTRY=${registry}`);
 
-    const client = createWalletClient({
-      chain: hardhat,
-      transport: http(url),
-      account: privateKeyToAccount(DEV_KEYS.admin),
-    }).extend(publicActions);
+    const client = node.admin; // the deployer: Hardhat's first development account
     const batches = addresses()["SensorOracle#SensorOracle"] as Hex;
     const params = JSON.parse(paramsBackup);
     const submitterRole = keccak256(toBytes("SUBMITTER_ROLE"));
     expect(
       await client.readContract({
         address: batches,
-        abi: deviceRegistryAbi,
+        abi: sensorOracleAbi,
         functionName: "hasRole",
         args: [submitterRole, params.SensorOracle.submitter],
       }),
@@ -93,7 +88,7 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
     expect(stdout).toContain(`registered ${device.deviceId}`);
     const onChain = await client.readContract({
       address: registry,
-      abi: deviceRegistryAbi,
+      abi: sensorOracleAbi,
       functionName: "getDevice",
       args: [device.deviceId],
     });

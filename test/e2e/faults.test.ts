@@ -7,14 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certificateFingerprint } from "../../bridge/certificates.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
 import { readingId } from "../../bridge/store/types.js";
-import { deviceRegistryAbi, readingBatchesAbi } from "../../chain/abi.js";
+import { sensorOracleAbi } from "../../chain/abi.js";
 import { DeviceAgent } from "../../device-agent/agent.js";
 import { SoftwareSigner } from "../../device-agent/signer.js";
 import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { Curve, feedIdOf, splitPublicKey } from "../../protocol/index.js";
 import { type ChainNode, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
 import { writeBridgeConfig } from "../../testkit/infra.js";
-import { freePort, type Service, startMosquitto, startRedis } from "../../testkit/services.js";
+import { mineEvery } from "../../testkit/mining.js";
+import { startMosquitto } from "../../testkit/mosquitto.js";
+import { freePort } from "../../testkit/ports.js";
+import type { Service } from "../../testkit/process.js";
+import { startRedis } from "../../testkit/redis.js";
 import { startTcpProxy, type TcpProxy } from "../../testkit/tcp-proxy.js";
 
 const BRIDGE_CN = "sensor-oracle-bridge";
@@ -112,7 +116,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       const { x, y } = splitPublicKey(d.readingPublicKey);
       const hash = await node.admin.writeContract({
         address: contracts.registry,
-        abi: deviceRegistryAbi,
+        abi: sensorOracleAbi,
         functionName: "register",
         args: [
           d.deviceId,
@@ -126,8 +130,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       await node.admin.waitForTransactionReceipt({ hash });
     }
     // Blocks every second from now on, so a commit waits for its block: time to kill the bridge.
-    await node.publicClient.request({ method: "evm_setAutomine" as never, params: [false] as never });
-    await node.publicClient.request({ method: "evm_setIntervalMining" as never, params: [1000] as never });
+    await mineEvery(node.publicClient, 1000);
     config = writeBridgeConfig(
       dir,
       ca,
@@ -216,7 +219,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       expect(sent.every((id) => perId.get(id) === 1)).toBe(true);
       const events = await node.publicClient.getContractEvents({
         address: contracts.batches,
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         eventName: "BatchCommitted",
         fromBlock: 0n,
       });

@@ -9,14 +9,14 @@ import { type Bridge, startBridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
 import { toReading } from "../../bridge/ingest.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
-import { coldChainMonitorAbi, readingBatchesAbi } from "../../chain/abi.js";
+import { coldChainMonitorAbi, sensorOracleAbi } from "../../chain/abi.js";
 import { DeviceAgent } from "../../device-agent/agent.js";
 import { SoftwareSigner } from "../../device-agent/signer.js";
 import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { encodeReadingMessage, readingsTopic } from "../../protocol/index.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
-import type { Service } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
 
 const _BRIDGE_CN = "sensor-oracle-bridge";
@@ -122,7 +122,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
       expect(r.status).toBe("committed");
       const root = await stack.publicClient.readContract({
         address: stack.contracts.batches,
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         functionName: "verifyReading",
         args: [toReading(r.reading), r.signature, r.proof as Hex[]],
       });
@@ -172,14 +172,14 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     await expect(
       stack.publicClient.readContract({
         address: stack.contracts.batches,
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         functionName: "verifyReading",
         args: [changed, r.signature, r.proof as Hex[]],
       }),
     ).rejects.toThrow(/ReadingBatchesUnknownBatch/);
     const ok = await stack.publicClient.readContract({
       address: stack.contracts.batches,
-      abi: readingBatchesAbi,
+      abi: sensorOracleAbi,
       functionName: "tryVerifyReading",
       args: [changed, r.signature, r.proof as Hex[]],
     });
@@ -317,7 +317,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(latest.reading.value).toBe("777");
     const root = await stack.publicClient.readContract({
       address: stack.contracts.batches,
-      abi: readingBatchesAbi,
+      abi: sensorOracleAbi,
       functionName: "verifyReading",
       args: [toReading(latest.reading), latest.signature, latest.proof as Hex[]],
     });
@@ -348,7 +348,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
       stack.publicClient
         .readContract({
           address: stack.contracts.batches,
-          abi: readingBatchesAbi,
+          abi: sensorOracleAbi,
           functionName: "getBatch",
           args: [root],
         })
@@ -366,7 +366,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(again.batch?.root).toBe(root);
     const verified = await stack.publicClient.readContract({
       address: stack.contracts.batches,
-      abi: readingBatchesAbi,
+      abi: sensorOracleAbi,
       functionName: "verifyReading",
       args: [toReading(again.reading), again.signature, again.proof as Hex[]],
     });

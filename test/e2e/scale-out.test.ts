@@ -5,13 +5,13 @@ import { type Bridge, startBridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
 import { readingId } from "../../bridge/store/types.js";
-import { readingBatchesAbi } from "../../chain/abi.js";
+import { sensorOracleAbi } from "../../chain/abi.js";
 import { DeviceAgent } from "../../device-agent/agent.js";
 import { SoftwareSigner } from "../../device-agent/signer.js";
 import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
-import type { Service } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
 
 const _BRIDGE_CN = "sensor-oracle-bridge";
@@ -110,7 +110,7 @@ describe("two bridges sharing one Mosquitto (MQTT 5 shared subscription) and one
       for (const id of batch?.ids ?? []) seen.set(id, (seen.get(id) ?? 0) + 1);
       const onChain = await stack.publicClient.readContract({
         address: stack.contracts.batches,
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         functionName: "getBatch",
         args: [root],
       });

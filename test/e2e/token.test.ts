@@ -14,7 +14,7 @@ import {
 } from "../../bridge/certificates.js";
 import { toReading } from "../../bridge/ingest.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
-import { deviceRegistryAbi, readingBatchesAbi } from "../../chain/abi.js";
+import { sensorOracleAbi } from "../../chain/abi.js";
 import { DeviceAgent } from "../../device-agent/agent.js";
 import { TokenError } from "../../device-agent/errors.js";
 import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
@@ -29,7 +29,7 @@ import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa } from "../../pki/fleet-ca.js";
 import { isHighS, readingDigest, splitPublicKey, verifyReadingSignature } from "../../protocol/index.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
-import type { Service } from "../../testkit/services.js";
+import type { Service } from "../../testkit/process.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
 import type { Stack } from "../../testkit/stack.js";
 
@@ -159,7 +159,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       expect(body.status).toBe("committed");
       await stack.publicClient.readContract({
         address: stack.contracts.batches,
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         functionName: "verifyReading",
         args: [toReading(body.reading as Parameters<typeof toReading>[0]), body.signature, body.proof],
       });
@@ -176,7 +176,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     // reading taken before the revocation time rightly stays valid.
     const hash = await stack.operator.writeContract({
       address: stack.contracts.registry,
-      abi: deviceRegistryAbi,
+      abi: sensorOracleAbi,
       functionName: "revoke",
       args: [d.deviceId, Math.floor(Date.now() / 1000) - 1],
       chain: stack.operator.chain,
@@ -279,7 +279,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     expect(newCert.name).toBe(d.name);
     const hash = await stack.operator.writeContract({
       address: stack.contracts.registry,
-      abi: deviceRegistryAbi,
+      abi: sensorOracleAbi,
       functionName: "rotate",
       args: [
         d.deviceId,
@@ -326,7 +326,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       expect(body.status).toBe("committed");
       const ok = await stack.publicClient.readContract({
         address: stack.contracts.batches,
-        abi: readingBatchesAbi,
+        abi: sensorOracleAbi,
         functionName: "tryVerifyReading",
         args: [toReading(body.reading as Parameters<typeof toReading>[0]), body.signature, body.proof],
       });
