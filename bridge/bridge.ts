@@ -8,7 +8,7 @@ import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
 import { Closers } from "./closers.js";
 import { deviceView } from "./device-view.js";
-import { buildApp } from "./http/app.js";
+import { buildApp, DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/app.js";
 import type { IngestParameters, IngestResult } from "./ingest.js";
 import { startIntake } from "./intake.js";
 import { Metrics } from "./metrics.js";
@@ -29,7 +29,16 @@ export type BridgeParameters = {
    * MQTT 5 (default) subscribes through a shared subscription so several bridges split the load;
    * 4 (MQTT 3.1.1, for brokers such as the demo's embedded aedes) subscribes plainly.
    */
-  mqtt: { url: string; ca: string; cert: string; key: string; clientId?: string; protocolVersion?: 4 | 5 };
+  mqtt: {
+    url: string;
+    ca: string;
+    cert: string;
+    key: string;
+    clientId?: string;
+    protocolVersion?: 4 | 5;
+    /** The bridges' share group: a secret name, the same for all bridges of a fleet (default: guessable). */
+    shareGroup?: string;
+  };
   certificates: FleetCertificates;
   store: ReadingStore;
   publicClient: PublicClient;
@@ -52,6 +61,10 @@ export type BridgeParameters = {
   /** Per-device limit (token bucket); default 20 readings/s with bursts of 40. */
   rateLimit?: { perSecond: number; burst: number };
   http?: { port: number; host?: string };
+  /** Limits against abusive HTTP clients (rate, timeouts, connections); defaults DEFAULT_HTTP_LIMITS. */
+  httpLimits?: Partial<HttpLimits>;
+  /** How far a reading may be dated ahead of this bridge's clock (default MAX_FUTURE_SKEW_SEC, 30 s). */
+  maxFutureSkewSec?: number;
   log: Logger;
   onAccepted?: (r: IngestResult) => void;
   onRejected?: (deviceName: string | null, err: ReadingRejectedError) => void;
@@ -95,6 +108,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
         publicClient: p.publicClient,
       }),
       device: deviceView(p.certificates, registry),
+      limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
     });
     closers.add("HTTP app", () => app.close());
 
@@ -163,10 +177,12 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       domain: { chainId: p.chainId, registry: p.contracts.registry } satisfies ReadingDomain,
       observeVerify: (s: number) => metrics.verifyTime.observe(s),
       ...(p256Pool ? { p256Pool } : {}),
+      ...(p.maxFutureSkewSec !== undefined ? { maxFutureSkewSec: p.maxFutureSkewSec } : {}),
     };
     await startIntake({
       client,
       protocolVersion,
+      ...(p.mqtt.shareGroup ? { shareGroup: p.mqtt.shareGroup } : {}),
       ingest,
       limiter: new DeviceRateLimiter(p.rateLimit?.perSecond ?? 20, p.rateLimit?.burst ?? 40),
       metrics,

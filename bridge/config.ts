@@ -1,16 +1,28 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Hex, isAddress, isHex } from "viem";
+import { MAX_FUTURE_SKEW_SEC, SHARE_GROUP } from "../protocol/index.js";
 import { ConfigError } from "./errors.js";
 
 /** The bridge's configuration, after validation. Secrets are read from files, never from here. */
 export type BridgeConfig = {
-  mqtt: { url: string; caFile: string; certFile: string; keyFile: string; protocolVersion: 4 | 5 };
-  redis: { url: string; prefix: string };
+  mqtt: {
+    url: string;
+    caFile: string;
+    certFile: string;
+    keyFile: string;
+    protocolVersion: 4 | 5;
+    /** The bridges' MQTT 5 share group: a secret name, the same for every bridge of the fleet. */
+    shareGroup?: string;
+  };
+  /** `tls`: Redis over TLS with a client certificate (redis-server tls-auth-clients yes). */
+  redis: { url: string; prefix: string; tls?: { caFile: string; certFile: string; keyFile: string } };
   chain: { rpcUrl: string; chainId: number; registry: Hex; batches: Hex; submitterKeyFile: string };
   fleet: { caFile: string; certificatesDir: string; crlFile?: string };
   batch: { intervalMs: number; maxSize: number };
-  http: { host: string; port: number };
+  http: { host: string; port: number; requestsPerMinute: number; maxConnections: number };
+  /** How far ahead of this bridge's clock a reading may be dated (seconds). */
+  maxFutureSkewSec: number;
   rateLimit: { perSecond: number; burst: number };
   /** Push feeds: the SensorFeeds contract and a JSON file of [{ feedId, deviationBps, heartbeatSec }]. */
   push?: { feedsContract?: Hex; feedsFile?: string };
@@ -32,8 +44,12 @@ const SPECS: Spec[] = [
   { key: "mqtt.certFile", env: "SO_MQTT_CERT_FILE", kind: "file" },
   { key: "mqtt.keyFile", env: "SO_MQTT_KEY_FILE", kind: "file" },
   { key: "mqtt.protocolVersion", env: "SO_MQTT_PROTOCOL_VERSION", kind: "int", def: 5, values: ["4", "5"] },
+  { key: "mqtt.shareGroup", env: "SO_MQTT_SHARE_GROUP", kind: "string", optional: true },
   { key: "redis.url", env: "SO_REDIS_URL", kind: "url" },
   { key: "redis.prefix", env: "SO_REDIS_PREFIX", kind: "string", def: "so" },
+  { key: "redis.tls.caFile", env: "SO_REDIS_TLS_CA_FILE", kind: "file", optional: true },
+  { key: "redis.tls.certFile", env: "SO_REDIS_TLS_CERT_FILE", kind: "file", optional: true },
+  { key: "redis.tls.keyFile", env: "SO_REDIS_TLS_KEY_FILE", kind: "file", optional: true },
   { key: "chain.rpcUrl", env: "SO_CHAIN_RPC_URL", kind: "url" },
   { key: "chain.chainId", env: "SO_CHAIN_ID", kind: "int" },
   // ReadingBatches is the registry too (contracts/ReadingBatches.sol): registry defaults to batches.
@@ -47,6 +63,9 @@ const SPECS: Spec[] = [
   { key: "batch.maxSize", env: "SO_BATCH_MAX_SIZE", kind: "int", def: 1024 },
   { key: "http.host", env: "SO_HTTP_HOST", kind: "string", def: "127.0.0.1" },
   { key: "http.port", env: "SO_HTTP_PORT", kind: "int", def: 8080 },
+  { key: "http.requestsPerMinute", env: "SO_HTTP_REQUESTS_PER_MINUTE", kind: "int", def: 600 },
+  { key: "http.maxConnections", env: "SO_HTTP_MAX_CONNECTIONS", kind: "int", def: 256 },
+  { key: "maxFutureSkewSec", env: "SO_MAX_FUTURE_SKEW_SEC", kind: "int", def: MAX_FUTURE_SKEW_SEC },
   { key: "rateLimit.perSecond", env: "SO_RATE_LIMIT_PER_SECOND", kind: "int", def: 20 },
   { key: "rateLimit.burst", env: "SO_RATE_LIMIT_BURST", kind: "int", def: 40 },
   { key: "push.feedsContract", env: "SO_PUSH_FEEDS_CONTRACT", kind: "address", optional: true },
@@ -153,6 +172,14 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   const chain = out.chain as { registry?: string; batches: string };
   chain.registry ??= chain.batches;
+  const mqtt = out.mqtt as { shareGroup?: string };
+  if (mqtt.shareGroup !== undefined && !SHARE_GROUP.test(mqtt.shareGroup))
+    throw new ConfigError("mqtt.shareGroup", "must be 1 to 64 of A-Z a-z 0-9 _ -");
+  const tls = (out.redis as { tls?: Record<string, string> }).tls;
+  if (tls && !(tls.caFile && tls.certFile && tls.keyFile)) {
+    const missing = ["caFile", "certFile", "keyFile"].find((k) => !tls[k]);
+    throw new ConfigError(`redis.tls.${missing}`, "is required when redis.tls is set");
+  }
   const push = out.push as { feedsContract?: string; feedsFile?: string } | undefined;
   if (push && !!push.feedsContract !== !!push.feedsFile) {
     throw new ConfigError(

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import {
   ALL_READINGS,
   acksTopic,
-  BRIDGE_SUBSCRIPTION,
+  bridgeSubscription,
   deviceNameFromTopic,
   encodeAck,
   peekSequence,
@@ -19,6 +19,8 @@ export type IntakeParameters = {
   client: MqttClient;
   /** MQTT 5 subscribes through the shared subscription; 4 (MQTT 3.1.1) plainly. */
   protocolVersion: 4 | 5;
+  /** The bridges' MQTT 5 share group (a secret name: a device that knows it can join the group). */
+  shareGroup?: string;
   ingest: IngestParameters;
   limiter: DeviceRateLimiter;
   metrics: Metrics;
@@ -121,7 +123,8 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
     if (inFlight < p.maxInFlight) done();
     else held.push(() => done());
   };
-  await client.subscribeAsync(p.protocolVersion === 5 ? BRIDGE_SUBSCRIPTION : ALL_READINGS, { qos: 1 });
+  const topic = p.protocolVersion === 5 ? bridgeSubscription(p.shareGroup) : ALL_READINGS;
+  await client.subscribeAsync(topic, { qos: 1 });
 }
 
 /** At most one `rate_limited` answer per device in this time. */

@@ -3,21 +3,40 @@ import type { ReadingStore } from "./store/types.js";
 
 export type ReadyCheck = { ok: boolean; checks: Record<string, boolean> };
 
-/** Whether the bridge can work: MQTT connected, the store (Redis) and the chain reachable. */
+/** How long /readyz waits for Redis or the chain before it counts them as unreachable. */
+export const READY_PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Whether the bridge can work: MQTT connected, the store (Redis) and the chain reachable. Each
+ * probe counts as failed after `timeoutMs`: a Redis that is down holds commands in its client's
+ * offline queue, and /readyz must answer (503) rather than hang.
+ */
 export function readinessCheck(p: {
   mqttConnected: () => boolean;
   store: ReadingStore;
   publicClient: PublicClient;
+  timeoutMs?: number;
 }): () => Promise<ReadyCheck> {
-  const reachable = (probe: Promise<unknown>) =>
-    probe.then(
+  const timeoutMs = p.timeoutMs ?? READY_PROBE_TIMEOUT_MS;
+  const reachable = async (probe: () => Promise<unknown>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const answered = probe().then(
       () => true,
       () => false,
     );
+    try {
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return async () => {
     const [redis, chain] = await Promise.all([
-      reachable(p.store.queueDepth()),
-      reachable(p.publicClient.getBlockNumber()),
+      reachable(() => p.store.queueDepth()),
+      reachable(() => p.publicClient.getBlockNumber()),
     ]);
     const checks = { mqtt: p.mqttConnected(), redis, chain };
     return { ok: Object.values(checks).every(Boolean), checks };

@@ -1,27 +1,32 @@
 // The bridge as a service: node bridge/server.ts <config.json>  (or SO_CONFIG=<file>; SO_* variables override).
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { pino } from "pino";
-import { createPublicClient, createWalletClient, defineChain, http, type PublicClient } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { createChainClients } from "../chain/clients.js";
 import { startBridge } from "./bridge.js";
 import { FleetCertificates } from "./certificates.js";
-import { loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
+import { type BridgeConfig, loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { createRedactor, type Redactor } from "./log/redact.js";
+import { assertDurable } from "./store/durability.js";
 import { RedisStore } from "./store/redis-store.js";
+
+let redact: Redactor = (text) => text;
 
 async function main(): Promise<void> {
   const config = loadConfig(process.argv[2] ?? process.env.SO_CONFIG);
-  const log = pino({ level: config.logLevel });
-  const chain = defineChain({
-    id: config.chain.chainId,
-    name: `chain-${config.chain.chainId}`,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [config.chain.rpcUrl] } },
+  // The RPC URL (API keys in its path or query) and the Redis URL (a password) never reach the
+  // log: viem and ioredis put the URL they called into their error messages.
+  redact = createRedactor([config.chain.rpcUrl, config.redis.url]);
+  const log = pino({ level: config.logLevel, hooks: { streamWrite: (line) => redact(line) } });
+  warnIfReadableByOthers(config.chain.submitterKeyFile, "chain.submitterKeyFile", log);
+  warnIfReadableByOthers(config.mqtt.keyFile, "mqtt.keyFile", log);
+  const { publicClient, walletClient } = createChainClients({
+    chainId: config.chain.chainId,
+    rpcUrl: config.chain.rpcUrl,
+    privateKey: readPrivateKey(config.chain.submitterKeyFile),
+    pollingInterval: 500,
+    retryCount: 3,
   });
-  const transport = http(config.chain.rpcUrl, { retryCount: 3 });
-  const publicClient = createPublicClient({ chain, transport, pollingInterval: 500 }) as PublicClient;
-  const account = privateKeyToAccount(readPrivateKey(config.chain.submitterKeyFile));
-  const walletClient = createWalletClient({ chain, transport, account });
   const certificates = new FleetCertificates(readFileSync(config.fleet.caFile, "utf8"));
   const enrolled = certificates.loadDirectory(config.fleet.certificatesDir);
   // Enrolments and rotations add certificates to the folder: pick them up without a restart.
@@ -36,7 +41,17 @@ async function main(): Promise<void> {
   const stopCrl = config.fleet.crlFile
     ? certificates.followCrlFile(config.fleet.crlFile, (err) => log.error({ err }, "CRL not loaded"))
     : () => {};
-  const store = new RedisStore({ url: config.redis.url, prefix: config.redis.prefix });
+  const store = new RedisStore({
+    url: config.redis.url,
+    prefix: config.redis.prefix,
+    ...redisTls(config),
+    onError: (err) => log.warn({ err }, "Redis connection error; retrying"),
+  });
+  // A "queued" ack must mean the reading survives: refuse a Redis that would lose it.
+  const durability = await store.checkDurability();
+  for (const c of durability.checks.filter((x) => x.status === "warn" || x.status === "unknown"))
+    log.warn({ setting: c.setting, value: c.value, fix: c.fix }, "Redis durability");
+  assertDurable(durability);
   const bridge = await startBridge({
     mqtt: {
       url: config.mqtt.url,
@@ -44,6 +59,7 @@ async function main(): Promise<void> {
       cert: readFileSync(config.mqtt.certFile, "utf8"),
       key: readFileSync(config.mqtt.keyFile, "utf8"),
       protocolVersion: config.mqtt.protocolVersion,
+      ...(config.mqtt.shareGroup ? { shareGroup: config.mqtt.shareGroup } : {}),
     },
     certificates,
     store,
@@ -54,19 +70,29 @@ async function main(): Promise<void> {
     batchIntervalMs: config.batch.intervalMs,
     maxBatchSize: config.batch.maxSize,
     rateLimit: config.rateLimit,
+    maxFutureSkewSec: config.maxFutureSkewSec,
     ...(config.push?.feedsContract && config.push.feedsFile
       ? { push: { address: config.push.feedsContract, feeds: readPushedFeeds(config.push.feedsFile) } }
       : {}),
     http: { host: config.http.host, port: config.http.port },
+    httpLimits: {
+      requestsPerMinute: config.http.requestsPerMinute,
+      maxConnections: config.http.maxConnections,
+    },
     log,
   });
+  if (config.mqtt.protocolVersion === 5 && !config.mqtt.shareGroup)
+    log.warn(
+      "mqtt.shareGroup not set: the bridges' share group has its default name, which a device could join (docs/OPERATIONS.md)",
+    );
   log.info(
     {
       id: bridge.id,
       rpc: redactUrl(config.chain.rpcUrl),
-      submitter: account.address,
+      submitter: walletClient.account.address,
       devices: enrolled,
       http: config.http.port,
+      redis: durability.status,
     },
     "bridge started",
   );
@@ -93,8 +119,23 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
+function redisTls(config: BridgeConfig) {
+  const t = config.redis.tls;
+  if (!t) return {};
+  return {
+    tls: { ca: readFileSync(t.caFile), cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) },
+  };
+}
+
+/** A private key file that others can read is a key others may have: say so at start. */
+function warnIfReadableByOthers(file: string, key: string, log: pino.Logger): void {
+  if ((statSync(file).mode & 0o077) !== 0)
+    log.warn({ setting: key, file }, "key file is readable by others: chmod 600 it");
+}
+
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) console.error(`sensor-oracle bridge: ${err.shortMessage}`);
-  else console.error(`sensor-oracle bridge: ${err instanceof Error ? err.message : String(err)}`);
+  const message =
+    err instanceof ConfigError ? err.shortMessage : err instanceof Error ? err.message : String(err);
+  console.error(redact(`sensor-oracle bridge: ${message}`));
   process.exit(1);
 });

@@ -28,8 +28,20 @@ export const readingsTopic = (deviceName: string) => `${TOPIC_PREFIX}/${deviceNa
 export const acksTopic = (deviceName: string) => `${TOPIC_PREFIX}/${deviceName}/acks`;
 /** Every device's readings topic. */
 export const ALL_READINGS = `${TOPIC_PREFIX}/+/readings`;
+/**
+ * The share group of bridges that configure none. Guessable, so a device could join it and take
+ * its turn of the group's messages (Mosquitto 2.0's acl_file does not check SUBSCRIBE): a fleet
+ * sets a secret group name (`mqtt.shareGroup`; `sensor-oracle broker config` makes one).
+ */
+export const DEFAULT_SHARE_GROUP = "sensor-oracle";
+/** A share group name: what MQTT 5 allows in one (no "/", "+", "#"), kept to a safe alphabet. */
+export const SHARE_GROUP = /^[A-Za-z0-9_-]{1,64}$/;
 /** What bridges subscribe to: an MQTT 5 shared subscription over every device's readings. */
-export const BRIDGE_SUBSCRIPTION = `$share/sensor-oracle/${ALL_READINGS}`;
+export const bridgeSubscription = (shareGroup: string = DEFAULT_SHARE_GROUP) => {
+  if (!SHARE_GROUP.test(shareGroup)) throw new RangeError("share group: 1 to 64 of A-Z a-z 0-9 _ -");
+  return `$share/${shareGroup}/${ALL_READINGS}`;
+};
+export const BRIDGE_SUBSCRIPTION = bridgeSubscription();
 
 const DEVICE_NAME = /^[0-9a-f]{64}$/;
 const READINGS_TOPIC = /^so\/v1\/devices\/([0-9a-f]{64})\/readings$/;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hex } from "viem";
@@ -22,14 +22,19 @@ import { startRedis } from "../../testkit/redis.js";
 import { startTcpProxy, type TcpProxy } from "../../testkit/tcp-proxy.js";
 
 const BRIDGE_CN = "sensor-oracle-bridge";
+const RPC_API_KEY = "so9TestApiKey0123456789abcdef";
 const PER_DEVICE = 40;
 
-/** A bridge process (bridge/server.ts), its log lines as they come. */
-function spawnBridge(config: string): {
+type BridgeProcess = {
   proc: ChildProcess;
   lines: string[];
   waitFor(re: RegExp, ms?: number): Promise<string>;
-} {
+};
+/** Every bridge process started, for checks over all their logs. */
+const spawned: BridgeProcess[] = [];
+
+/** A bridge process (bridge/server.ts), its log lines as they come. */
+function spawnBridge(config: string): BridgeProcess {
   // Node itself (not npx), so that SIGKILL reaches the bridge and not only a wrapper.
   const proc = spawn(process.execPath, ["--import", "tsx", "bridge/server.ts", config], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -55,7 +60,7 @@ function spawnBridge(config: string): {
   };
   proc.stdout?.on("data", onData);
   proc.stderr?.on("data", onData);
-  return {
+  const handle: BridgeProcess = {
     proc,
     lines,
     waitFor(re, ms = 60_000) {
@@ -76,6 +81,8 @@ function spawnBridge(config: string): {
       });
     },
   };
+  spawned.push(handle);
+  return handle;
 }
 
 describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (AOF)", () => {
@@ -134,7 +141,14 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
     config = writeBridgeConfig(
       dir,
       ca,
-      { bridgeCert, broker, redis: { url: redis.url, prefix: "faults" }, rpcUrl: rpc.url, contracts },
+      // An RPC URL with an API key in its path, as public providers give them: never in a log line.
+      {
+        bridgeCert,
+        broker,
+        redis: { url: redis.url, prefix: "faults" },
+        rpcUrl: `${rpc.url}/v3/${RPC_API_KEY}`,
+        contracts,
+      },
       {
         batch: { intervalMs: 500, maxSize: 16 },
         http: { port: await freePort() },
@@ -267,8 +281,32 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
         expect((await store.getBatch(root as Hex))?.ids.length).toBeGreaterThanOrEqual(n);
       expect(await store.queueDepth()).toBe(0);
       expect(bridge.lines.some((l) => /batch commit failed; will retry/.test(l))).toBe(true);
+      // Every failed RPC call was logged with viem's error, which names the URL: redacted.
+      expect(bridge.lines.some((l) => /HTTP request failed|fetch failed|ECONNREFUSED|socket/i.test(l))).toBe(
+        true,
+      );
+      for (const b of spawned) expect(b.lines.join("\n")).not.toContain(RPC_API_KEY);
     } finally {
       await store.close();
+    }
+  });
+
+  it("refuses to start on a Redis that would lose acknowledged readings, naming the setting", async () => {
+    const volatile = await startRedis({ args: ["--appendonly", "no", "--maxmemory-policy", "allkeys-lru"] });
+    try {
+      const file = join(dir, "volatile.json");
+      const cfg = JSON.parse(readFileSync(config, "utf8"));
+      cfg.redis.url = volatile.url;
+      writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+      const b = spawnBridge(file);
+      const code = await new Promise<number | null>((resolve) => b.proc.once("exit", resolve));
+      expect(code).toBe(1);
+      const line = b.lines.find((l) => /not durable/.test(l)) ?? "";
+      expect(line).toMatch(/appendonly must be yes/);
+      expect(line).toMatch(/maxmemory-policy must be noeviction/);
+      expect(b.lines.some((l) => /bridge started/.test(l))).toBe(false);
+    } finally {
+      await volatile.stop();
     }
   });
 });
