@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mosquittoConfig } from "../pki/mosquitto-config.js";
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -129,8 +130,9 @@ export type MosquittoParameters = {
 };
 
 /**
- * A private Mosquitto with mTLS: require_certificate, use_identity_as_username, and a per-device
- * topic ACL (a device writes only its own readings topic and reads only its own acks topic).
+ * A private Mosquitto with the generated fleet configuration (pki/mosquitto-config.ts): mTLS,
+ * require_certificate, use_identity_as_username, and a per-device topic ACL (a device writes only
+ * its own readings topic and reads only its own acks topic).
  */
 export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
   const port = await freePort();
@@ -143,44 +145,22 @@ export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
     chmodSync(path, 0o644);
     return path;
   };
-  const acl = file(
-    "acl",
-    [
-      `user ${p.bridgeUser}`,
-      "topic read so/v1/devices/+/readings",
-      "topic write so/v1/devices/+/acks",
-      "",
-      "pattern write so/v1/devices/%u/readings",
-      "pattern read so/v1/devices/%u/acks",
-      "",
-    ].join("\n"),
-  );
-  const conf = file(
-    "mosquitto.conf",
-    [
-      "per_listener_settings false",
-      "persistence false",
-      "log_dest stdout",
-      "log_type error",
-      "log_type warning",
-      "log_type notice",
-      `listener ${port} 127.0.0.1`,
-      `cafile ${file("ca.pem", p.caPem)}`,
-      `certfile ${file("server.pem", p.serverCertPem)}`,
-      `keyfile ${file("server.key", p.serverKeyPem)}`,
-      ...(p.crlPem ? [`crlfile ${file("crl.pem", p.crlPem)}`] : []),
-      "require_certificate true",
-      // A bridge that falls behind must not lose readings at the broker (default: 1000 queued).
-      "max_queued_messages 1000000",
-      // QoS 1 messages in flight to one client (default 20): the bridge's throughput is capped at
-      // this many per round trip.
-      "max_inflight_messages 1000",
-      "use_identity_as_username true",
-      "tls_version tlsv1.3",
-      `acl_file ${acl}`,
-      "",
-    ].join("\n"),
-  );
+  // The configuration users get from `sensor-oracle broker config`, bound to 127.0.0.1, logging to stdout.
+  const { conf: confText, acl: aclText } = mosquittoConfig({
+    port,
+    bindAddress: "127.0.0.1",
+    files: {
+      cafile: file("ca.pem", p.caPem),
+      certfile: file("server.pem", p.serverCertPem),
+      keyfile: file("server.key", p.serverKeyPem),
+      ...(p.crlPem ? { crlfile: file("crl.pem", p.crlPem) } : {}),
+      aclFile: join(dir, "acl"),
+    },
+    bridgeUsers: [p.bridgeUser],
+    logToStdout: true,
+  });
+  file("acl", aclText);
+  const conf = file("mosquitto.conf", confText);
   const { proc, log } = run(MOSQUITTO, ["-c", conf]);
   await waitForPort(port, proc, log);
   return {

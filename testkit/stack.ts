@@ -9,10 +9,10 @@ import {
   toBytes,
   type WalletClient,
 } from "viem";
-import { certificateFingerprint } from "../bridge/certificates.js";
 import { deviceRegistryAbi, readingBatchesAbi } from "../chain/abi.js";
+import { registerDevice as registerFleetDevice } from "../fleet/registry-admin.js";
 import type { FleetCa, IssuedDevice } from "../pki/fleet-ca.js";
-import { Curve, type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../protocol/index.js";
+import { type CurveName, deviceIdToName, feedIdOf } from "../protocol/index.js";
 
 export type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 
@@ -98,24 +98,12 @@ export async function registerDevice(
   device: Pick<IssuedDevice, "curve" | "deviceId" | "certPem" | "readingPublicKey">,
   validFrom?: number,
 ): Promise<Hex> {
-  const { x, y } = splitPublicKey(device.readingPublicKey);
-  const hash = await stack.operator.writeContract({
-    address: stack.contracts.registry,
-    abi: deviceRegistryAbi,
-    functionName: "register",
-    args: [
-      device.deviceId,
-      Curve[device.curve],
-      x,
-      y,
-      certificateFingerprint(device.certPem),
-      validFrom ?? Math.floor(Date.now() / 1000) - 3600,
-    ],
-    chain: stack.operator.chain,
-    account: stack.operator.account,
-  });
-  await stack.publicClient.waitForTransactionReceipt({ hash });
-  return hash;
+  const writer = {
+    wallet: stack.operator,
+    publicClient: stack.publicClient,
+    registry: stack.contracts.registry,
+  };
+  return (await registerFleetDevice(writer, device, validFrom ?? Math.floor(Date.now() / 1000) - 3600)).hash;
 }
 
 /** Issue a certificate and register the device: what enrolment does, with a software key. */
