@@ -27,6 +27,28 @@ describe("the generated Mosquitto configuration", () => {
         "acl_file /etc/so/acl",
       ]),
     );
+  });
+
+  it("binds client ids to certificate CNs and bounds message size, connections and keepalive", () => {
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        "use_username_as_clientid true",
+        "message_size_limit 4096",
+        "max_connections 10000",
+        "max_keepalive 120",
+      ]),
+    );
+    const sized = mosquittoConfig({
+      port: 1,
+      files,
+      bridgeUsers: [],
+      messageSizeLimit: 2048,
+      maxConnections: 50,
+      maxKeepalive: 30,
+    }).conf.split("\n");
+    expect(sized).toEqual(
+      expect.arrayContaining(["message_size_limit 2048", "max_connections 50", "max_keepalive 30"]),
+    );
     expect(lines.filter((l) => l.startsWith("listener "))).toHaveLength(1);
   });
 

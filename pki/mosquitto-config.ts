@@ -2,7 +2,10 @@
  * The Mosquitto configuration and topic ACL for a fleet broker: mTLS with the fleet CA and its
  * CRL, the certificate's CN as the username, and a per-device topic ACL (a device writes only its
  * own readings topic and reads only its own acks topic; each bridge reads every device's readings
- * and writes every device's acks). A pure function: the caller writes the texts to files.
+ * and writes every device's acks). The client id is the certificate's CN, so no client can take
+ * another's id (a bridge's included: each bridge process needs a certificate of its own). Payloads
+ * above a few KiB are dropped, and connections and keepalives are bounded (docs/OPERATIONS.md,
+ * "Broker"). A pure function: the caller writes the texts to files.
  */
 
 export type MosquittoConfigParameters = {
@@ -15,7 +18,23 @@ export type MosquittoConfigParameters = {
   bridgeUsers: string[];
   /** Log errors, warnings and notices to stdout (for a broker run under a test or a supervisor). */
   logToStdout?: boolean;
+  /** Largest publish payload the broker accepts, in bytes (MESSAGE_SIZE_LIMIT by default). */
+  messageSizeLimit?: number;
+  /** Most clients connected to the listener at once (MAX_CONNECTIONS by default). */
+  maxConnections?: number;
+  /** Longest keepalive a client may use, in seconds (MAX_KEEPALIVE by default). */
+  maxKeepalive?: number;
 };
+
+/**
+ * A reading's payload is at most 1024 bytes (the bridge refuses more); 4 KiB leaves room and keeps
+ * a client from making the broker hold or forward megabyte messages.
+ */
+export const MESSAGE_SIZE_LIMIT = 4096;
+/** Devices and bridges on one listener; raise it with the fleet (and the broker's open-file limit). */
+export const MAX_CONNECTIONS = 10_000;
+/** A client silent for 1.5 x this many seconds is disconnected (MQTT v5 clients are told to ping sooner). */
+export const MAX_KEEPALIVE = 120;
 
 export type MosquittoConfigFiles = { conf: string; acl: string };
 
@@ -45,6 +64,10 @@ export function mosquittoConfig(p: MosquittoConfigParameters): MosquittoConfigFi
     ...(p.files.crlfile ? [`crlfile ${p.files.crlfile}`] : []),
     "require_certificate true",
     "use_identity_as_username true",
+    // The client id becomes the username, the CN: a device cannot connect with a bridge's (or
+    // another device's) client id and so take over its session.
+    "use_username_as_clientid true",
+    `max_connections ${p.maxConnections ?? MAX_CONNECTIONS}`,
     "tls_version tlsv1.3",
     `acl_file ${p.files.aclFile}`,
     // A bridge that falls behind must not lose readings at the broker (default: 1000 queued).
@@ -52,6 +75,9 @@ export function mosquittoConfig(p: MosquittoConfigParameters): MosquittoConfigFi
     // QoS 1 messages in flight to one client (default 20): the bridge's throughput is capped at
     // this many per round trip.
     "max_inflight_messages 1000",
+    // Larger publishes are not forwarded (the QoS flow still completes; MQTT v5 gets an error code).
+    `message_size_limit ${p.messageSizeLimit ?? MESSAGE_SIZE_LIMIT}`,
+    `max_keepalive ${p.maxKeepalive ?? MAX_KEEPALIVE}`,
     "",
   ].join("\n");
   return { conf, acl };

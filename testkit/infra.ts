@@ -9,27 +9,38 @@ import { deployStack, type Stack } from "./stack.js";
 
 export const BRIDGE_CN = "sensor-oracle-bridge";
 
-export type TestInfra = { bridgeCert: IssuedCertificate; redis: Service; broker: Service; stack: Stack };
+export type TestInfra = {
+  bridgeCert: IssuedCertificate;
+  /** One client certificate per bridge (`bridges`), each with its own CN: the broker binds client ids to CNs. */
+  bridgeCerts: IssuedCertificate[];
+  redis: Service;
+  broker: Service;
+  stack: Stack;
+};
 
 /**
  * What most end-to-end tests and benchmarks stand on: for a fleet CA, a private Redis, a private
  * Mosquitto with mTLS and the per-device ACL, the contracts on Hardhat's in-process chain, and a
  * client certificate for the bridge. Started in parallel; each part stops on its own.
  */
-export async function startTestInfra(ca: FleetCa): Promise<TestInfra> {
+export async function startTestInfra(ca: FleetCa, opts: { bridges?: number } = {}): Promise<TestInfra> {
   const server = await ca.issueServer({ commonName: "localhost" });
-  const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+  const bridgeCns = Array.from({ length: opts.bridges ?? 1 }, (_, i) =>
+    i ? `${BRIDGE_CN}-${i + 1}` : BRIDGE_CN,
+  );
+  const bridgeCerts = await Promise.all(bridgeCns.map((commonName) => ca.issueClient({ commonName })));
+  const bridgeCert = bridgeCerts[0] as IssuedCertificate;
   const [redis, broker, stack] = await Promise.all([
     startRedis(),
     startMosquitto({
       caPem: ca.certPem,
       serverCertPem: server.certPem,
       serverKeyPem: server.keyPem,
-      bridgeUser: BRIDGE_CN,
+      bridgeUser: bridgeCns,
     }),
     deployStack(),
   ]);
-  return { bridgeCert, redis, broker, stack };
+  return { bridgeCert, bridgeCerts, redis, broker, stack };
 }
 
 /**

@@ -123,8 +123,8 @@ export type MosquittoParameters = {
   caPem: string;
   serverCertPem: string;
   serverKeyPem: string;
-  /** CN of the bridge's client certificate: may read every device's readings and write acks. */
-  bridgeUser: string;
+  /** CN of each bridge's client certificate: may read every device's readings and write acks. */
+  bridgeUser: string | string[];
   /** The fleet CRL (Mosquitto's crlfile): revoked certificates are refused at the handshake. */
   crlPem?: string;
 };
@@ -156,7 +156,7 @@ export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
       ...(p.crlPem ? { crlfile: file("crl.pem", p.crlPem) } : {}),
       aclFile: join(dir, "acl"),
     },
-    bridgeUsers: [p.bridgeUser],
+    bridgeUsers: [p.bridgeUser].flat(),
     logToStdout: true,
   });
   file("acl", aclText);
