@@ -42,17 +42,19 @@ async function send(
   return { hash, blockNumber: receipt.blockNumber };
 }
 
+/** The key arguments register and rotate share: id, curve, key coordinates, certificate fingerprint. */
+function keyArgs(device: RegisteredDevice) {
+  const { x, y } = splitPublicKey(device.readingPublicKey);
+  return [device.deviceId, Curve[device.curve], x, y, certificateFingerprint(device.certPem)] as const;
+}
+
 /** Register a device: its readings are accepted from `validFrom` (unix seconds). */
 export function registerDevice(
   w: RegistryWriter,
   device: RegisteredDevice,
   validFrom: number,
 ): Promise<RegistryReceipt> {
-  const { x, y } = splitPublicKey(device.readingPublicKey);
-  return send(w, "Registration", {
-    functionName: "register",
-    args: [device.deviceId, Curve[device.curve], x, y, certificateFingerprint(device.certPem), validFrom],
-  });
+  return send(w, "Registration", { functionName: "register", args: [...keyArgs(device), validFrom] });
 }
 
 /** Give a device a new reading key and certificate, in force from `at` (unix seconds). */
@@ -61,11 +63,7 @@ export function rotateDevice(
   device: RegisteredDevice,
   at: number,
 ): Promise<RegistryReceipt> {
-  const { x, y } = splitPublicKey(device.readingPublicKey);
-  return send(w, "Rotation", {
-    functionName: "rotate",
-    args: [device.deviceId, Curve[device.curve], x, y, certificateFingerprint(device.certPem), at],
-  });
+  return send(w, "Rotation", { functionName: "rotate", args: [...keyArgs(device), at] });
 }
 
 /** Revoke a device: its readings signed from `since` (unix seconds) are refused. */

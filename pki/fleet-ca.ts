@@ -18,6 +18,13 @@ import {
 } from "./certificate-profile.js";
 import { crypto, EC, generateP256, rawPublic, SIGN, secretScalar } from "./crypto.js";
 import { reviewDeviceCsr } from "./csr-review.js";
+import type {
+  IssueDeviceFromCsrParameters,
+  IssueDeviceParameters,
+  IssuedCertificate,
+  IssuedDevice,
+  IssuedDeviceFromCsr,
+} from "./issued.js";
 import { importPrivateKeyPem, privateKeyPem } from "./pem.js";
 
 /**
@@ -25,43 +32,14 @@ import { importPrivateKeyPem, privateKeyPem } from "./pem.js";
  * certificate, bridge client certificates and device certificates, and a CRL.
  */
 
-export type IssuedCertificate = { certPem: string; keyPem: string };
-
-export type IssueDeviceFromCsrParameters = {
-  curve: CurveName;
-  /** The device id to certify (a rotation keeps the old one); derived from the reading key when absent. */
-  deviceId?: `0x${string}`;
-  notBefore?: Date;
-  notAfter?: Date;
-};
-
-export type IssuedDeviceFromCsr = IssuedDeviceCertificate & {
-  readingPublicKey: Uint8Array;
-  tlsPublicKey: Uint8Array;
-};
-
-export type IssuedDeviceCertificate = {
-  curve: CurveName;
-  deviceId: `0x${string}`;
-  name: string;
-  certPem: string;
-};
-
-export type IssueDeviceParameters = {
-  curve: CurveName;
-  /** Software reading key for secp256k1 devices (32-byte secret); generated when absent. */
-  readingSecretKey?: Uint8Array;
-  notBefore?: Date;
-  notAfter?: Date;
-};
-
-export type IssuedDevice = IssuedCertificate & {
-  curve: CurveName;
-  deviceId: `0x${string}`;
-  name: string;
-  readingSecretKey: Uint8Array;
-  readingPublicKey: Uint8Array;
-};
+export type {
+  IssueDeviceFromCsrParameters,
+  IssueDeviceParameters,
+  IssuedCertificate,
+  IssuedDevice,
+  IssuedDeviceCertificate,
+  IssuedDeviceFromCsr,
+} from "./issued.js";
 
 type Revocation = { serialNumber: string; revocationDate: Date };
 
