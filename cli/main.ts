@@ -15,7 +15,7 @@ const USAGE = `usage: sensor-oracle <command> [options]
 
   ca init        --dir <fleet> [--name <fleet name>] [--rpc-url <url> --chain-id <n> --registry <0x..> --operator-key-file <file>]
                  [--bridge-url <http://bridge:port>]
-  broker config  --dir <fleet> --port <port> [--host <name>] [--bridge-cn <cn>]
+  broker config  --dir <fleet> --port <port> [--host <name>] [--bridge-cn <cn>[,<cn>...]]
   device enroll  --dir <fleet> --curve p256|secp256k1 --label <key label>
                  --module <pkcs11 .so> --token-label <label> --pin-file <file>
   device enroll  --dir <fleet> --curve p256|secp256k1 --software   (development: keys in files)

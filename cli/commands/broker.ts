@@ -12,12 +12,17 @@ export async function brokerConfig(argv: string[]): Promise<string> {
   readFleet(dir);
   const ca = await loadFleetCa(join(dir, "ca"));
   const host = v.host ?? "localhost";
-  const bridgeCn = v["bridge-cn"] ?? "sensor-oracle-bridge";
+  // One CN per bridge process (the broker makes the CN the client id): --bridge-cn a,b,c.
+  const bridgeCns = (v["bridge-cn"] ?? "sensor-oracle-bridge").split(",").filter(Boolean);
+  const bridgeCn = bridgeCns[0] ?? "sensor-oracle-bridge";
   const out = join(dir, "broker");
   mkdirSync(out, { recursive: true });
   progress(`issuing the broker's certificate for ${host} and the bridge's client certificate (${bridgeCn})`);
   const server = await ca.issueServer({ commonName: host, dnsNames: [host, "localhost"] });
   const bridge = await ca.issueClient({ commonName: bridgeCn });
+  const moreBridges = await Promise.all(
+    bridgeCns.slice(1).map((commonName) => ca.issueClient({ commonName })),
+  );
   const put = (name: string, body: string, mode = 0o644) => {
     writeFileSync(join(out, name), body, { mode });
     return join(out, name);
@@ -27,6 +32,10 @@ export async function brokerConfig(argv: string[]): Promise<string> {
   put("server.key", server.keyPem, 0o644);
   put("bridge.pem", bridge.certPem);
   put("bridge.key", bridge.keyPem, 0o600);
+  bridgeCns.slice(1).forEach((cn, i) => {
+    put(`bridge-${cn}.pem`, (moreBridges[i] as typeof bridge).certPem);
+    put(`bridge-${cn}.key`, (moreBridges[i] as typeof bridge).keyPem, 0o600);
+  });
   put("ca-chain.pem", ca.certPem);
   put("crl.pem", await ca.crlPem());
   const { conf, acl } = mosquittoConfig({
@@ -38,7 +47,7 @@ export async function brokerConfig(argv: string[]): Promise<string> {
       crlfile: join(dir, "ca", FLEET_CA_FILES.crl),
       aclFile: join(out, "acl"),
     },
-    bridgeUsers: [bridgeCn],
+    bridgeUsers: bridgeCns,
   });
   put("acl", acl);
   put("mosquitto.conf", conf);
