@@ -59,6 +59,10 @@ export class DeviceAgent {
       p.sequenceFile && existsSync(p.sequenceFile) ? BigInt(readFileSync(p.sequenceFile, "utf8").trim()) : 0n;
   }
 
+  get deviceName(): string {
+    return this.p.deviceName;
+  }
+
   get buffered(): number {
     return this.buffer.size;
   }
@@ -73,8 +77,8 @@ export class DeviceAgent {
     this.client = await mqtt.connectAsync(url, {
       protocolVersion,
       ...identity,
-      // Clean sessions with our own buffer: a per-instance id avoids session takeover between two
-      // agents of one device (the broker would disconnect one, which would reconnect, and so on).
+      // Clean sessions with our own buffer. The fleet broker replaces the id with the certificate's
+      // CN (use_username_as_clientid): one connection per device, a second one takes the session.
       clientId: `device-${this.p.deviceName.slice(0, 16)}-${randomBytes(4).toString("hex")}`,
       rejectUnauthorized: true,
       reconnectPeriod: 1000,

@@ -1,8 +1,9 @@
+import { X509Certificate } from "node:crypto";
 import { createDeviceCsr, tokenCsrKey } from "../device-agent/csr.js";
 import type { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import type { FleetCa, IssuedDeviceFromCsr } from "../pki/fleet-ca.js";
 import { type CurveName, deviceIdToName, SensorOracleError } from "../protocol/index.js";
-import { registerDevice, type Stack } from "../testkit/stack.js";
+import { type RegistryWriter, registerDevice } from "./registry-admin.js";
 
 export type TokenDevice = IssuedDeviceFromCsr & {
   /** Label of the key that signs readings. */
@@ -61,11 +62,17 @@ export async function enrollTokenDevice(p: {
   curve: CurveName;
   label: string;
   ca: FleetCa;
-  stack?: Stack;
+  /** Register the device on-chain with this writer (not registered when absent). */
+  registry?: RegistryWriter;
+  /** When the registry accepts its readings from (unix seconds); the certificate's start by default. */
+  validFrom?: number;
   notAfter?: Date;
 }): Promise<TokenDevice> {
   const { readingPublicKey, tlsLabel } = generateDeviceKeys(p.token, p.curve, p.label);
   const cert = await certifyTokenKeys({ ...p, readingPublicKey, tlsLabel });
-  if (p.stack) await registerDevice(p.stack, cert);
+  if (p.registry) {
+    const from = p.validFrom ?? Math.floor(new X509Certificate(cert.certPem).validFromDate.getTime() / 1000);
+    await registerDevice(p.registry, cert, from);
+  }
   return { ...cert, readingLabel: p.label, tlsLabel };
 }

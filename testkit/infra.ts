@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Hex } from "viem";
@@ -11,40 +12,60 @@ import { deployStack, type Stack } from "./stack.js";
 
 export const BRIDGE_CN = "sensor-oracle-bridge";
 
-export type TestInfra = { bridgeCert: IssuedCertificate; redis: Service; broker: Service; stack: Stack };
+export type TestInfra = {
+  bridgeCert: IssuedCertificate;
+  /** One client certificate per bridge (`bridges`), each with its own CN: the broker binds client ids to CNs. */
+  bridgeCerts: IssuedCertificate[];
+  redis: Service;
+  broker: Service;
+  stack: Stack;
+};
 
 /**
  * What most end-to-end tests and benchmarks stand on: for a fleet CA, a private Redis, a private
  * Mosquitto with mTLS and the per-device ACL, the contracts on Hardhat's in-process chain, and a
  * client certificate for the bridge. Started in parallel; each part stops on its own.
  */
-export async function startTestInfra(ca: FleetCa): Promise<TestInfra> {
+export async function startTestInfra(ca: FleetCa, opts: { bridges?: number } = {}): Promise<TestInfra> {
   const server = await ca.issueServer({ commonName: "localhost" });
-  const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+  const bridgeCns = Array.from({ length: opts.bridges ?? 1 }, (_, i) =>
+    i ? `${BRIDGE_CN}-${i + 1}` : BRIDGE_CN,
+  );
+  const bridgeCerts = await Promise.all(bridgeCns.map((commonName) => ca.issueClient({ commonName })));
+  const bridgeCert = bridgeCerts[0] as IssuedCertificate;
   const [redis, broker, stack] = await Promise.all([
     startRedis(),
     startMosquitto({
       caPem: ca.certPem,
       serverCertPem: server.certPem,
       serverKeyPem: server.keyPem,
-      bridgeUser: BRIDGE_CN,
+      bridgeUser: bridgeCns,
     }),
     deployStack(),
   ]);
-  return { bridgeCert, redis, broker, stack };
+  return { bridgeCert, bridgeCerts, redis, broker, stack };
 }
 
 /**
  * The startBridge settings every bridge on this infrastructure shares: the broker with the
  * bridge's client certificate, the chain, the submitter and the contracts.
  */
+/** The share group of the bridges these tests start (a fleet's is secret: `broker config` makes one). */
+export const TEST_SHARE_GROUP = `so-test-${randomBytes(8).toString("hex")}`;
+
 export function bridgeOn(
   ca: FleetCa,
   infra: Pick<TestInfra, "bridgeCert" | "broker" | "stack">,
 ): Pick<BridgeParameters, "mqtt" | "publicClient" | "walletClient" | "contracts" | "chainId"> {
   const { bridgeCert, broker, stack } = infra;
   return {
-    mqtt: { url: broker.url, ca: ca.certPem, cert: bridgeCert.certPem, key: bridgeCert.keyPem },
+    mqtt: {
+      url: broker.url,
+      ca: ca.certPem,
+      cert: bridgeCert.certPem,
+      key: bridgeCert.keyPem,
+      shareGroup: TEST_SHARE_GROUP,
+    },
     publicClient: stack.publicClient,
     walletClient: stack.submitter,
     contracts: stack.contracts,
@@ -85,6 +106,7 @@ export function writeBridgeConfig(
         caFile,
         certFile: file("bridge.pem", bridgeCert.certPem),
         keyFile: file("bridge.key", bridgeCert.keyPem),
+        shareGroup: TEST_SHARE_GROUP,
       },
       redis,
       chain: {

@@ -4,8 +4,9 @@ import { certificateFingerprint } from "../bridge/certificates.js";
 import { sensorOracleAbi } from "../chain/abi.js";
 import type { Wallet } from "../chain/clients.js";
 import { deployFleet, type FleetContracts } from "../chain/deploy.js";
+import { registerDevice as registerFleetDevice } from "../fleet/registry-admin.js";
 import type { FleetCa, IssuedDevice } from "../pki/fleet-ca.js";
-import { Curve, type CurveName, deviceIdToName, feedIdOf, splitPublicKey } from "../protocol/index.js";
+import { type CurveName, deviceIdToName, feedIdOf } from "../protocol/index.js";
 
 export type { Wallet } from "../chain/clients.js";
 
@@ -61,24 +62,12 @@ export async function registerDevice(
   device: Pick<IssuedDevice, "curve" | "deviceId" | "certPem" | "readingPublicKey">,
   validFrom?: number,
 ): Promise<Hex> {
-  const { x, y } = splitPublicKey(device.readingPublicKey);
-  const hash = await stack.operator.writeContract({
-    address: stack.contracts.registry,
-    abi: sensorOracleAbi,
-    functionName: "register",
-    args: [
-      device.deviceId,
-      Curve[device.curve],
-      x,
-      y,
-      certificateFingerprint(device.certPem),
-      validFrom ?? Math.floor(Date.now() / 1000) - 3600,
-    ],
-    chain: stack.operator.chain,
-    account: stack.operator.account,
-  });
-  await stack.publicClient.waitForTransactionReceipt({ hash });
-  return hash;
+  const writer = {
+    wallet: stack.operator,
+    publicClient: stack.publicClient,
+    registry: stack.contracts.registry,
+  };
+  return (await registerFleetDevice(writer, device, validFrom ?? Math.floor(Date.now() / 1000) - 3600)).hash;
 }
 
 /** Issue a certificate and register the device: what enrolment does, with a software key. */

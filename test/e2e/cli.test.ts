@@ -111,6 +111,9 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
 
     r = await cli("broker", "config", "--dir", fleet, "--port", String(port));
     expect(r.status, r.stderr).toBe(0);
+    // The bridge's MQTT settings, with the fleet's secret share group.
+    const bridgeMqtt = JSON.parse(readFileSync(join(fleet, "broker", "bridge-settings.json"), "utf8")).mqtt;
+    expect(bridgeMqtt.shareGroup).toMatch(/^so-[0-9a-f]{32}$/);
     broker = spawn(MOSQUITTO, ["-c", join(fleet, "broker", "mosquitto.conf")], { stdio: "ignore" });
 
     r = await cli(
@@ -153,6 +156,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
         ca: readFileSync(join(fleet, "broker", "ca-chain.pem"), "utf8"),
         cert: readFileSync(join(fleet, "broker", "bridge.pem"), "utf8"),
         key: readFileSync(join(fleet, "broker", "bridge.key"), "utf8"),
+        shareGroup: bridgeMqtt.shareGroup,
       },
       certificates,
       store: new MemoryStore(),

@@ -49,6 +49,9 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     d: IssuedDevice,
     opts: { signer?: SoftwareSigner; forgetSequence?: boolean } = {},
   ) => {
+    // One connection per device certificate: the broker makes the CN the client id, so a second
+    // agent of the same device would take the first one's session. Stop the earlier one first.
+    for (const earlier of agents.filter((x) => x.deviceName === d.name)) await earlier.stop();
     const a = new DeviceAgent({
       deviceName: d.name,
       signer: opts.signer ?? new SoftwareSigner(d.curve, d.readingSecretKey, quiet),

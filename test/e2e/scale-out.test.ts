@@ -29,12 +29,13 @@ describe("two bridges sharing one Mosquitto (MQTT 5 shared subscription) and one
 
   beforeAll(async () => {
     const ca = await createFleetCa();
-    let bridgeCert: IssuedCertificate;
-    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
+    let bridgeCerts: IssuedCertificate[];
+    ({ bridgeCerts, redis, broker, stack } = await startTestInfra(ca, { bridges: 2 }));
     devices = [];
     for (let i = 0; i < DEVICES; i++)
       devices.push(await enrollDevice(stack, ca, i % 2 ? "secp256k1" : "p256"));
-    for (const name of ["bridge-a", "bridge-b"]) {
+    for (const [i, name] of ["bridge-a", "bridge-b"].entries()) {
+      const bridgeCert = bridgeCerts[i] as IssuedCertificate; // each bridge its own CN (client id)
       const certificates = new FleetCertificates(ca.certPem);
       for (const d of devices) certificates.add(d.certPem);
       const store = new RedisStore({ url: redis.url, prefix: "shared" });

@@ -27,7 +27,7 @@ import {
 } from "../../fleet/enroll.js";
 import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa } from "../../pki/fleet-ca.js";
-import { isHighS, readingDigest, splitPublicKey, verifyReadingSignature } from "../../protocol/index.js";
+import { splitPublicKey } from "../../protocol/index.js";
 import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
 import type { Service } from "../../testkit/process.js";
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
@@ -49,6 +49,16 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     modulePath: SOFTHSM_MODULE,
     token: { label: hsm.label },
     pin: { file: hsm.pinFile },
+  });
+
+  // Enrolment registers the device with the operator's account, its readings valid from an hour ago.
+  const registered = () => ({
+    registry: {
+      wallet: stack.operator,
+      publicClient: stack.publicClient,
+      registry: stack.contracts.registry,
+    },
+    validFrom: Math.floor(Date.now() / 1000) - 3600,
   });
 
   const agentFor = async (d: TokenDevice, sequenceFile?: string) => {
@@ -100,37 +110,9 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     hsm?.cleanup();
   });
 
-  it("generates sensitive, non-extractable keys on both curves and signs low-S, concurrently", async () => {
-    for (const curve of ["p256", "secp256k1"] as const) {
-      const label = `probe-${curve}`;
-      const pub = token.generateKey({ curve, label });
-      expect(token.keyProtection(label)).toEqual({ sensitive: true, extractable: false });
-      const signer = token.signer(curve, label);
-      const digests = Array.from({ length: 64 }, (_, i) =>
-        readingDigest(
-          {
-            deviceId: `0x${"11".repeat(32)}`,
-            feedId: stack.feedId,
-            value: BigInt(i),
-            timestamp: 1n,
-            sequence: BigInt(i + 1),
-          },
-          { chainId: stack.chainId, registry: stack.contracts.registry },
-        ),
-      );
-      const sigs = await Promise.all(digests.map((d) => signer.sign(d)));
-      sigs.forEach((sig, i) => {
-        expect(isHighS(curve, sig)).toBe(false);
-        expect(
-          verifyReadingSignature({ curve, publicKey: pub, digest: digests[i] as Hex, signature: sig }),
-        ).not.toBeNull();
-      });
-    }
-  });
-
   it("enrols token devices, publishes over mTLS with the token-held TLS key, and the readings verify on-chain", async () => {
-    const p256 = await enrollTokenDevice({ token, curve: "p256", label: "dev-p256", ca, stack });
-    const k1 = await enrollTokenDevice({ token, curve: "secp256k1", label: "dev-k1", ca, stack });
+    const p256 = await enrollTokenDevice({ token, curve: "p256", label: "dev-p256", ca, ...registered() });
+    const k1 = await enrollTokenDevice({ token, curve: "secp256k1", label: "dev-k1", ca, ...registered() });
     certificates.add(p256.certPem);
     certificates.add(k1.certPem);
     // Each certificate certifies the token's own TLS key (the token signed the CSR for it), and a
@@ -167,7 +149,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
   });
 
   it("rejects a device revoked while connected from its next reading, within the registry polling bound", async () => {
-    const d = await enrollTokenDevice({ token, curve: "p256", label: "dev-revoked", ca, stack });
+    const d = await enrollTokenDevice({ token, curve: "p256", label: "dev-revoked", ca, ...registered() });
     certificates.add(d.certPem);
     const agent = await agentFor(d);
     const first = await agent.publish(stack.feedId, 1n);
@@ -257,7 +239,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
   });
 
   it("rotates a device's key without losing a reading: old-key readings before the rotation still verify, later ones do not", async () => {
-    const d = await enrollTokenDevice({ token, curve: "p256", label: "dev-rot", ca, stack });
+    const d = await enrollTokenDevice({ token, curve: "p256", label: "dev-rot", ca, ...registered() });
     certificates.add(d.certPem);
     const seqFile = join(mkdtempSync(join(tmpdir(), "so-rot-")), "seq");
     const agent = await agentFor(d, seqFile);

@@ -1,0 +1,63 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseDeviceCertificate } from "../../bridge/certificates.js";
+import { certifyTokenKeys, generateDeviceKeys } from "../../fleet/enroll.js";
+import { rotateDevice } from "../../fleet/registry-admin.js";
+import { loadFleetCa } from "../../pki/fleet-ca.js";
+import { deviceNameToId, SensorOracleError } from "../../protocol/index.js";
+import { args, need, progress } from "../args.js";
+import { readFleet, registryWriter } from "../fleet-config.js";
+import { openToken } from "./token.js";
+
+/** `device rotate`: a new key in the token for the same device, its certificate, the on-chain rotation. */
+export async function deviceRotate(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    dir: "string",
+    name: "string",
+    label: "string",
+    module: "string",
+    "token-label": "string",
+    "pin-file": "string",
+  });
+  const dir = resolve(need(v, "dir"));
+  const cfg = readFleet(dir);
+  const name = need(v, "name");
+  const certFile = join(dir, "devices", `${name}.pem`);
+  if (!existsSync(certFile)) throw new SensorOracleError(`No device ${name} in this fleet.`);
+  const old = parseDeviceCertificate(readFileSync(certFile, "utf8"));
+  const label = need(v, "label");
+  const { token } = openToken(v);
+  try {
+    progress(`generating a ${old.curve} key in the token (sensitive, not extractable)`);
+    const { readingPublicKey, tlsLabel } = generateDeviceKeys(token, old.curve, label);
+    const ca = await loadFleetCa(join(dir, "ca"));
+    progress("the token signs the certificate request; the CA checks it and issues the certificate");
+    const cert = await certifyTokenKeys({
+      token,
+      ca,
+      curve: old.curve,
+      readingPublicKey,
+      tlsLabel,
+      deviceId: deviceNameToId(name),
+    });
+    let onChain = "not rotated on-chain (no chain in fleet.json)";
+    if (cfg.chain) {
+      const at = Math.floor(Date.now() / 1000);
+      progress(`rotating the key of ${deviceNameToId(name)} on chain ${cfg.chain.chainId} from ${at}`);
+      const { blockNumber } = await rotateDevice(registryWriter(cfg.chain), cert, at);
+      onChain = `rotated on-chain in block ${blockNumber}`;
+    }
+    // The old certificate stays beside the new one: the bridge needs it for readings signed before.
+    writeFileSync(join(dir, "devices", `${name}.${old.serialNumber}.pem`), readFileSync(certFile, "utf8"));
+    writeFileSync(certFile, cert.certPem);
+    const agentFile = join(dir, "agents", `${name}.json`);
+    if (existsSync(agentFile)) {
+      const agent = JSON.parse(readFileSync(agentFile, "utf8"));
+      agent.token = { ...agent.token, readingLabel: label, tlsLabel };
+      writeFileSync(agentFile, `${JSON.stringify(agent, null, 2)}\n`);
+    }
+    return `device ${name} rotated to key "${label}": new certificate ${certFile}, ${onChain}, agent config updated`;
+  } finally {
+    token.close();
+  }
+}
