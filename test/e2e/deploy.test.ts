@@ -135,5 +135,5 @@ describe("docs/DEPLOY.md on a local hardhat node over HTTP", () => {
       functionName: "check",
     });
     expect(result).toBe(true); // -12.00 °C is warmer than the -15.00 °C limit
-  });
+  }, 300_000); // the first `hardhat ignition deploy` compiles the production profile (60-100 s here)
 });
