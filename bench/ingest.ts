@@ -28,7 +28,12 @@ const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
 const PER_DEVICE = Number(process.env.BENCH_PER_DEVICE ?? 1000);
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
-export type IngestResult = { curve: CurveName; readings: number; perSecond: number; verifyPerSecond: number };
+export type AcceptedReading = {
+  curve: CurveName;
+  readings: number;
+  perSecond: number;
+  verifyPerSecond: number;
+};
 
 /** Signed reading payloads for a device, sequences 1..count (P-256 through node:crypto, which is fast). */
 export function presign(
@@ -86,7 +91,7 @@ function verifyRate(d: IssuedDevice, digests: Hex[], sigs: Uint8Array[]): number
   return n / ((performance.now() - t0) / 1000);
 }
 
-export async function benchIngest(curve: CurveName): Promise<IngestResult> {
+export async function benchIngest(curve: CurveName): Promise<AcceptedReading> {
   log(`ingest ${curve}: ${DEVICES} devices x ${PER_DEVICE} readings`);
   const dir = mkdtempSync(join(tmpdir(), "so-bench-ingest-"));
   const ca = await createFleetCa();

@@ -10,9 +10,10 @@ import {
 } from "viem";
 import { sensorOracleAbi } from "../chain/abi.js";
 import { buildReadingTree } from "../protocol/index.js";
-import { toReading } from "./ingest.js";
+import { toReading } from "./checks.js";
 import type { Metrics } from "./metrics.js";
 import { type CommittedBatch, latestPerFeed, type ReadingStore, type StoredReading } from "./store/types.js";
+import { sendWithFeeBumping } from "./submitter.js";
 
 export type BatcherParameters = {
   store: ReadingStore;
@@ -39,11 +40,6 @@ export type BatcherParameters = {
   onError?: (err: unknown) => void;
 };
 
-/**
- * Cut a batch from the store, commit its Merkle root, record it as committed. A batch the store
- * hands out again after a crash has the same ids and so the same root; committing a root twice is
- * a no-op on-chain, so each reading ends in exactly one committed batch.
- */
 /** The readings of a batch, its Merkle root, and one transaction committing it, awaited. */
 async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
   const readings = (await p.store.getReadings(ids)).filter((r): r is StoredReading => r !== null);
@@ -62,7 +58,7 @@ async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
         functionName: "commitBatch",
         args: [root, readings.length, fromTime, toTime],
       });
-      const { hash, receipt } = await sendWithFeeBumping(p, data, label);
+      const { hash, receipt } = await sendWithFeeBumping({ ...p, to: p.batches }, data, label);
       if (receipt.status !== "success") throw new Error(`commit of ${label} reverted (tx ${hash})`);
       return { hash, receipt };
     },
@@ -70,47 +66,10 @@ async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
 }
 
 /**
- * Send a transaction with EIP-1559 fees; if it is not mined within `stuckAfterMs`, send it again
- * with the same nonce and fees raised by `bumpPercent` (nodes accept a replacement from +10%),
- * up to `maxBumps` times. Whichever of the transactions is mined first is the result.
+ * Cut a batch from the store, commit its Merkle root, record it as committed. A batch the store
+ * hands out again after a crash has the same ids and so the same root; committing a root twice is
+ * a no-op on-chain, so each reading ends in exactly one committed batch.
  */
-async function sendWithFeeBumping(p: BatcherParameters, data: Hex, label: string) {
-  const account = p.walletClient.account;
-  const nonce = await p.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
-  let fees = await p.publicClient.estimateFeesPerGas();
-  const gas = await p.publicClient.estimateGas({ account, to: p.batches, data });
-  const sent: Hex[] = [];
-  const bumpPercent = BigInt(p.feeBumpPercent ?? 20);
-  for (let attempt = 0; ; attempt++) {
-    sent.push(
-      await p.walletClient.sendTransaction({
-        account,
-        chain: p.walletClient.chain,
-        to: p.batches,
-        data,
-        nonce,
-        gas,
-        maxFeePerGas: fees.maxFeePerGas,
-        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-      }),
-    );
-    const deadline = Date.now() + (p.stuckAfterMs ?? 60_000);
-    while (Date.now() < deadline) {
-      for (const hash of sent) {
-        const receipt = await p.publicClient.getTransactionReceipt({ hash }).catch(() => null);
-        if (receipt) return { hash, receipt };
-      }
-      await new Promise((r) => setTimeout(r, p.receiptPollMs ?? 250));
-    }
-    if (attempt >= (p.maxBumps ?? 5))
-      throw new Error(`commit of ${label} not mined after ${attempt} fee bumps`);
-    const bump = (v: bigint) => (v * (100n + bumpPercent)) / 100n + 1n;
-    fees = { maxFeePerGas: bump(fees.maxFeePerGas), maxPriorityFeePerGas: bump(fees.maxPriorityFeePerGas) };
-    p.metrics.feeBumps += 1;
-    p.onFeeBump?.(label, fees.maxFeePerGas);
-  }
-}
-
 export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBatch | null> {
   const fence = await p.store.lease(p.owner ?? defaultOwner(), p.leaseTtlMs ?? 15_000);
   if (fence === null) return null; // another bridge is this chain's submitter

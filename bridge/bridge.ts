@@ -6,10 +6,10 @@ import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from 
 import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
 import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
+import type { AcceptedReading, CheckParameters } from "./checks.js";
 import { Closers } from "./closers.js";
 import { deviceView } from "./device-view.js";
 import { buildApp, DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/app.js";
-import type { IngestParameters, IngestResult } from "./ingest.js";
 import { startIntake } from "./intake.js";
 import { Metrics } from "./metrics.js";
 import { FeedPusher, type PushedFeed, type PushSchedule, schedulePushes } from "./push/pusher.js";
@@ -66,7 +66,7 @@ export type BridgeParameters = {
   /** How far a reading may be dated ahead of this bridge's clock (default MAX_FUTURE_SKEW_SEC, 30 s). */
   maxFutureSkewSec?: number;
   log: Logger;
-  onAccepted?: (r: IngestResult) => void;
+  onAccepted?: (r: AcceptedReading) => void;
   onRejected?: (deviceName: string | null, err: ReadingRejectedError) => void;
   onCommitted?: (b: CommittedBatch) => void;
 };
@@ -170,7 +170,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     });
     closers.add("MQTT client", () => client.endAsync());
     mqttConnected = () => client.connected;
-    const ingest: IngestParameters = {
+    const ingest: CheckParameters = {
       certificates: p.certificates,
       registry,
       store: p.store,
@@ -190,7 +190,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       // Measured (npm run bench, P-256 with the verify worker): 1024 in flight gave 7,235-8,910/s, 256
       // gave 5,315-6,912/s; more in flight keeps the worker fed while the main thread waits on Redis.
       maxInFlight: p.maxInFlight ?? 1024,
-      ...(pusher ? { observe: (r: IngestResult) => pusher.observe(r.stored) } : {}),
+      ...(pusher ? { observe: (r: AcceptedReading) => pusher.observe(r.stored) } : {}),
       ...(p.onAccepted ? { onAccepted: p.onAccepted } : {}),
       ...(p.onRejected ? { onRejected: p.onRejected } : {}),
     });

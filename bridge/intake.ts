@@ -10,7 +10,7 @@ import {
   ReadingRejectedError,
   rejectionAck,
 } from "../protocol/index.js";
-import { type IngestParameters, type IngestResult, ingestReading } from "./ingest.js";
+import { type AcceptedReading, type CheckParameters, checkAndQueueReading } from "./checks.js";
 import { RejectionLog } from "./log/rejection-log.js";
 import type { Metrics } from "./metrics.js";
 import type { DeviceRateLimiter } from "./rate-limit.js";
@@ -21,16 +21,16 @@ export type IntakeParameters = {
   protocolVersion: 4 | 5;
   /** The bridges' MQTT 5 share group (a secret name: a device that knows it can join the group). */
   shareGroup?: string;
-  ingest: IngestParameters;
+  ingest: CheckParameters;
   limiter: DeviceRateLimiter;
   metrics: Metrics;
   log: Logger;
   /** Messages processed at once; beyond it the broker is slowed by held PUBACKs. */
   maxInFlight: number;
   /** Called with an accepted reading before its ack is sent (the feed pusher). */
-  observe?: (r: IngestResult) => void;
+  observe?: (r: AcceptedReading) => void;
   /** Called with an accepted reading after its ack is sent. */
-  onAccepted?: (r: IngestResult) => void;
+  onAccepted?: (r: AcceptedReading) => void;
   onRejected?: (deviceName: string | null, err: ReadingRejectedError) => void;
 };
 
@@ -57,7 +57,7 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
     try {
       if (!name)
         throw new ReadingRejectedError("malformed", "Message on an unexpected topic.", { details: topic });
-      const result = await ingestReading(p.ingest, name, payload);
+      const result = await checkAndQueueReading(p.ingest, name, payload);
       metrics.accepted += 1;
       p.observe?.(result);
       client.publish(

@@ -6,7 +6,7 @@ import pino from "pino";
 import type { Hex } from "viem";
 import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
-import { toReading } from "../bridge/ingest.js";
+import { toReading } from "../bridge/checks.js";
 import { MemoryStore } from "../bridge/store/memory-store.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import type { ReadingStore } from "../bridge/store/types.js";

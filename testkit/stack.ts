@@ -1,7 +1,5 @@
 import { network } from "hardhat";
 import type { Hex, PublicClient } from "viem";
-import { certificateFingerprint } from "../bridge/certificates.js";
-import { sensorOracleAbi } from "../chain/abi.js";
 import type { Wallet } from "../chain/clients.js";
 import { deployFleet, type FleetContracts } from "../chain/deploy.js";
 import { registerDevice as registerFleetDevice } from "../fleet/registry-admin.js";

@@ -1,6 +1,6 @@
 import type { Hex } from "viem";
 import { buildReadingTree, type ReadingTree, readingProof } from "../../protocol/index.js";
-import { toReading } from "../ingest.js";
+import { toReading } from "../checks.js";
 import type { ReadingStore, StoredReading } from "../store/types.js";
 import { ProofBuildersBusyError } from "./error-handler.js";
 

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { connect as netConnect, type Socket } from "node:net";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -154,5 +155,27 @@ describe("the generated broker configuration holds devices to their own topics, 
     expect(toBridge.slice(before).map((m) => m.size)).toEqual([MESSAGE_SIZE_LIMIT]);
     expect(bridge.connected).toBe(true);
     expect(bridgeCloses).toBe(0);
+  });
+
+  it("lets devices connect and publish while 3,000 idle TCP connections (no TLS handshake) are open", async () => {
+    const port = Number(new URL(broker.url).port);
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 3_000; i++) {
+        const s = netConnect(port, "127.0.0.1");
+        s.on("error", () => {});
+        idle.push(s);
+      }
+      await Promise.all(idle.map((s) => new Promise((r) => (s.connecting ? s.once("connect", r) : r(null)))));
+      const before = toBridge.length;
+      const fleet = await Promise.all(
+        [a, b].map((d, i) => connect(d, `device-${i}-during-idle`).then((c) => ({ c, d }))),
+      );
+      for (const { c, d } of fleet) await c.publishAsync(readings(d.name), Buffer.alloc(31), { qos: 1 });
+      await expect.poll(() => toBridge.slice(before).filter((m) => m.size === 31).length).toBe(2);
+      expect(bridge.connected).toBe(true);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { type Hex, hexToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bridge, startBridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
-import { toReading } from "../../bridge/ingest.js";
+import { toReading } from "../../bridge/checks.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
 import { coldChainMonitorAbi, sensorOracleAbi } from "../../chain/abi.js";
 import { DeviceAgent } from "../../device-agent/agent.js";

@@ -12,7 +12,7 @@ import {
   FleetCertificates,
   parseDeviceCertificate,
 } from "../../bridge/certificates.js";
-import { toReading } from "../../bridge/ingest.js";
+import { toReading } from "../../bridge/checks.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
 import { DeviceAgent } from "../../device-agent/agent.js";

@@ -11,7 +11,7 @@ import {
   signDigest,
 } from "../protocol/index.js";
 import { certificateFingerprint, FleetCertificates } from "./certificates.js";
-import { ingestReading } from "./ingest.js";
+import { checkAndQueueReading } from "./checks.js";
 import { MemoryRegistry } from "./registry/memory-registry.js";
 import { MemoryStore } from "./store/memory-store.js";
 
@@ -58,7 +58,7 @@ function setup() {
       ...over,
     };
     const sig = signDigest(d.curve, key, readingDigest(reading, params.domain));
-    return ingestReading(params, d.name, new TextEncoder().encode(encodeReadingMessage(reading, sig)));
+    return checkAndQueueReading(params, d.name, new TextEncoder().encode(encodeReadingMessage(reading, sig)));
   };
   const reason = (p: Promise<unknown>) =>
     p.then(
@@ -129,6 +129,9 @@ describe("ingest checks against the certificate and the device registry", () => 
     const d = await enrollDevice("p256");
     certificates.add(d.certPem);
     expect(await reason(send(d, { timestamp: BigInt(now() + 3600) }))).toBe("future_timestamp");
+    // The default skew is MAX_FUTURE_SKEW_SEC (30 s): a minute ahead is refused, ten seconds not.
+    expect(await reason(send(d, { timestamp: BigInt(now() + 60) }))).toBe("future_timestamp");
+    expect(await reason(send(d, { timestamp: BigInt(now() + 10) }))).toBe("accepted");
   });
 
   it("rejects a reading signed by another key", async () => {

@@ -16,7 +16,7 @@ import { StoreUnavailableError } from "./store/errors.js";
 import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./store/types.js";
 import type { P256VerifyPool } from "./verify-pool.js";
 
-export type IngestParameters = {
+export type CheckParameters = {
   certificates: FleetCertificates;
   registry: DeviceRegistryView;
   store: ReadingStore;
@@ -33,7 +33,7 @@ export type IngestParameters = {
 /** How long a device waits before sending again a reading the store could not take (Redis full). */
 export const STORE_RETRY_AFTER_MS = 5_000;
 
-export type IngestResult = { id: string; reading: Reading; stored: StoredReading };
+export type AcceptedReading = { id: string; reading: Reading; stored: StoredReading };
 
 /**
  * Check one reading message from a device's topic and queue it durably. The checks, in order:
@@ -43,11 +43,11 @@ export type IngestResult = { id: string; reading: Reading; stored: StoredReading
  * the signature; the timestamp; then replay and enqueue in one atomic store step.
  * Throws ReadingRejectedError with a reason for every refusal.
  */
-export async function ingestReading(
-  p: IngestParameters,
+export async function checkAndQueueReading(
+  p: CheckParameters,
   deviceName: string,
   payload: Uint8Array,
-): Promise<IngestResult> {
+): Promise<AcceptedReading> {
   const { reading, signature } = decodeReadingMessage(deviceName, payload);
   const nowMs = (p.now ?? Date.now)();
   const ts = Number(reading.timestamp);
@@ -145,7 +145,7 @@ function badSignature(deviceName: string, sequence: bigint): ReadingRejectedErro
  * Returns "stale" when only the signature failed (the caller may re-read the record once).
  */
 async function checkAgainstRegistry(
-  p: IngestParameters,
+  p: CheckParameters,
   deviceName: string,
   deviceId: Hex,
   ts: number,

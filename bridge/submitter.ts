@@ -1,0 +1,59 @@
+import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import type { Metrics } from "./metrics.js";
+
+export type SubmitterParameters = {
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain | undefined, Account>;
+  /** The contract the transaction calls. */
+  to: Hex;
+  metrics: Pick<Metrics, "feeBumps">;
+  /** A transaction not mined after this long is sent again with higher fees (default 60 s). */
+  stuckAfterMs?: number;
+  /** Fee increase per replacement, percent (default 20; nodes require at least 10). */
+  feeBumpPercent?: number;
+  maxBumps?: number;
+  receiptPollMs?: number;
+  onFeeBump?: (label: string, maxFeePerGas: bigint) => void;
+};
+
+/**
+ * Send a transaction with EIP-1559 fees; if it is not mined within `stuckAfterMs`, send it again
+ * with the same nonce and fees raised by `bumpPercent` (nodes accept a replacement from +10%),
+ * up to `maxBumps` times. Whichever of the transactions is mined first is the result.
+ */
+export async function sendWithFeeBumping(p: SubmitterParameters, data: Hex, label: string) {
+  const account = p.walletClient.account;
+  const nonce = await p.publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+  let fees = await p.publicClient.estimateFeesPerGas();
+  const gas = await p.publicClient.estimateGas({ account, to: p.to, data });
+  const sent: Hex[] = [];
+  const bumpPercent = BigInt(p.feeBumpPercent ?? 20);
+  for (let attempt = 0; ; attempt++) {
+    sent.push(
+      await p.walletClient.sendTransaction({
+        account,
+        chain: p.walletClient.chain,
+        to: p.to,
+        data,
+        nonce,
+        gas,
+        maxFeePerGas: fees.maxFeePerGas,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      }),
+    );
+    const deadline = Date.now() + (p.stuckAfterMs ?? 60_000);
+    while (Date.now() < deadline) {
+      for (const hash of sent) {
+        const receipt = await p.publicClient.getTransactionReceipt({ hash }).catch(() => null);
+        if (receipt) return { hash, receipt };
+      }
+      await new Promise((r) => setTimeout(r, p.receiptPollMs ?? 250));
+    }
+    if (attempt >= (p.maxBumps ?? 5))
+      throw new Error(`commit of ${label} not mined after ${attempt} fee bumps`);
+    const bump = (v: bigint) => (v * (100n + bumpPercent)) / 100n + 1n;
+    fees = { maxFeePerGas: bump(fees.maxFeePerGas), maxPriorityFeePerGas: bump(fees.maxPriorityFeePerGas) };
+    p.metrics.feeBumps += 1;
+    p.onFeeBump?.(label, fees.maxFeePerGas);
+  }
+}
