@@ -2,24 +2,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import pino from "pino";
 import { type Hex, hexToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bridge, startBridge } from "../../bridge/bridge.js";
+import type { Bridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
 import { toReading } from "../../bridge/checks.js";
-import { RedisStore } from "../../bridge/store/redis-store.js";
+import type { RedisStore } from "../../bridge/store/redis-store.js";
 import { coldChainMonitorAbi, sensorOracleAbi } from "../../chain/abi.js";
-import { DeviceAgent } from "../../device-agent/agent.js";
+import type { DeviceAgent } from "../../device-agent/agent.js";
 import { SoftwareSigner } from "../../device-agent/signer.js";
-import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { encodeReadingMessage, readingsTopic } from "../../protocol/index.js";
-import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
+import { siteOn, startDeviceAgent } from "../../testkit/agents.js";
+import { startTestBridge, startTestInfra } from "../../testkit/infra.js";
 import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
 
-const _BRIDGE_CN = "sensor-oracle-bridge";
 const quiet = { warn: () => {} };
 
 type ReadingResponse = {
@@ -52,14 +50,10 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     // One connection per device certificate: the broker makes the CN the client id, so a second
     // agent of the same device would take the first one's session. Stop the earlier one first.
     for (const earlier of agents.filter((x) => x.deviceName === d.name)) await earlier.stop();
-    const a = new DeviceAgent({
-      deviceName: d.name,
-      signer: opts.signer ?? new SoftwareSigner(d.curve, d.readingSecretKey, quiet),
-      domain: { chainId: stack.chainId, registry: stack.contracts.registry },
-      mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
+    const a = await startDeviceAgent(d, siteOn(ca, broker, stack), {
+      ...(opts.signer ? { signer: opts.signer } : {}),
       ...(opts.forgetSequence ? {} : { sequenceFile: join(seqDir, d.name) }),
     });
-    await a.start();
     agents.push(a);
     return a;
   };
@@ -74,22 +68,19 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     seqDir = mkdtempSync(join(tmpdir(), "so-e2e-seq-"));
     ca = await createFleetCa();
     otherCa = await createFleetCa({ commonName: "some other CA" });
-    let bridgeCert: IssuedCertificate;
-    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
+    const infra = await startTestInfra(ca);
+    ({ redis, broker, stack } = infra);
     devices.p256 = await enrollDevice(stack, ca, "p256");
     devices.k1 = await enrollDevice(stack, ca, "secp256k1");
     devices.unregistered = await enrollDevice(stack, ca, "p256", { register: false });
     certificates = new FleetCertificates(ca.certPem);
     for (const d of Object.values(devices)) certificates.add(d.certPem);
-    store = new RedisStore({ url: redis.url, prefix: "e2e" });
-    bridge = await startBridge({
-      ...bridgeOn(ca, { bridgeCert, broker, stack }),
+    // Batches every 60 s: the tests flush explicitly.
+    ({ bridge, store } = await startTestBridge(ca, infra, {
+      prefix: "e2e",
       certificates,
-      store,
-      batchIntervalMs: 60_000, // the tests flush explicitly
       rateLimit: { perSecond: 20, burst: 20 },
-      log: pino({ level: "silent" }),
-    });
+    }));
   });
 
   afterAll(async () => {
