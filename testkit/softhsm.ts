@@ -15,6 +15,11 @@ export type SoftHsm = {
   cleanup(): void;
 };
 
+/** The CLI's options naming this token and its PIN file (or another PIN file). */
+export function tokenCliOptions(hsm: SoftHsm, pinFile = hsm.pinFile): string[] {
+  return ["--module", SOFTHSM_MODULE, "--token-label", hsm.label, "--pin-file", pinFile];
+}
+
 /**
  * A fresh SoftHSM2 token in its own folder. SOFTHSM2_CONF is set in this process's environment,
  * which SoftHSM2 reads when it is initialised (also through p11-kit by the OpenSSL engine).

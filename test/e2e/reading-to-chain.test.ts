@@ -58,6 +58,26 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     return a;
   };
 
+  // One attempt to connect to the broker with this client certificate (or none).
+  const connectOnce = (client: { cert?: string; key?: string }) =>
+    mqtt.connectAsync(broker.url, {
+      ca: ca.certPem,
+      ...client,
+      rejectUnauthorized: true,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
+
+  // verifyReading on-chain with a served reading's signature and proof (for the served reading, or
+  // another in its place): its batch root.
+  const verifyOnChain = (r: ReadingResponse, reading = toReading(r.reading)) =>
+    stack.publicClient.readContract({
+      address: stack.contracts.batches,
+      abi: sensorOracleAbi,
+      functionName: "verifyReading",
+      args: [reading, r.signature, r.proof as Hex[]],
+    });
+
   const getReading = async (id: string): Promise<ReadingResponse> => {
     const res = await bridge.app.inject({ method: "GET", url: `/readings/${id}` });
     expect(res.statusCode).toBe(200);
@@ -114,12 +134,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(roots.size).toBe(1);
     for (const r of served) {
       expect(r.status).toBe("committed");
-      const root = await stack.publicClient.readContract({
-        address: stack.contracts.batches,
-        abi: sensorOracleAbi,
-        functionName: "verifyReading",
-        args: [toReading(r.reading), r.signature, r.proof as Hex[]],
-      });
+      const root = await verifyOnChain(r);
       expect(root).toBe(r.batch?.root);
     }
     expect(hexToBytes(served[1]?.signature as Hex).length).toBe(65); // secp256k1 on-chain form r||s||v
@@ -163,14 +178,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
   it("fails verifyReading on-chain for a reading whose value was changed after signing", async () => {
     const r = await getReading(`${devices.p256.name}:1`);
     const changed = { ...toReading(r.reading), value: BigInt(r.reading.value) + 1n };
-    await expect(
-      stack.publicClient.readContract({
-        address: stack.contracts.batches,
-        abi: sensorOracleAbi,
-        functionName: "verifyReading",
-        args: [changed, r.signature, r.proof as Hex[]],
-      }),
-    ).rejects.toThrow(/ReadingBatchesUnknownBatch/);
+    await expect(verifyOnChain(r, changed)).rejects.toThrow(/ReadingBatchesUnknownBatch/);
     const ok = await stack.publicClient.readContract({
       address: stack.contracts.batches,
       abi: sensorOracleAbi,
@@ -181,28 +189,16 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
   });
 
   it("refuses a client with no certificate at the broker", async () => {
-    await expect(
-      mqtt.connectAsync(broker.url, {
-        ca: ca.certPem,
-        rejectUnauthorized: true,
-        reconnectPeriod: 0,
-        connectTimeout: 5000,
-      }),
-    ).rejects.toMatchObject({ code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" });
+    await expect(connectOnce({})).rejects.toMatchObject({
+      code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    });
   });
 
   it("refuses a certificate from another CA at the broker", async () => {
     const stranger = await otherCa.issueDevice({ curve: "p256" });
-    await expect(
-      mqtt.connectAsync(broker.url, {
-        ca: ca.certPem,
-        cert: stranger.certPem,
-        key: stranger.keyPem,
-        rejectUnauthorized: true,
-        reconnectPeriod: 0,
-        connectTimeout: 5000,
-      }),
-    ).rejects.toMatchObject({ code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" });
+    await expect(connectOnce({ cert: stranger.certPem, key: stranger.keyPem })).rejects.toMatchObject({
+      code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+    });
   });
 
   it("rejects a reading signed by a key other than the certificate's", async () => {
@@ -309,12 +305,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     ).json() as ReadingResponse;
     expect(latest.status).toBe("committed");
     expect(latest.reading.value).toBe("777");
-    const root = await stack.publicClient.readContract({
-      address: stack.contracts.batches,
-      abi: sensorOracleAbi,
-      functionName: "verifyReading",
-      args: [toReading(latest.reading), latest.signature, latest.proof as Hex[]],
-    });
+    const root = await verifyOnChain(latest);
     expect(root).toBe(latest.batch?.root);
 
     const dev = (await bridge.app.inject({ method: "GET", url: `/devices/${devices.k1.name}` })).json();

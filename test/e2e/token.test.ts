@@ -29,7 +29,7 @@ import { splitPublicKey } from "../../protocol/index.js";
 import { startTestBridge, startTestInfra } from "../../testkit/infra.js";
 import { outcomeOf } from "../../testkit/outcome.js";
 import type { Service } from "../../testkit/process.js";
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
+import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm, tokenCliOptions } from "../../testkit/softhsm.js";
 import type { Stack } from "../../testkit/stack.js";
 
 describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, to the chain", () => {
@@ -196,22 +196,9 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       // PKCS#11 login state is per process and this one is logged in: a wrong PIN shows in a fresh
       // process, through the CLI, as one line and a non-zero exit.
       const cli = (pinFile: string) =>
-        spawnSync(
-          "npx",
-          [
-            "tsx",
-            "cli/main.ts",
-            "token",
-            "check",
-            "--module",
-            SOFTHSM_MODULE,
-            "--token-label",
-            hsm.label,
-            "--pin-file",
-            pinFile,
-          ],
-          { encoding: "utf8" },
-        );
+        spawnSync("npx", ["tsx", "cli/main.ts", "token", "check", ...tokenCliOptions(hsm, pinFile)], {
+          encoding: "utf8",
+        });
       const bad = cli(wrongPin);
       expect(bad.status).toBe(1);
       expect(bad.stderr.trim().split("\n").at(-1)).toMatch(
