@@ -1,3 +1,5 @@
+// Latency from signing to the committed batch on-chain, p50 and p99, at a fixed load: a local
+// chain mining one block a second, the bridge's batch window one second, real Mosquitto and Redis.
 import { FleetCertificates } from "../bridge/certificates.js";
 import { readingId } from "../bridge/store/types.js";
 import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
@@ -5,13 +7,13 @@ import { siteOn, startDeviceAgent } from "../testkit/agents.js";
 import { startTestBridge, startTestInfra } from "../testkit/infra.js";
 import { mineEvery } from "../testkit/mining.js";
 import { enrollDevice } from "../testkit/stack.js";
+import { envNumber, log } from "./report.js";
 
-const DEVICES = Number(process.env.BENCH_LATENCY_DEVICES ?? 20);
-const RATE = Number(process.env.BENCH_LATENCY_RATE ?? 5); // readings per second per device
-const SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
+const DEVICES = envNumber("BENCH_LATENCY_DEVICES", 20);
+const RATE = envNumber("BENCH_LATENCY_RATE", 5); // readings per second per device
+const SECONDS = envNumber("BENCH_LATENCY_SECONDS", 15);
 const BATCH_WINDOW_MS = 1000;
 const BLOCK_MS = 1000;
-const log = (m: string) => process.stderr.write(`${m}\n`);
 
 export type LatencyResult = {
   readings: number;

@@ -13,11 +13,11 @@ import { deployOverHttp } from "../testkit/chain-node.js";
 import { startProcessInfra, writeBridgeConfig } from "../testkit/infra.js";
 import { freePort } from "../testkit/ports.js";
 import { presign } from "./ingest.js";
+import { envNumber, log } from "./report.js";
 
-const DEVICES = Number(process.env.BENCH_MEMORY_DEVICES ?? 1000);
-const INTERVAL_MS = Number(process.env.BENCH_MEMORY_INTERVAL_MS ?? 2000);
-const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 40);
-const log = (m: string) => process.stderr.write(`${m}\n`);
+const DEVICES = envNumber("BENCH_MEMORY_DEVICES", 1000);
+const INTERVAL_MS = envNumber("BENCH_MEMORY_INTERVAL_MS", 2000);
+const SECONDS = envNumber("BENCH_MEMORY_SECONDS", 40);
 
 /** The V8 flags `npm run bridge` gives node (package.json), so this measures what operators run. */
 export const BRIDGE_NODE_FLAGS = (
