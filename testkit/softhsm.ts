@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
-export const PKCS11_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
 
 export type SoftHsm = {
   dir: string;
