@@ -1,9 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Hex } from "viem";
 import type { ReadingStore } from "../store/types.js";
-import { oneParamRoute } from "./schemas.js";
-
-const str = { type: "string" } as const;
+import { oneParamRoute, str } from "./schemas.js";
 
 const batchSchema = {
   type: "object",

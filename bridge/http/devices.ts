@@ -1,9 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { DeviceInfo } from "../device-view.js";
 import type { ReadingStore } from "../store/types.js";
-import { oneParamRoute } from "./schemas.js";
-
-const str = { type: "string" } as const;
+import { oneParamRoute, str } from "./schemas.js";
 
 const deviceSchema = {
   type: "object",

@@ -27,7 +27,7 @@ export function answerInvalid(err: FastifyError, req: FastifyRequest, reply: Fas
 }
 
 export const hex32 = { type: "string", pattern: "^0x[0-9a-f]{64}$" } as const;
-const str = { type: "string" } as const;
+export const str = { type: "string" } as const;
 
 export const errorSchema = {
   type: "object",
