@@ -3,7 +3,6 @@
 // over plain Solidity and OpenZeppelin's MerkleProof, from one run on Hardhat's in-process chain (hardfork
 // osaka: P256VERIFY precompile, EIP-7951 pricing; one figure on cancun for the Solidity fallback).
 // Prints a table and writes it to docs/BENCHMARKS.md.
-import { readFileSync, writeFileSync } from "node:fs";
 import { network } from "hardhat";
 import {
   type Abi,
@@ -33,6 +32,7 @@ import {
   verifyReadingSignature,
 } from "../protocol/index.js";
 import type { Wallet } from "../testkit/stack.js";
+import { log, writeBenchSection } from "./report.js";
 
 const probeAbi = parseAbi([
   "function measure(address target, bytes data) returns (uint256 gasUsed, bool ok)",
@@ -48,8 +48,6 @@ const naiveAbi = parseAbi([
   "struct Reading { bytes32 deviceId; bytes32 feedId; int256 value; uint64 timestamp; uint64 sequence; }",
   "function submit(Reading r, bytes signature)",
 ]);
-
-const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 type Chain = Awaited<ReturnType<typeof setup>>;
 
@@ -376,20 +374,7 @@ async function main() {
   const table = lines.join("\n");
   console.log(table);
 
-  const path = "docs/BENCHMARKS.md";
-  const begin = "<!-- bench:gas begin -->";
-  const end = "<!-- bench:gas end -->";
-  let doc: string;
-  try {
-    doc = readFileSync(path, "utf8");
-  } catch {
-    doc = "# Benchmarks\n";
-  }
-  const block = `${begin}\n## Gas (\`npm run bench:gas\`)\n\n${table}\n${end}`;
-  doc = doc.includes(begin)
-    ? doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block)
-    : `${doc.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, doc);
+  const path = writeBenchSection("gas", "Gas (`npm run bench:gas`)", table, "# Benchmarks\n");
   console.log(
     `bench:gas done in ${((Date.now() - started) / 1000).toFixed(1)} s: commit ${commits.at(-1)?.gas} gas for 4096 readings, verify depth 16 secp256k1 ${verify.secp256k1[3]} / P-256 ${verify.p256[3]}, push marginal once the history filled ${push.secp256k1.steady} / ${push.p256.steady}; written to ${path}`,
   );

@@ -23,10 +23,10 @@ import {
 } from "../protocol/index.js";
 import { bridgeOn, startTestInfra } from "../testkit/infra.js";
 import { registerDevice } from "../testkit/stack.js";
+import { envNumber, log } from "./report.js";
 
-const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
-const PER_DEVICE = Number(process.env.BENCH_PER_DEVICE ?? 1000);
-const log = (m: string) => process.stderr.write(`${m}\n`);
+const DEVICES = envNumber("BENCH_DEVICES", 20);
+const PER_DEVICE = envNumber("BENCH_PER_DEVICE", 1000);
 
 export type AcceptedReading = {
   curve: CurveName;

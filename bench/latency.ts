@@ -1,23 +1,19 @@
 // Latency from signing to the committed batch on-chain, p50 and p99, at a fixed load: a local
 // chain mining one block a second, the bridge's batch window one second, real Mosquitto and Redis.
-import pino from "pino";
-import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
-import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId } from "../bridge/store/types.js";
-import { DeviceAgent } from "../device-agent/agent.js";
-import { SoftwareSigner } from "../device-agent/signer.js";
 import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
-import { bridgeOn, startTestInfra } from "../testkit/infra.js";
+import { siteOn, startDeviceAgent } from "../testkit/agents.js";
+import { startTestBridge, startTestInfra } from "../testkit/infra.js";
 import { mineEvery } from "../testkit/mining.js";
 import { enrollDevice } from "../testkit/stack.js";
+import { envNumber, log } from "./report.js";
 
-const DEVICES = Number(process.env.BENCH_LATENCY_DEVICES ?? 20);
-const RATE = Number(process.env.BENCH_LATENCY_RATE ?? 5); // readings per second per device
-const SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
+const DEVICES = envNumber("BENCH_LATENCY_DEVICES", 20);
+const RATE = envNumber("BENCH_LATENCY_RATE", 5); // readings per second per device
+const SECONDS = envNumber("BENCH_LATENCY_SECONDS", 15);
 const BATCH_WINDOW_MS = 1000;
 const BLOCK_MS = 1000;
-const log = (m: string) => process.stderr.write(`${m}\n`);
 
 export type LatencyResult = {
   readings: number;
@@ -33,7 +29,8 @@ export async function benchLatency(): Promise<LatencyResult> {
     `latency: ${DEVICES} devices x ${RATE}/s for ${SECONDS} s, batch window ${BATCH_WINDOW_MS} ms, blocks every ${BLOCK_MS} ms`,
   );
   const ca = await createFleetCa();
-  const { bridgeCert, redis, broker, stack } = await startTestInfra(ca);
+  const infra = await startTestInfra(ca);
+  const { redis, broker, stack } = infra;
   const certificates = new FleetCertificates(ca.certPem);
   const devices: IssuedDevice[] = [];
   for (let i = 0; i < DEVICES; i++) {
@@ -42,16 +39,13 @@ export async function benchLatency(): Promise<LatencyResult> {
     devices.push(d);
   }
   await mineEvery(stack.publicClient, BLOCK_MS);
-  const store = new RedisStore({ url: redis.url, prefix: "latency" });
   const signedAt = new Map<string, number>();
   const latencies: number[] = [];
-  const bridge = await startBridge({
-    ...bridgeOn(ca, { bridgeCert, broker, stack }),
+  const { bridge, store } = await startTestBridge(ca, infra, {
+    prefix: "latency",
     certificates,
-    store,
     batchIntervalMs: BATCH_WINDOW_MS,
     rateLimit: { perSecond: 1000, burst: 1000 },
-    log: pino({ level: "silent" }),
     onCommitted: (b) => {
       const now = performance.now();
       for (const id of b.ids) {
@@ -60,18 +54,7 @@ export async function benchLatency(): Promise<LatencyResult> {
       }
     },
   });
-  const agents = await Promise.all(
-    devices.map(async (d) => {
-      const a = new DeviceAgent({
-        deviceName: d.name,
-        signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
-        domain: { chainId: stack.chainId, registry: stack.contracts.registry },
-        mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
-      });
-      await a.start();
-      return a;
-    }),
-  );
+  const agents = await Promise.all(devices.map((d) => startDeviceAgent(d, siteOn(ca, broker, stack))));
   const end = performance.now() + SECONDS * 1000;
   let sent = 0;
   await Promise.all(

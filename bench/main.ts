@@ -1,8 +1,8 @@
 // npm run bench — the bridge's benchmarks from one run; prints them and writes docs/BENCHMARKS.md.
-import { readFileSync, writeFileSync } from "node:fs";
 import { benchIngest } from "./ingest.js";
 import { benchLatency } from "./latency.js";
 import { BRIDGE_NODE_FLAGS, benchMemory } from "./memory.js";
+import { writeBenchSection } from "./report.js";
 
 const started = Date.now();
 const results = [await benchIngest("p256"), await benchIngest("secp256k1")];
@@ -32,15 +32,7 @@ const lines = [
 ];
 const table = lines.join("\n");
 console.log(table);
-const path = "docs/BENCHMARKS.md";
-const begin = "<!-- bench:ingest begin -->";
-const end = "<!-- bench:ingest end -->";
-let doc = readFileSync(path, "utf8");
-const block = `${begin}\n## Ingest (\`npm run bench\`)\n\n${table}\n${end}`;
-doc = doc.includes(begin)
-  ? doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block)
-  : `${doc.trimEnd()}\n\n${block}\n`;
-writeFileSync(path, doc);
+const path = writeBenchSection("ingest", "Ingest (`npm run bench`)", table);
 console.log(
   `bench done in ${((Date.now() - started) / 1000).toFixed(0)} s: P-256 ingest ${results[0]?.perSecond.toFixed(0)}/s (${((100 * (results[0]?.perSecond ?? 0)) / (results[0]?.verifyPerSecond ?? 1)).toFixed(0)}% of verify), latency p99 ${latency.p99.toFixed(0)} ms, bridge RSS ${memory.steadyMb.toFixed(0)} MB; written to ${path}`,
 );

@@ -9,17 +9,15 @@ import { certificateFingerprint } from "../bridge/certificates.js";
 import { sensorOracleAbi } from "../chain/abi.js";
 import { createFleetCa } from "../pki/fleet-ca.js";
 import { feedIdOf, splitPublicKey } from "../protocol/index.js";
-import { deployOverHttp, startHardhatNode } from "../testkit/chain-node.js";
-import { writeBridgeConfig } from "../testkit/infra.js";
-import { startMosquitto } from "../testkit/mosquitto.js";
+import { deployOverHttp } from "../testkit/chain-node.js";
+import { startProcessInfra, writeBridgeConfig } from "../testkit/infra.js";
 import { freePort } from "../testkit/ports.js";
-import { startRedis } from "../testkit/redis.js";
 import { presign } from "./ingest.js";
+import { envNumber, log } from "./report.js";
 
-const DEVICES = Number(process.env.BENCH_MEMORY_DEVICES ?? 1000);
-const INTERVAL_MS = Number(process.env.BENCH_MEMORY_INTERVAL_MS ?? 2000);
-const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 40);
-const log = (m: string) => process.stderr.write(`${m}\n`);
+const DEVICES = envNumber("BENCH_MEMORY_DEVICES", 1000);
+const INTERVAL_MS = envNumber("BENCH_MEMORY_INTERVAL_MS", 2000);
+const SECONDS = envNumber("BENCH_MEMORY_SECONDS", 40);
 
 /** The V8 flags `npm run bridge` gives node (package.json), so this measures what operators run. */
 export const BRIDGE_NODE_FLAGS = (
@@ -45,18 +43,7 @@ export async function benchMemory(): Promise<MemoryResult> {
   log(`memory: ${DEVICES} devices, one reading each every ${INTERVAL_MS} ms, for ${SECONDS} s`);
   const dir = mkdtempSync(join(tmpdir(), "so-bench-mem-"));
   const ca = await createFleetCa();
-  const server = await ca.issueServer({ commonName: "localhost" });
-  const bridgeCert = await ca.issueClient({ commonName: "sensor-oracle-bridge" });
-  const [node, redis, broker] = await Promise.all([
-    startHardhatNode(),
-    startRedis(),
-    startMosquitto({
-      caPem: ca.certPem,
-      serverCertPem: server.certPem,
-      serverKeyPem: server.keyPem,
-      bridgeUser: "sensor-oracle-bridge",
-    }),
-  ]);
+  const { bridgeCert, node, redis, broker } = await startProcessInfra(ca);
   const children: ChildProcess[] = [];
   try {
     const contracts = await deployOverHttp(node);

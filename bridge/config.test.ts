@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { outcomeOf } from "../testkit/outcome.js";
 import { loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
 import { ConfigError } from "./errors.js";
 
@@ -25,14 +26,7 @@ const good = {
   },
   fleet: { caFile: "fleet-ca.pem", certificatesDir: "." },
 };
-const keyOf = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof ConfigError ? e.key : `other: ${String(e)}`;
-  }
-  return "ok";
-};
+const keyOf = (fn: () => unknown) => outcomeOf(fn, ConfigError, (e) => e.key, "ok");
 
 describe("bridge configuration", () => {
   it("loads a file, resolves paths beside it and fills defaults", () => {

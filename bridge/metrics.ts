@@ -22,14 +22,12 @@ export class Histogram {
   }
 
   render(): string[] {
-    return [
-      `# HELP ${this.name} ${this.help}`,
-      `# TYPE ${this.name} histogram`,
-      ...this.bounds.map((b, i) => `${this.name}_bucket{le="${b}"} ${this.counts[i]}`),
-      `${this.name}_bucket{le="+Inf"} ${this.count}`,
-      `${this.name}_sum ${this.sum}`,
-      `${this.name}_count ${this.count}`,
-    ];
+    return metric(this.name, "histogram", this.help, [
+      ...this.bounds.map((b, i) => [`_bucket{le="${b}"}`, this.counts[i] as number] as const),
+      [`_bucket{le="+Inf"}`, this.count],
+      ["_sum", this.sum],
+      ["_count", this.count],
+    ]);
   }
 }
 
@@ -73,47 +71,23 @@ export class Metrics {
 
   render(queueDepth: number): string {
     const lines = [
-      "# HELP sensor_oracle_readings_accepted_total Readings verified and durably queued.",
-      "# TYPE sensor_oracle_readings_accepted_total counter",
-      `sensor_oracle_readings_accepted_total ${this.accepted}`,
-      "# HELP sensor_oracle_readings_rejected_total Readings refused, by reason.",
-      "# TYPE sensor_oracle_readings_rejected_total counter",
-      ...REJECTION_REASONS.map(
-        (r) => `sensor_oracle_readings_rejected_total{reason="${r}"} ${this.rejected[r]}`,
+      ...metric("sensor_oracle_readings_accepted_total", "counter", "Readings verified and durably queued.", [
+        ["", this.accepted],
+      ]),
+      ...metric(
+        "sensor_oracle_readings_rejected_total",
+        "counter",
+        "Readings refused, by reason.",
+        REJECTION_REASONS.map((r) => [`{reason="${r}"}`, this.rejected[r]]),
       ),
-      "# HELP sensor_oracle_queue_depth Readings waiting for a batch.",
-      "# TYPE sensor_oracle_queue_depth gauge",
-      `sensor_oracle_queue_depth ${queueDepth}`,
-      "# HELP sensor_oracle_batches_committed_total Batches committed on-chain.",
-      "# TYPE sensor_oracle_batches_committed_total counter",
-      `sensor_oracle_batches_committed_total ${this.batchesCommitted}`,
-      "# HELP sensor_oracle_readings_committed_total Readings in committed batches.",
-      "# TYPE sensor_oracle_readings_committed_total counter",
-      `sensor_oracle_readings_committed_total ${this.readingsCommitted}`,
-      "# HELP sensor_oracle_commit_gas_used_total Gas used by batch commits.",
-      "# TYPE sensor_oracle_commit_gas_used_total counter",
-      `sensor_oracle_commit_gas_used_total ${this.gasUsed}`,
-      "# HELP sensor_oracle_commit_failures_total Commit attempts that failed and will be retried.",
-      "# TYPE sensor_oracle_commit_failures_total counter",
-      `sensor_oracle_commit_failures_total ${this.commitFailures}`,
-      "# HELP sensor_oracle_processing_errors_total Readings not processed for an infrastructure failure (the device resends).",
-      "# TYPE sensor_oracle_processing_errors_total counter",
-      `sensor_oracle_processing_errors_total ${this.processingErrors}`,
-      "# HELP sensor_oracle_recommits_total Batches committed again after a reorg dropped their transaction.",
-      "# TYPE sensor_oracle_recommits_total counter",
-      `sensor_oracle_recommits_total ${this.recommits}`,
-      "# HELP sensor_oracle_fee_bumps_total Commit transactions sent again with higher fees.",
-      "# TYPE sensor_oracle_fee_bumps_total counter",
-      `sensor_oracle_fee_bumps_total ${this.feeBumps}`,
-      "# HELP sensor_oracle_feed_pushes_total Pushed feed updates (deviation or heartbeat).",
-      "# TYPE sensor_oracle_feed_pushes_total counter",
-      `sensor_oracle_feed_pushes_total ${this.feedPushes}`,
-      "# HELP process_resident_memory_bytes Resident memory of the bridge process.",
-      "# TYPE process_resident_memory_bytes gauge",
-      `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
-      "# HELP nodejs_heap_used_bytes V8 heap in use.",
-      "# TYPE nodejs_heap_used_bytes gauge",
-      `nodejs_heap_used_bytes ${process.memoryUsage().heapUsed}`,
+      ...metric("sensor_oracle_queue_depth", "gauge", "Readings waiting for a batch.", [["", queueDepth]]),
+      ...Object.entries(COUNTERS).flatMap(([name, [help, value]]) =>
+        metric(name, "counter", help, [["", value(this)]]),
+      ),
+      ...metric("process_resident_memory_bytes", "gauge", "Resident memory of the bridge process.", [
+        ["", process.memoryUsage.rss()],
+      ]),
+      ...metric("nodejs_heap_used_bytes", "gauge", "V8 heap in use.", [["", process.memoryUsage().heapUsed]]),
       ...this.batchSize.render(),
       ...this.commitLatency.render(),
       ...this.verifyTime.render(),
@@ -121,3 +95,42 @@ export class Metrics {
     return `${lines.join("\n")}\n`;
   }
 }
+
+type MetricType = "counter" | "gauge" | "histogram";
+
+/** HELP and TYPE lines, then one sample line per (suffix and labels, value). */
+function metric(
+  name: string,
+  type: MetricType,
+  help: string,
+  samples: readonly (readonly [suffix: string, value: number | bigint])[],
+): string[] {
+  return [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...samples.map(([suffix, value]) => `${name}${suffix} ${value}`),
+  ];
+}
+
+type Value = (m: Metrics) => number | bigint;
+
+/** The counters rendered after the queue depth, by name: help and value. */
+const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
+  sensor_oracle_batches_committed_total: ["Batches committed on-chain.", (m) => m.batchesCommitted],
+  sensor_oracle_readings_committed_total: ["Readings in committed batches.", (m) => m.readingsCommitted],
+  sensor_oracle_commit_gas_used_total: ["Gas used by batch commits.", (m) => m.gasUsed],
+  sensor_oracle_commit_failures_total: [
+    "Commit attempts that failed and will be retried.",
+    (m) => m.commitFailures,
+  ],
+  sensor_oracle_processing_errors_total: [
+    "Readings not processed for an infrastructure failure (the device resends).",
+    (m) => m.processingErrors,
+  ],
+  sensor_oracle_recommits_total: [
+    "Batches committed again after a reorg dropped their transaction.",
+    (m) => m.recommits,
+  ],
+  sensor_oracle_fee_bumps_total: ["Commit transactions sent again with higher fees.", (m) => m.feeBumps],
+  sensor_oracle_feed_pushes_total: ["Pushed feed updates (deviation or heartbeat).", (m) => m.feedPushes],
+};

@@ -1,29 +1,10 @@
 // The worker of bridge/verify-pool.ts: ES256 checks of fixed-size records (65-byte key, 32-byte
 // digest, 64-byte r||s), one result byte each (1 valid, 0 not).
-import { createPublicKey, verify } from "node:crypto";
+import { verify } from "node:crypto";
 import { parentPort } from "node:worker_threads";
+import { p256KeyObject } from "../protocol/p256-key.mjs";
 
 const RECORD = 65 + 32 + 64;
-const keys = new Map();
-
-function keyOf(raw) {
-  const hex = Buffer.from(raw).toString("hex");
-  let k = keys.get(hex);
-  if (!k) {
-    k = createPublicKey({
-      key: {
-        kty: "EC",
-        crv: "P-256",
-        x: Buffer.from(raw.subarray(1, 33)).toString("base64url"),
-        y: Buffer.from(raw.subarray(33, 65)).toString("base64url"),
-      },
-      format: "jwk",
-    });
-    if (keys.size > 100_000) keys.clear();
-    keys.set(hex, k);
-  }
-  return k;
-}
 
 parentPort?.on("message", ({ id, buf }) => {
   const n = buf.length / RECORD;
@@ -34,7 +15,7 @@ parentPort?.on("message", ({ id, buf }) => {
       const ok = verify(
         "sha256",
         buf.subarray(o + 65, o + 97),
-        { key: keyOf(buf.subarray(o, o + 65)), dsaEncoding: "ieee-p1363" },
+        { key: p256KeyObject(buf.subarray(o, o + 65)), dsaEncoding: "ieee-p1363" },
         buf.subarray(o + 97, o + 161),
       );
       results[i] = ok ? 1 : 0;

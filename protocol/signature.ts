@@ -1,7 +1,8 @@
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { verify as cryptoVerify } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { type Hex, hexToBytes, toHex } from "viem";
+import { p256KeyObject } from "./p256-key.mjs";
 import type { CurveName } from "./reading.js";
 
 /**
@@ -42,27 +43,6 @@ export function normalizeLowS(curve: CurveName, signature: Uint8Array): Uint8Arr
   if (!sig.hasHighS()) return signature;
   const n = CURVES[curve].Point.CURVE().n;
   return new CURVES[curve].Signature(sig.r, n - sig.s).toBytes("compact");
-}
-
-const keyCache = new Map<string, KeyObject>();
-
-function p256KeyObject(publicKey: Uint8Array): KeyObject {
-  const cacheKey = Buffer.from(publicKey).toString("hex");
-  let key = keyCache.get(cacheKey);
-  if (!key) {
-    key = createPublicKey({
-      key: {
-        kty: "EC",
-        crv: "P-256",
-        x: Buffer.from(publicKey.subarray(1, 33)).toString("base64url"),
-        y: Buffer.from(publicKey.subarray(33, 65)).toString("base64url"),
-      },
-      format: "jwk",
-    });
-    if (keyCache.size > 100_000) keyCache.clear();
-    keyCache.set(cacheKey, key);
-  }
-  return key;
 }
 
 const P256_N = Buffer.from("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", "hex");

@@ -1,5 +1,5 @@
 import { sha256 } from "@noble/hashes/sha2.js";
-import { type Hex, keccak256, toHex } from "viem";
+import { encodeAbiParameters, type Hex, keccak256, toHex } from "viem";
 import { buildReadingTree, readingProof } from "./merkle.js";
 import {
   Curve,
@@ -155,24 +155,15 @@ export function vectorsSolidity(v: Vectors): string {
   lines.push("        bytes32 y;");
   lines.push("    }");
   lines.push("");
+  lines.push("    /// The vector `i` (an empty one past COUNT); its proof ABI-encoded.");
   lines.push("    function get(uint256 i) internal pure returns (Vector memory v) {");
   v.readings.forEach((r, i) => {
     const dev = v.devices.find((d) => d.curve === r.curve) as VectorDevice;
-    lines.push(`        if (i == ${i}) {`);
-    lines.push(`            v.curve = ${Curve[r.curve]};`);
+    const reading = `Readings.Reading(${r.reading.deviceId}, ${r.reading.feedId}, ${r.reading.value}, ${r.reading.timestamp}, ${r.reading.sequence})`;
+    const proof = `abi.decode(hex"${encodeAbiParameters([{ type: "bytes32[]" }], [r.proof]).slice(2)}", (bytes32[]))`;
     lines.push(
-      `            v.reading = Readings.Reading(${r.reading.deviceId}, ${r.reading.feedId}, ${r.reading.value}, ${r.reading.timestamp}, ${r.reading.sequence});`,
+      `        if (i == ${i}) v = Vector(${Curve[r.curve]}, ${reading}, ${r.digest}, hex"${r.chainSignature.slice(2)}", ${r.leaf}, ${proof}, ${dev.x}, ${dev.y});`,
     );
-    lines.push(`            v.digest = ${r.digest};`);
-    lines.push(`            v.chainSignature = hex"${r.chainSignature.slice(2)}";`);
-    lines.push(`            v.leaf = ${r.leaf};`);
-    lines.push(`            v.proof = new bytes32[](${r.proof.length});`);
-    r.proof.forEach((p, j) => {
-      lines.push(`            v.proof[${j}] = ${p};`);
-    });
-    lines.push(`            v.x = ${dev.x};`);
-    lines.push(`            v.y = ${dev.y};`);
-    lines.push("        }");
   });
   lines.push("    }");
   lines.push("}");

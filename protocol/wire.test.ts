@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { outcomeOf } from "../testkit/outcome.js";
 import { MalformedPayloadError, ReadingRejectedError } from "./errors.js";
 import { feedIdOf, UINT64_MAX } from "./reading.js";
 import { signDigest } from "./signature.js";
@@ -20,14 +21,7 @@ const good = {
   signature: `0x${"11".repeat(64)}`,
 };
 const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
-const reason = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof ReadingRejectedError ? e.reason : `other:${String(e)}`;
-  }
-  return "accepted";
-};
+const reason = (fn: () => unknown) => outcomeOf(fn, ReadingRejectedError, (e) => e.reason, "accepted");
 
 describe("reading wire format v1", () => {
   it("round-trips a reading, taking the device id from the topic", () => {

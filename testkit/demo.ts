@@ -11,10 +11,10 @@ import { MemoryStore } from "../bridge/store/memory-store.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
 import type { ReadingStore } from "../bridge/store/types.js";
 import { coldChainMonitorAbi, sensorOracleAbi } from "../chain/abi.js";
-import { DeviceAgent } from "../device-agent/agent.js";
-import { SoftwareSigner } from "../device-agent/signer.js";
+import type { DeviceAgent } from "../device-agent/agent.js";
 import { createFleetCa } from "../pki/fleet-ca.js";
 import { type CurveName, readingsTopic } from "../protocol/index.js";
+import { siteOn, startDeviceAgent } from "./agents.js";
 import { startEmbeddedBroker } from "./embedded-broker.js";
 import { BRIDGE_CN } from "./infra.js";
 import { deployStack, enrollDevice } from "./stack.js";
@@ -111,18 +111,8 @@ async function main(): Promise<string> {
     "[5/6]",
     forever ? "devices publishing every second until Ctrl-C" : `devices publishing ${rounds} rounds`,
   );
-  const agents = await Promise.all(
-    devices.map(async (d) => {
-      const a = new DeviceAgent({
-        deviceName: d.name,
-        signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
-        domain: { chainId: stack.chainId, registry: stack.contracts.registry },
-        mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem, protocolVersion: 4 },
-      });
-      await a.start();
-      return a;
-    }),
-  );
+  const site = { ...siteOn(ca, broker, stack), protocolVersion: 4 } as const;
+  const agents = await Promise.all(devices.map((d) => startDeviceAgent(d, site)));
   let stop = false;
   process.once("SIGINT", () => {
     stop = true;

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import pino from "pino";
 import type { Hex } from "viem";
-import type { BridgeParameters } from "../bridge/bridge.js";
+import { type Bridge, type BridgeParameters, startBridge } from "../bridge/bridge.js";
+import { RedisStore } from "../bridge/store/redis-store.js";
 import type { FleetCa, IssuedCertificate } from "../pki/fleet-ca.js";
-import { DEV_KEYS } from "./chain-node.js";
+import { type ChainNode, DEV_KEYS, startHardhatNode } from "./chain-node.js";
 import { startMosquitto } from "./mosquitto.js";
 import type { Service } from "./process.js";
 import { startRedis } from "./redis.js";
@@ -27,7 +29,6 @@ export type TestInfra = {
  * client certificate for the bridge. Started in parallel; each part stops on its own.
  */
 export async function startTestInfra(ca: FleetCa, opts: { bridges?: number } = {}): Promise<TestInfra> {
-  const server = await ca.issueServer({ commonName: "localhost" });
   const bridgeCns = Array.from({ length: opts.bridges ?? 1 }, (_, i) =>
     i ? `${BRIDGE_CN}-${i + 1}` : BRIDGE_CN,
   );
@@ -35,15 +36,37 @@ export async function startTestInfra(ca: FleetCa, opts: { bridges?: number } = {
   const bridgeCert = bridgeCerts[0] as IssuedCertificate;
   const [redis, broker, stack] = await Promise.all([
     startRedis(),
-    startMosquitto({
-      caPem: ca.certPem,
-      serverCertPem: server.certPem,
-      serverKeyPem: server.keyPem,
-      bridgeUser: bridgeCns,
-    }),
+    startFleetBroker(ca, bridgeCns),
     deployStack(),
   ]);
   return { bridgeCert, bridgeCerts, redis, broker, stack };
+}
+
+/** A private Mosquitto for a fleet CA: mTLS with a localhost server certificate, the per-device ACL. */
+export async function startFleetBroker(ca: FleetCa, bridgeUser: string | string[]): Promise<Service> {
+  const server = await ca.issueServer({ commonName: "localhost" });
+  return startMosquitto({
+    caPem: ca.certPem,
+    serverCertPem: server.certPem,
+    serverKeyPem: server.keyPem,
+    bridgeUser,
+  });
+}
+
+/**
+ * What tests and benchmarks of a bridge run as its own process stand on: a private Redis and
+ * Mosquitto as in startTestInfra, and `hardhat node` (its own process, for the bridge's RPC URL).
+ */
+export async function startProcessInfra(
+  ca: FleetCa,
+): Promise<{ bridgeCert: IssuedCertificate; node: ChainNode; redis: Service; broker: Service }> {
+  const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
+  const [node, redis, broker] = await Promise.all([
+    startHardhatNode(),
+    startRedis(),
+    startFleetBroker(ca, BRIDGE_CN),
+  ]);
+  return { bridgeCert, node, redis, broker };
 }
 
 /**
@@ -80,6 +103,32 @@ export function bridgeOn(
  * and keys go to 0600 files in `dir`; `settings` (batch, HTTP, log level...) completes the file.
  * Returns its path.
  */
+/** What a test bridge takes beyond the infrastructure: its store's prefix, and settings of its own. */
+export type TestBridgeSettings = { prefix: string; log?: BridgeParameters["log"] } & Omit<
+  BridgeParameters,
+  "mqtt" | "publicClient" | "walletClient" | "contracts" | "chainId" | "store" | "log"
+>;
+
+/**
+ * A bridge in this process on this infrastructure, with a RedisStore under `prefix`, committing
+ * when the test flushes (unless `settings` says otherwise) and logging nothing.
+ */
+export async function startTestBridge(
+  ca: FleetCa,
+  infra: Pick<TestInfra, "bridgeCert" | "broker" | "stack" | "redis">,
+  { prefix, ...settings }: TestBridgeSettings,
+): Promise<{ bridge: Bridge; store: RedisStore }> {
+  const store = new RedisStore({ url: infra.redis.url, prefix });
+  const bridge = await startBridge({
+    ...bridgeOn(ca, infra),
+    store,
+    batchIntervalMs: 60_000,
+    log: pino({ level: "silent" }),
+    ...settings,
+  });
+  return { bridge, store };
+}
+
 export function writeBridgeConfig(
   dir: string,
   ca: FleetCa,

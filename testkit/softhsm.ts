@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
-export const PKCS11_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
 
 export type SoftHsm = {
   dir: string;
@@ -14,6 +13,11 @@ export type SoftHsm = {
   conf: string;
   cleanup(): void;
 };
+
+/** The CLI's options naming this token and its PIN file (or another PIN file). */
+export function tokenCliOptions(hsm: SoftHsm, pinFile = hsm.pinFile): string[] {
+  return ["--module", SOFTHSM_MODULE, "--token-label", hsm.label, "--pin-file", pinFile];
+}
 
 /**
  * A fresh SoftHSM2 token in its own folder. SOFTHSM2_CONF is set in this process's environment,

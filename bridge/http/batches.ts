@@ -1,9 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Hex } from "viem";
 import type { ReadingStore } from "../store/types.js";
-import { errorSchema } from "./schemas.js";
-
-const str = { type: "string" } as const;
+import { oneParamRoute, str } from "./schemas.js";
 
 const batchSchema = {
   type: "object",
@@ -22,23 +20,13 @@ const batchSchema = {
 export const batchRoutes: FastifyPluginAsync<{ store: ReadingStore }> = async (app, { store }) => {
   app.get<{ Params: { root: Hex } }>(
     "/batches/:root",
-    {
-      schema: {
-        summary: "A committed batch: its reading ids and transaction.",
-        params: {
-          type: "object",
-          required: ["root"],
-          properties: { root: { type: "string", pattern: "^0x[0-9a-f]{64}$" } },
-        },
-        response: {
-          200: { description: "the batch", ...batchSchema },
-          404: { description: "no such batch (or not a batch root)", ...errorSchema },
-        },
-      },
-      config: {
-        invalid: { status: 404, error: "BatchNotFound", message: (params) => `no batch ${params.root}` },
-      },
-    },
+    oneParamRoute({
+      summary: "A committed batch: its reading ids and transaction.",
+      param: { name: "root", pattern: "^0x[0-9a-f]{64}$" },
+      ok: { description: "the batch", schema: batchSchema },
+      notFound: "no such batch (or not a batch root)",
+      invalid: { status: 404, error: "BatchNotFound", message: (params) => `no batch ${params.root}` },
+    }),
     async (req, reply) => {
       const root = req.params.root;
       const batch = await store.getBatch(root);

@@ -1,9 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { DeviceInfo } from "../device-view.js";
 import type { ReadingStore } from "../store/types.js";
-import { errorSchema } from "./schemas.js";
-
-const str = { type: "string" } as const;
+import { oneParamRoute, str } from "./schemas.js";
 
 const deviceSchema = {
   type: "object",
@@ -44,23 +42,15 @@ export const deviceRoutes: FastifyPluginAsync<{
 }> = async (app, { store, device }) => {
   app.get<{ Params: { name: string } }>(
     "/devices/:name",
-    {
-      schema: {
-        summary:
-          "A device: its certificate, its registry record, its highest accepted sequence and the last reading seen (sequence and signed timestamp).",
-        params: {
-          type: "object",
-          required: ["name"],
-          properties: { name: { type: "string", pattern: "^[0-9a-f]{64}$" } },
-        },
-        response: {
-          200: { description: "the device", ...deviceSchema },
-          400: { description: "not a device name", ...errorSchema },
-          404: { description: "no such device", ...errorSchema },
-        },
-      },
-      config: { invalid: { error: "BadDeviceName", message: "expected 64 lowercase hex digits" } },
-    },
+    oneParamRoute({
+      summary:
+        "A device: its certificate, its registry record, its highest accepted sequence and the last reading seen (sequence and signed timestamp).",
+      param: { name: "name", pattern: "^[0-9a-f]{64}$" },
+      ok: { description: "the device", schema: deviceSchema },
+      badRequest: "not a device name",
+      notFound: "no such device",
+      invalid: { error: "BadDeviceName", message: "expected 64 lowercase hex digits" },
+    }),
     async (req, reply) => {
       const name = req.params.name;
       const info = device ? await device(name) : null;

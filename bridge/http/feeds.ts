@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Hex } from "viem";
 import type { ReadingStore } from "../store/types.js";
 import type { ReadingView } from "./reading-view.js";
-import { errorSchema, readingSchema } from "./schemas.js";
+import { oneParamRoute, readingSchema } from "./schemas.js";
 
 /** /feeds/:feedId/latest: a feed's latest committed reading with its proof. */
 export const feedRoutes: FastifyPluginAsync<{ store: ReadingStore; view: ReadingView }> = async (
@@ -11,23 +11,15 @@ export const feedRoutes: FastifyPluginAsync<{ store: ReadingStore; view: Reading
 ) => {
   app.get<{ Params: { feedId: string } }>(
     "/feeds/:feedId/latest",
-    {
-      schema: {
-        summary:
-          "The latest committed reading of a feed, with its proof (what a pull consumer needs in one call).",
-        params: {
-          type: "object",
-          required: ["feedId"],
-          properties: { feedId: { type: "string", pattern: "^0[xX][0-9a-fA-F]{64}$" } },
-        },
-        response: {
-          200: { description: "the reading", ...readingSchema },
-          400: { description: "not a feed id", ...errorSchema },
-          404: { description: "no committed reading", ...errorSchema },
-        },
-      },
-      config: { invalid: { error: "BadFeedId", message: "expected 0x and 64 hex digits" } },
-    },
+    oneParamRoute({
+      summary:
+        "The latest committed reading of a feed, with its proof (what a pull consumer needs in one call).",
+      param: { name: "feedId", pattern: "^0[xX][0-9a-fA-F]{64}$" },
+      ok: { description: "the reading", schema: readingSchema },
+      badRequest: "not a feed id",
+      notFound: "no committed reading",
+      invalid: { error: "BadFeedId", message: "expected 0x and 64 hex digits" },
+    }),
     async (req, reply) => {
       const feedId = req.params.feedId.toLowerCase() as Hex;
       const id = await store.latestOfFeed(feedId);

@@ -1,33 +1,19 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ReadingView } from "./reading-view.js";
-import { errorSchema, readingSchema } from "./schemas.js";
+import { oneParamRoute, readingSchema } from "./schemas.js";
 
 /** /readings/:id: a reading with its batch and Merkle proof. */
 export const readingRoutes: FastifyPluginAsync<{ view: ReadingView }> = async (app, { view }) => {
   app.get<{ Params: { id: string } }>(
     "/readings/:id",
-    {
-      schema: {
-        summary: "A reading with its batch and Merkle proof: the arguments of verifyReading.",
-        params: {
-          type: "object",
-          required: ["id"],
-          properties: {
-            id: {
-              type: "string",
-              pattern: "^[0-9a-f]{64}:[0-9]{1,20}$",
-              description: "<device name>:<sequence>",
-            },
-          },
-        },
-        response: {
-          200: { description: "the reading", ...readingSchema },
-          400: { description: "not a reading id", ...errorSchema },
-          404: { description: "no such reading", ...errorSchema },
-        },
-      },
-      config: { invalid: { error: "BadReadingId", message: "expected <device name>:<sequence>" } },
-    },
+    oneParamRoute({
+      summary: "A reading with its batch and Merkle proof: the arguments of verifyReading.",
+      param: { name: "id", pattern: "^[0-9a-f]{64}:[0-9]{1,20}$", description: "<device name>:<sequence>" },
+      ok: { description: "the reading", schema: readingSchema },
+      badRequest: "not a reading id",
+      notFound: "no such reading",
+      invalid: { error: "BadReadingId", message: "expected <device name>:<sequence>" },
+    }),
     async (req, reply) => {
       const id = req.params.id;
       const r = await view(id);

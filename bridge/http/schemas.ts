@@ -27,7 +27,7 @@ export function answerInvalid(err: FastifyError, req: FastifyRequest, reply: Fas
 }
 
 export const hex32 = { type: "string", pattern: "^0x[0-9a-f]{64}$" } as const;
-const str = { type: "string" } as const;
+export const str = { type: "string" } as const;
 
 export const errorSchema = {
   type: "object",
@@ -63,3 +63,48 @@ export const readingSchema = {
     proof: { type: "array", items: str },
   },
 } as const;
+
+/** What {@link oneParamRoute} builds a GET route's options from. */
+export type OneParamRouteParameters = {
+  summary: string;
+  /** The path parameter, its pattern and (optionally) its description. */
+  param: { name: string; pattern: string; description?: string };
+  /** The 200 answer: its description and schema. */
+  ok: { description: string; schema: object };
+  /** The 400 answer's description; none when a malformed param is answered with 404. */
+  badRequest?: string;
+  /** The 404 answer's description. */
+  notFound: string;
+  invalid: InvalidRequest;
+};
+
+/**
+ * The options of a GET route with one patterned path parameter: its schema (params, 200, 400 and
+ * 404 answers) and the answer to a param that fails its pattern.
+ */
+export function oneParamRoute({
+  summary,
+  param,
+  ok,
+  badRequest,
+  notFound,
+  invalid,
+}: OneParamRouteParameters) {
+  const { name, ...paramSchema } = param;
+  return {
+    schema: {
+      summary,
+      params: {
+        type: "object",
+        required: [name],
+        properties: { [name]: { type: "string", ...paramSchema } },
+      },
+      response: {
+        200: { description: ok.description, ...ok.schema },
+        ...(badRequest === undefined ? {} : { 400: { description: badRequest, ...errorSchema } }),
+        404: { description: notFound, ...errorSchema },
+      },
+    },
+    config: { invalid },
+  };
+}

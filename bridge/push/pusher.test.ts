@@ -1,16 +1,14 @@
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sensorFeedsAbi } from "../../chain/abi.js";
-import { DeviceAgent } from "../../device-agent/agent.js";
-import { SoftwareSigner } from "../../device-agent/signer.js";
-import type { IssuedCertificate } from "../../pki/fleet-ca.js";
+import type { DeviceAgent } from "../../device-agent/agent.js";
 import { createFleetCa } from "../../pki/fleet-ca.js";
-import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
+import { siteOn, startDeviceAgent } from "../../testkit/agents.js";
+import { startTestBridge, startTestInfra } from "../../testkit/infra.js";
 import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
-import { type Bridge, startBridge } from "../bridge.js";
+import type { Bridge } from "../bridge.js";
 import { FleetCertificates } from "../certificates.js";
-import { RedisStore } from "../store/redis-store.js";
+import type { RedisStore } from "../store/redis-store.js";
 
 describe("the bridge pushes feeds on deviation and heartbeat", () => {
   let stack: Stack;
@@ -22,8 +20,8 @@ describe("the bridge pushes feeds on deviation and heartbeat", () => {
 
   beforeAll(async () => {
     const ca = await createFleetCa();
-    let bridgeCert: IssuedCertificate;
-    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
+    const infra = await startTestInfra(ca);
+    ({ redis, broker, stack } = infra);
     const d = await enrollDevice(stack, ca, "secp256k1");
     const hash = await stack.admin.writeContract({
       address: stack.contracts.feeds,
@@ -41,26 +39,16 @@ describe("the bridge pushes feeds on deviation and heartbeat", () => {
     await stack.publicClient.waitForTransactionReceipt({ hash });
     const certificates = new FleetCertificates(ca.certPem);
     certificates.add(d.certPem);
-    store = new RedisStore({ url: redis.url, prefix: "push" });
-    bridge = await startBridge({
-      ...bridgeOn(ca, { bridgeCert, broker, stack }),
+    ({ bridge, store } = await startTestBridge(ca, infra, {
+      prefix: "push",
       certificates,
-      store,
-      batchIntervalMs: 60_000,
       push: {
         address: stack.contracts.feeds,
         feeds: [{ feedId: stack.feedId, deviationBps: 100, heartbeatSec: 2 }],
         intervalMs: 3_600_000,
       },
-      log: pino({ level: "silent" }),
-    });
-    agent = new DeviceAgent({
-      deviceName: d.name,
-      signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
-      domain: { chainId: stack.chainId, registry: stack.contracts.registry },
-      mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
-    });
-    await agent.start();
+    }));
+    agent = await startDeviceAgent(d, siteOn(ca, broker, stack));
   });
 
   afterAll(async () => {

@@ -25,6 +25,18 @@ contract DeviceRegistryTest is Fixture {
 
     // --- helpers -------------------------------------------------------------------------
 
+    /// checkSignature(id, timestamp, digest, signature) answers `want`.
+    function _assertCheck(
+        bytes32 id,
+        uint64 timestamp,
+        bytes32 digest,
+        bytes memory signature,
+        IDeviceRegistry.SignatureCheck want,
+        string memory why
+    ) private view {
+        assertTrue(registry.checkSignature(id, timestamp, digest, signature) == want, why);
+    }
+
     /// A low-S P-256 signature over `d` by a key that is not the device's, with that key appended.
     function _signedWithAnotherKey(bytes32 d) private view returns (bytes memory) {
         uint256 otherKey = 0xD00D;
@@ -59,10 +71,7 @@ contract DeviceRegistryTest is Fixture {
         bytes32 id = _register(P256, P256_KEY);
         Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
         bytes32 d = helper.digest(r, registry.domainSeparator());
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, _sign(P256, P256_KEY, r)) == IDeviceRegistry.SignatureCheck.Valid,
-            "valid"
-        );
+        _assertCheck(id, r.timestamp, d, _sign(P256, P256_KEY, r), VALID, "valid");
     }
 
     function test_aP256SignatureMayCarryItsKeyWhichMustBeTheDevices() public {
@@ -71,27 +80,12 @@ contract DeviceRegistryTest is Fixture {
         Readings.Reading memory r = _reading(id, 1_750_000_000, 1);
         bytes32 d = helper.digest(r, registry.domainSeparator());
         bytes memory sig = _sign(P256, P256_KEY, r);
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(sig, x, y))
-                == IDeviceRegistry.SignatureCheck.Valid,
-            "r||s||x||y with the device's key"
-        );
+        _assertCheck(id, r.timestamp, d, abi.encodePacked(sig, x, y), VALID, "r||s||x||y with the device's key");
         // Another key that really signed this digest: a good signature, but not by the device's key.
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, _signedWithAnotherKey(d))
-                == IDeviceRegistry.SignatureCheck.BadSignature,
-            "another key refused"
-        );
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(sig, x, bytes32(uint256(y) ^ 1)))
-                == IDeviceRegistry.SignatureCheck.BadSignature,
-            "a changed key refused"
-        );
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(sig, x))
-                == IDeviceRegistry.SignatureCheck.BadSignature,
-            "96 bytes is neither form"
-        );
+        _assertCheck(id, r.timestamp, d, _signedWithAnotherKey(d), BAD, "another key refused");
+        bytes memory changedKey = abi.encodePacked(sig, x, bytes32(uint256(y) ^ 1));
+        _assertCheck(id, r.timestamp, d, changedKey, BAD, "a changed key refused");
+        _assertCheck(id, r.timestamp, d, abi.encodePacked(sig, x), BAD, "96 bytes is neither form");
     }
 
     function test_rejectsAHighSP256Signature() public {
@@ -106,10 +100,7 @@ contract DeviceRegistryTest is Fixture {
         }
         bytes memory high = abi.encodePacked(rr, bytes32(P256_N - uint256(s)));
         bytes32 d = helper.digest(r, registry.domainSeparator());
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, high) == IDeviceRegistry.SignatureCheck.BadSignature,
-            "high-S refused"
-        );
+        _assertCheck(id, r.timestamp, d, high, BAD, "high-S refused");
     }
 
     function test_registersASecp256k1DeviceAndVerifiesItsSignature() public {
@@ -122,23 +113,12 @@ contract DeviceRegistryTest is Fixture {
         Readings.Reading memory r = _reading(id, 1_750_000_000, 7);
         bytes32 d = helper.digest(r, registry.domainSeparator());
         (uint8 v, bytes32 rr, bytes32 s) = vm.sign(K1_KEY, d);
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(rr, s, v))
-                == IDeviceRegistry.SignatureCheck.Valid,
-            "valid"
-        );
+        _assertCheck(id, r.timestamp, d, abi.encodePacked(rr, s, v), VALID, "valid");
         // The same signature without its recovery byte is not the on-chain form.
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, abi.encodePacked(rr, s))
-                == IDeviceRegistry.SignatureCheck.BadSignature,
-            "64-byte secp256k1 refused"
-        );
+        _assertCheck(id, r.timestamp, d, abi.encodePacked(rr, s), BAD, "64-byte secp256k1 refused");
         // High-S (malleated) form refused.
         bytes memory high = abi.encodePacked(rr, bytes32(K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
-        assertTrue(
-            registry.checkSignature(id, r.timestamp, d, high) == IDeviceRegistry.SignatureCheck.BadSignature,
-            "high-S refused"
-        );
+        _assertCheck(id, r.timestamp, d, high, BAD, "high-S refused");
     }
 
     function test_rejectsADeviceIdNotDerivedFromTheKey() public {
@@ -186,15 +166,11 @@ contract DeviceRegistryTest is Fixture {
         Readings.Reading memory before = _reading(id, since - 1, 1);
         Readings.Reading memory atRevocation = _reading(id, since, 2);
         bytes32 sep = registry.domainSeparator();
-        assertTrue(
-            registry.checkSignature(id, before.timestamp, helper.digest(before, sep), _sign(P256, P256_KEY, before))
-                == IDeviceRegistry.SignatureCheck.Valid,
-            "before revocation still verifies"
-        );
-        assertTrue(
-            registry.checkSignature(id, atRevocation.timestamp, helper.digest(atRevocation, sep), _sign(P256, P256_KEY, atRevocation))
-                == IDeviceRegistry.SignatureCheck.KeyNotValidAtTime,
-            "at revocation refused"
+        bytes32 d = helper.digest(before, sep);
+        _assertCheck(id, before.timestamp, d, _sign(P256, P256_KEY, before), VALID, "before revocation still verifies");
+        d = helper.digest(atRevocation, sep);
+        _assertCheck(
+            id, atRevocation.timestamp, d, _sign(P256, P256_KEY, atRevocation), NOT_AT_TIME, "at revocation refused"
         );
     }
 
@@ -211,11 +187,8 @@ contract DeviceRegistryTest is Fixture {
     }
 
     function test_unknownDeviceIsReported() public view {
-        assertTrue(
-            registry.checkSignature(keccak256("nobody"), 1, bytes32(0), new bytes(64))
-                == IDeviceRegistry.SignatureCheck.UnknownDevice,
-            "unknown"
-        );
+        IDeviceRegistry.SignatureCheck unknown = IDeviceRegistry.SignatureCheck.UnknownDevice;
+        _assertCheck(keccak256("nobody"), 1, bytes32(0), new bytes(64), unknown, "unknown");
     }
 
     function testFuzz_anyOtherValueOrSequenceFailsTheSignature(int256 value, uint64 seq) public {
@@ -225,10 +198,7 @@ contract DeviceRegistryTest is Fixture {
         vm.assume(value != r.value || seq != r.sequence);
         Readings.Reading memory other = Readings.Reading(id, r.feedId, value, r.timestamp, seq);
         bytes32 d = helper.digest(other, registry.domainSeparator());
-        assertTrue(
-            registry.checkSignature(id, other.timestamp, d, sig) == IDeviceRegistry.SignatureCheck.BadSignature,
-            "other reading refused"
-        );
+        _assertCheck(id, other.timestamp, d, sig, BAD, "other reading refused");
     }
 
     // --- rotation, batch registration, pausing, access --------------------------------

@@ -56,8 +56,31 @@ contract SensorFeedsTest is Fixture {
         feeds.updateFeeds(rs, sigs);
     }
 
+    /// Pushes a reading of device `i` that the feed ignores (not newer than the device's latest).
+    function _pushIgnored(uint256 i, int256 value, uint64 t) private {
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.ReadingIgnored(FEED, ids[i], t);
+        _push(i, value, t);
+    }
+
     function _latest() private view returns (uint80 round, int256 answer, uint256 updatedAt) {
         (round, answer,, updatedAt,) = feeds.latestRoundData(FEED);
+    }
+
+    /// The latest answer is `answer`.
+    function _assertAnswer(int256 answer, string memory why) private view {
+        (, int256 latestAnswer,) = _latest();
+        assertTrue(latestAnswer == answer, why);
+    }
+
+    /// The latest round is `round` with `answer`.
+    function _assertLatest(uint80 round, int256 answer, string memory roundWhy, string memory answerWhy)
+        private
+        view
+    {
+        (uint80 latestRound, int256 latestAnswer,) = _latest();
+        assertEq(latestRound, round, roundWhy);
+        assertTrue(latestAnswer == answer, answerWhy);
     }
 
     function test_quorumOfOneUpdatesOnEveryNewerReading() public {
@@ -74,12 +97,8 @@ contract SensorFeedsTest is Fixture {
         uint64 t = uint64(block.timestamp - 100);
         _push(0, 10, t);
         _push(0, 20, t + 5);
-        vm.expectEmit(address(feeds));
-        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t + 5);
-        _push(0, 99, t + 5);
-        vm.expectEmit(address(feeds));
-        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t + 1);
-        _push(0, 99, t + 1);
+        _pushIgnored(0, 99, t + 5);
+        _pushIgnored(0, 99, t + 1);
         (uint80 round, int256 answer, uint256 updatedAt) = _latest();
         assertEq(round, 2, "two rounds");
         assertTrue(answer == 20, "the newest reading");
@@ -125,9 +144,7 @@ contract SensorFeedsTest is Fixture {
         _push(0, 100, t);
         _configure(2, 60);
         _push(1, 201, t + 1);
-        (uint80 round, int256 answer,) = _latest();
-        assertEq(round, 2, "a second round from two devices");
-        assertTrue(answer == 150, "median of the sole device's reading and the new one");
+        _assertLatest(2, 150, "a second round from two devices", "median of the sole device's reading and the new one");
     }
 
     function test_aFeedThatLosesDevicesStillIgnoresReadingsOlderThanTheDevicesLatest() public {
@@ -135,13 +152,9 @@ contract SensorFeedsTest is Fixture {
         uint64 t = uint64(block.timestamp - 30);
         _push(0, 100, t + 5); // no quorum: no round, but the device's latest is t + 5
         _configureSole(0);
-        vm.expectEmit(address(feeds));
-        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t + 3);
-        _push(0, 90, t + 3);
+        _pushIgnored(0, 90, t + 3);
         _push(0, 110, t + 6);
-        (uint80 round, int256 answer,) = _latest();
-        assertEq(round, 1, "one round");
-        assertTrue(answer == 110, "the newer reading");
+        _assertLatest(1, 110, "one round", "the newer reading");
     }
 
     function test_noRoundUntilTheQuorumIsReachedThenTheMedian() public {
@@ -163,8 +176,7 @@ contract SensorFeedsTest is Fixture {
         uint64 t = uint64(block.timestamp - 20);
         _push(0, 100, t);
         _push(1, 201, t + 1);
-        (, int256 answer,) = _latest();
-        assertTrue(answer == 150, "(100 + 201) / 2 rounded toward zero");
+        _assertAnswer(150, "(100 + 201) / 2 rounded toward zero");
     }
 
     function test_readingsOutsideTheWindowDoNotCount() public {
@@ -175,23 +187,16 @@ contract SensorFeedsTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsNoValue.selector, FEED));
         feeds.latestRoundData(FEED);
         _push(0, 110, t + 61);
-        (, int256 answer,) = _latest();
-        assertTrue(answer == 155, "both within the window");
+        _assertAnswer(155, "both within the window");
     }
 
     function test_anOlderOrEqualReadingIsIgnoredWithAnEventAndNeverMovesTheFeedBack() public {
         _configure(1, 60);
         uint64 t = uint64(block.timestamp - 10);
         _push(0, 500, t);
-        vm.expectEmit(address(feeds));
-        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t);
-        _push(0, 999, t); // same time
-        vm.expectEmit(address(feeds));
-        emit ISensorFeeds.ReadingIgnored(FEED, ids[0], t - 5);
-        _push(0, 999, t - 5); // older
-        (uint80 round, int256 answer,) = _latest();
-        assertEq(round, 1, "still one round");
-        assertTrue(answer == 500, "value unchanged");
+        _pushIgnored(0, 999, t); // same time
+        _pushIgnored(0, 999, t - 5); // older
+        _assertLatest(1, 500, "still one round", "value unchanged");
     }
 
     function test_rejectsAReadingFromADeviceNotAllowedForTheFeed() public {
@@ -336,7 +341,6 @@ contract SensorFeedsTest is Fixture {
         int256 lo = a < b ? (a < c ? a : c) : (b < c ? b : c);
         int256 hi = a > b ? (a > c ? a : c) : (b > c ? b : c);
         int256 mid = int256(a) + b + c - lo - hi;
-        (, int256 answer,) = _latest();
-        assertTrue(answer == mid, "median");
+        _assertAnswer(mid, "median");
     }
 }

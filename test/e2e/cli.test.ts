@@ -23,7 +23,7 @@ import { sensorOracleAbi } from "../../chain/abi.js";
 import { deviceNameToId } from "../../protocol/index.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
 import { freePort } from "../../testkit/ports.js";
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
+import { createSoftHsmToken, type SoftHsm, tokenCliOptions } from "../../testkit/softhsm.js";
 
 const MOSQUITTO = existsSync("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";
 
@@ -62,6 +62,19 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
       String(count),
       "--interval-ms",
       "50",
+    );
+  // `device enroll` of a device whose keys the test token makes, with its PIN file or another.
+  const enrollInToken = (fleet: string, curve: string, label: string, pinFile = hsm.pinFile) =>
+    cli(
+      "device",
+      "enroll",
+      "--dir",
+      fleet,
+      "--curve",
+      curve,
+      "--label",
+      label,
+      ...tokenCliOptions(hsm, pinFile),
     );
   let httpPort: number;
   let bridge: Bridge;
@@ -116,22 +129,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(bridgeMqtt.shareGroup).toMatch(/^so-[0-9a-f]{32}$/);
     broker = spawn(MOSQUITTO, ["-c", join(fleet, "broker", "mosquitto.conf")], { stdio: "ignore" });
 
-    r = await cli(
-      "device",
-      "enroll",
-      "--dir",
-      fleet,
-      "--curve",
-      "secp256k1",
-      "--label",
-      "cold-room-7",
-      "--module",
-      SOFTHSM_MODULE,
-      "--token-label",
-      hsm.label,
-      "--pin-file",
-      hsm.pinFile,
-    );
+    r = await enrollInToken(fleet, "secp256k1", "cold-room-7");
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
       /^device [0-9a-f]{64} \(secp256k1\) enrolled: key in token "fleet-token", .* registered in block \d+/,
@@ -187,12 +185,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
       name,
       "--label",
       "cold-room-7-2024",
-      "--module",
-      SOFTHSM_MODULE,
-      "--token-label",
-      hsm.label,
-      "--pin-file",
-      hsm.pinFile,
+      ...tokenCliOptions(hsm),
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
@@ -255,60 +248,15 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     const wrongPin = join(dir, "wrong-pin");
     writeFileSync(wrongPin, "000000\n");
     const fleet = join(dir, "fleet");
-    let r = await cli(
-      "device",
-      "enroll",
-      "--dir",
-      fleet,
-      "--curve",
-      "p256",
-      "--label",
-      "x",
-      "--module",
-      SOFTHSM_MODULE,
-      "--token-label",
-      hsm.label,
-      "--pin-file",
-      wrongPin,
-    );
+    let r = await enrollInToken(fleet, "p256", "x", wrongPin);
     expect(r.status).toBe(1);
     expect(r.stderr.split("\n").at(-1)).toMatch(
       /^sensor-oracle: The token refused the PIN\..*\[TokenError:pin_incorrect\]$/,
     );
-    r = await cli(
-      "device",
-      "enroll",
-      "--dir",
-      join(dir, "nowhere"),
-      "--curve",
-      "p256",
-      "--label",
-      "x",
-      "--module",
-      SOFTHSM_MODULE,
-      "--token-label",
-      hsm.label,
-      "--pin-file",
-      hsm.pinFile,
-    );
+    r = await enrollInToken(join(dir, "nowhere"), "p256", "x");
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^sensor-oracle: No fleet in .*: run "sensor-oracle ca init/);
-    r = await cli(
-      "device",
-      "enroll",
-      "--dir",
-      fleet,
-      "--curve",
-      "ed25519",
-      "--label",
-      "x",
-      "--module",
-      SOFTHSM_MODULE,
-      "--token-label",
-      hsm.label,
-      "--pin-file",
-      hsm.pinFile,
-    );
+    r = await enrollInToken(fleet, "ed25519", "x");
     expect(r.status).toBe(2);
     expect(r.stderr).toBe("sensor-oracle device enroll: --curve must be p256 or secp256k1");
     r = await cli("device", "revoke", "--dir", fleet);

@@ -8,20 +8,18 @@ import { certificateFingerprint } from "../../bridge/certificates.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
 import { readingId } from "../../bridge/store/types.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
-import { DeviceAgent } from "../../device-agent/agent.js";
-import { SoftwareSigner } from "../../device-agent/signer.js";
-import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
+import type { DeviceAgent } from "../../device-agent/agent.js";
+import { createFleetCa, type IssuedCertificate, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { Curve, feedIdOf, splitPublicKey } from "../../protocol/index.js";
-import { type ChainNode, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
-import { writeBridgeConfig } from "../../testkit/infra.js";
+import { siteOn, startDeviceAgent } from "../../testkit/agents.js";
+import { type ChainNode, deployOverHttp } from "../../testkit/chain-node.js";
+import { startProcessInfra, writeBridgeConfig } from "../../testkit/infra.js";
 import { mineEvery } from "../../testkit/mining.js";
-import { startMosquitto } from "../../testkit/mosquitto.js";
 import { freePort } from "../../testkit/ports.js";
 import type { Service } from "../../testkit/process.js";
 import { startRedis } from "../../testkit/redis.js";
 import { startTcpProxy, type TcpProxy } from "../../testkit/tcp-proxy.js";
 
-const BRIDGE_CN = "sensor-oracle-bridge";
 const RPC_API_KEY = "so9TestApiKey0123456789abcdef";
 const PER_DEVICE = 40;
 
@@ -85,6 +83,11 @@ function spawnBridge(config: string): BridgeProcess {
   return handle;
 }
 
+/** How many of `ids` are in no committed batch yet. */
+async function uncommitted(store: RedisStore, ids: string[]): Promise<number> {
+  return (await Promise.all(ids.map((id) => store.rootOf(id)))).filter((r) => r === null).length;
+}
+
 describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (AOF)", () => {
   let node: ChainNode;
   let redis: Service;
@@ -101,18 +104,8 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
 
   beforeAll(async () => {
     const ca = await createFleetCa();
-    const server = await ca.issueServer({ commonName: "localhost" });
-    const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
-    [node, redis, broker] = await Promise.all([
-      startHardhatNode(),
-      startRedis(),
-      startMosquitto({
-        caPem: ca.certPem,
-        serverCertPem: server.certPem,
-        serverKeyPem: server.keyPem,
-        bridgeUser: BRIDGE_CN,
-      }),
-    ]);
+    let bridgeCert: IssuedCertificate;
+    ({ bridgeCert, node, redis, broker } = await startProcessInfra(ca));
     contracts = await deployOverHttp(node);
     rpc = await startTcpProxy(Number(new URL(node.url).port));
     devices = [await ca.issueDevice({ curve: "p256" }), await ca.issueDevice({ curve: "secp256k1" })];
@@ -156,17 +149,8 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
         logLevel: "info",
       },
     );
-    for (const d of devices) {
-      const a = new DeviceAgent({
-        deviceName: d.name,
-        signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
-        domain: { chainId: 31337, registry: contracts.registry },
-        mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
-        ackTimeoutMs: 2_000,
-      });
-      await a.start();
-      agents.push(a);
-    }
+    const site = siteOn(ca, broker, { chainId: 31337, contracts });
+    for (const d of devices) agents.push(await startDeviceAgent(d, site, { ackTimeoutMs: 2_000 }));
   }, 240_000);
 
   afterAll(async () => {
@@ -213,16 +197,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
 
     const store = new RedisStore({ url: redis.url, prefix: "faults" });
     try {
-      await expect
-        .poll(
-          async () =>
-            (await Promise.all(sent.map((id) => store.rootOf(id)))).filter((r) => r === null).length,
-          {
-            timeout: 60_000,
-            interval: 500,
-          },
-        )
-        .toBe(0);
+      await expect.poll(() => uncommitted(store, sent), { timeout: 60_000, interval: 500 }).toBe(0);
       // Accounting over every reading sent: in exactly one batch, and the batches on-chain hold
       // exactly as many readings as were sent (a reading committed twice would show in the sum).
       const roots = new Set((await Promise.all(sent.map((id) => store.rootOf(id)))) as Hex[]);
@@ -262,16 +237,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       expect((await Promise.all(sent.map((id) => store.rootOf(id)))).every((r) => r === null)).toBe(true);
       await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - cutAt))));
       await rpc.restore();
-      await expect
-        .poll(
-          async () =>
-            (await Promise.all(sent.map((id) => store.rootOf(id)))).filter((r) => r === null).length,
-          {
-            timeout: 60_000,
-            interval: 500,
-          },
-        )
-        .toBe(0);
+      await expect.poll(() => uncommitted(store, sent), { timeout: 60_000, interval: 500 }).toBe(0);
       const perRoot = new Map<string, number>();
       for (const id of sent) {
         const root = (await store.rootOf(id)) as string;

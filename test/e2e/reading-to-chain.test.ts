@@ -2,24 +2,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import pino from "pino";
 import { type Hex, hexToBytes } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bridge, startBridge } from "../../bridge/bridge.js";
+import type { Bridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
 import { toReading } from "../../bridge/checks.js";
-import { RedisStore } from "../../bridge/store/redis-store.js";
+import type { RedisStore } from "../../bridge/store/redis-store.js";
 import { coldChainMonitorAbi, sensorOracleAbi } from "../../chain/abi.js";
-import { DeviceAgent } from "../../device-agent/agent.js";
+import type { DeviceAgent } from "../../device-agent/agent.js";
 import { SoftwareSigner } from "../../device-agent/signer.js";
-import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { encodeReadingMessage, readingsTopic } from "../../protocol/index.js";
-import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
+import { siteOn, startDeviceAgent } from "../../testkit/agents.js";
+import { startTestBridge, startTestInfra } from "../../testkit/infra.js";
 import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
 
-const _BRIDGE_CN = "sensor-oracle-bridge";
 const quiet = { warn: () => {} };
 
 type ReadingResponse = {
@@ -52,17 +50,33 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     // One connection per device certificate: the broker makes the CN the client id, so a second
     // agent of the same device would take the first one's session. Stop the earlier one first.
     for (const earlier of agents.filter((x) => x.deviceName === d.name)) await earlier.stop();
-    const a = new DeviceAgent({
-      deviceName: d.name,
-      signer: opts.signer ?? new SoftwareSigner(d.curve, d.readingSecretKey, quiet),
-      domain: { chainId: stack.chainId, registry: stack.contracts.registry },
-      mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
+    const a = await startDeviceAgent(d, siteOn(ca, broker, stack), {
+      ...(opts.signer ? { signer: opts.signer } : {}),
       ...(opts.forgetSequence ? {} : { sequenceFile: join(seqDir, d.name) }),
     });
-    await a.start();
     agents.push(a);
     return a;
   };
+
+  // One attempt to connect to the broker with this client certificate (or none).
+  const connectOnce = (client: { cert?: string; key?: string }) =>
+    mqtt.connectAsync(broker.url, {
+      ca: ca.certPem,
+      ...client,
+      rejectUnauthorized: true,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
+
+  // verifyReading on-chain with a served reading's signature and proof (for the served reading, or
+  // another in its place): its batch root.
+  const verifyOnChain = (r: ReadingResponse, reading = toReading(r.reading)) =>
+    stack.publicClient.readContract({
+      address: stack.contracts.batches,
+      abi: sensorOracleAbi,
+      functionName: "verifyReading",
+      args: [reading, r.signature, r.proof as Hex[]],
+    });
 
   const getReading = async (id: string): Promise<ReadingResponse> => {
     const res = await bridge.app.inject({ method: "GET", url: `/readings/${id}` });
@@ -74,22 +88,19 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     seqDir = mkdtempSync(join(tmpdir(), "so-e2e-seq-"));
     ca = await createFleetCa();
     otherCa = await createFleetCa({ commonName: "some other CA" });
-    let bridgeCert: IssuedCertificate;
-    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
+    const infra = await startTestInfra(ca);
+    ({ redis, broker, stack } = infra);
     devices.p256 = await enrollDevice(stack, ca, "p256");
     devices.k1 = await enrollDevice(stack, ca, "secp256k1");
     devices.unregistered = await enrollDevice(stack, ca, "p256", { register: false });
     certificates = new FleetCertificates(ca.certPem);
     for (const d of Object.values(devices)) certificates.add(d.certPem);
-    store = new RedisStore({ url: redis.url, prefix: "e2e" });
-    bridge = await startBridge({
-      ...bridgeOn(ca, { bridgeCert, broker, stack }),
+    // Batches every 60 s: the tests flush explicitly.
+    ({ bridge, store } = await startTestBridge(ca, infra, {
+      prefix: "e2e",
       certificates,
-      store,
-      batchIntervalMs: 60_000, // the tests flush explicitly
       rateLimit: { perSecond: 20, burst: 20 },
-      log: pino({ level: "silent" }),
-    });
+    }));
   });
 
   afterAll(async () => {
@@ -123,12 +134,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(roots.size).toBe(1);
     for (const r of served) {
       expect(r.status).toBe("committed");
-      const root = await stack.publicClient.readContract({
-        address: stack.contracts.batches,
-        abi: sensorOracleAbi,
-        functionName: "verifyReading",
-        args: [toReading(r.reading), r.signature, r.proof as Hex[]],
-      });
+      const root = await verifyOnChain(r);
       expect(root).toBe(r.batch?.root);
     }
     expect(hexToBytes(served[1]?.signature as Hex).length).toBe(65); // secp256k1 on-chain form r||s||v
@@ -172,14 +178,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
   it("fails verifyReading on-chain for a reading whose value was changed after signing", async () => {
     const r = await getReading(`${devices.p256.name}:1`);
     const changed = { ...toReading(r.reading), value: BigInt(r.reading.value) + 1n };
-    await expect(
-      stack.publicClient.readContract({
-        address: stack.contracts.batches,
-        abi: sensorOracleAbi,
-        functionName: "verifyReading",
-        args: [changed, r.signature, r.proof as Hex[]],
-      }),
-    ).rejects.toThrow(/ReadingBatchesUnknownBatch/);
+    await expect(verifyOnChain(r, changed)).rejects.toThrow(/ReadingBatchesUnknownBatch/);
     const ok = await stack.publicClient.readContract({
       address: stack.contracts.batches,
       abi: sensorOracleAbi,
@@ -190,28 +189,16 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
   });
 
   it("refuses a client with no certificate at the broker", async () => {
-    await expect(
-      mqtt.connectAsync(broker.url, {
-        ca: ca.certPem,
-        rejectUnauthorized: true,
-        reconnectPeriod: 0,
-        connectTimeout: 5000,
-      }),
-    ).rejects.toMatchObject({ code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" });
+    await expect(connectOnce({})).rejects.toMatchObject({
+      code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    });
   });
 
   it("refuses a certificate from another CA at the broker", async () => {
     const stranger = await otherCa.issueDevice({ curve: "p256" });
-    await expect(
-      mqtt.connectAsync(broker.url, {
-        ca: ca.certPem,
-        cert: stranger.certPem,
-        key: stranger.keyPem,
-        rejectUnauthorized: true,
-        reconnectPeriod: 0,
-        connectTimeout: 5000,
-      }),
-    ).rejects.toMatchObject({ code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" });
+    await expect(connectOnce({ cert: stranger.certPem, key: stranger.keyPem })).rejects.toMatchObject({
+      code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+    });
   });
 
   it("rejects a reading signed by a key other than the certificate's", async () => {
@@ -318,12 +305,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     ).json() as ReadingResponse;
     expect(latest.status).toBe("committed");
     expect(latest.reading.value).toBe("777");
-    const root = await stack.publicClient.readContract({
-      address: stack.contracts.batches,
-      abi: sensorOracleAbi,
-      functionName: "verifyReading",
-      args: [toReading(latest.reading), latest.signature, latest.proof as Hex[]],
-    });
+    const root = await verifyOnChain(latest);
     expect(root).toBe(latest.batch?.root);
 
     const dev = (await bridge.app.inject({ method: "GET", url: `/devices/${devices.k1.name}` })).json();

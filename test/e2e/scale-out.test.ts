@@ -1,20 +1,18 @@
-import pino from "pino";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bridge, startBridge } from "../../bridge/bridge.js";
+import type { Bridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
-import { RedisStore } from "../../bridge/store/redis-store.js";
+import type { RedisStore } from "../../bridge/store/redis-store.js";
 import { readingId } from "../../bridge/store/types.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
-import { DeviceAgent } from "../../device-agent/agent.js";
-import { SoftwareSigner } from "../../device-agent/signer.js";
+import type { DeviceAgent } from "../../device-agent/agent.js";
 import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
-import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
+import { siteOn, startDeviceAgent } from "../../testkit/agents.js";
+import { startTestBridge, startTestInfra } from "../../testkit/infra.js";
 import type { Service } from "../../testkit/process.js";
 import { enrollDevice, type Stack } from "../../testkit/stack.js";
 
-const _BRIDGE_CN = "sensor-oracle-bridge";
 const DEVICES = 4;
 const PER_DEVICE = 50;
 
@@ -29,40 +27,31 @@ describe("two bridges sharing one Mosquitto (MQTT 5 shared subscription) and one
 
   beforeAll(async () => {
     const ca = await createFleetCa();
-    let bridgeCerts: IssuedCertificate[];
-    ({ bridgeCerts, redis, broker, stack } = await startTestInfra(ca, { bridges: 2 }));
+    const infra = await startTestInfra(ca, { bridges: 2 });
+    ({ redis, broker, stack } = infra);
     devices = [];
     for (let i = 0; i < DEVICES; i++)
       devices.push(await enrollDevice(stack, ca, i % 2 ? "secp256k1" : "p256"));
     for (const [i, name] of ["bridge-a", "bridge-b"].entries()) {
-      const bridgeCert = bridgeCerts[i] as IssuedCertificate; // each bridge its own CN (client id)
+      const bridgeCert = infra.bridgeCerts[i] as IssuedCertificate; // each bridge its own CN (client id)
       const certificates = new FleetCertificates(ca.certPem);
       for (const d of devices) certificates.add(d.certPem);
-      const store = new RedisStore({ url: redis.url, prefix: "shared" });
-      stores.push(store);
-      bridges.push(
-        await startBridge({
+      const { bridge, store } = await startTestBridge(
+        ca,
+        { ...infra, bridgeCert },
+        {
+          prefix: "shared",
           id: name,
-          ...bridgeOn(ca, { bridgeCert, broker, stack }),
           certificates,
-          store,
           batchIntervalMs: 300,
           maxBatchSize: 64,
           rateLimit: { perSecond: 1000, burst: 1000 },
-          log: pino({ level: "silent" }),
-        }),
+        },
       );
+      stores.push(store);
+      bridges.push(bridge);
     }
-    for (const d of devices) {
-      const a = new DeviceAgent({
-        deviceName: d.name,
-        signer: new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} }),
-        domain: { chainId: stack.chainId, registry: stack.contracts.registry },
-        mqtt: { url: broker.url, ca: ca.certPem, cert: d.certPem, key: d.keyPem },
-      });
-      await a.start();
-      agents.push(a);
-    }
+    for (const d of devices) agents.push(await startDeviceAgent(d, siteOn(ca, broker, stack)));
   });
 
   afterAll(async () => {

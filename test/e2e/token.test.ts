@@ -3,17 +3,16 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bridge, startBridge } from "../../bridge/bridge.js";
+import type { Bridge } from "../../bridge/bridge.js";
 import {
   certificateFingerprint,
   FleetCertificates,
   parseDeviceCertificate,
 } from "../../bridge/certificates.js";
 import { toReading } from "../../bridge/checks.js";
-import { RedisStore } from "../../bridge/store/redis-store.js";
+import type { RedisStore } from "../../bridge/store/redis-store.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
 import { DeviceAgent } from "../../device-agent/agent.js";
 import { TokenError } from "../../device-agent/errors.js";
@@ -25,12 +24,12 @@ import {
   generateDeviceKeys,
   type TokenDevice,
 } from "../../fleet/enroll.js";
-import type { IssuedCertificate } from "../../pki/fleet-ca.js";
 import { createFleetCa, type FleetCa } from "../../pki/fleet-ca.js";
 import { splitPublicKey } from "../../protocol/index.js";
-import { bridgeOn, startTestInfra } from "../../testkit/infra.js";
+import { startTestBridge, startTestInfra } from "../../testkit/infra.js";
+import { outcomeOf } from "../../testkit/outcome.js";
 import type { Service } from "../../testkit/process.js";
-import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm } from "../../testkit/softhsm.js";
+import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsm, tokenCliOptions } from "../../testkit/softhsm.js";
 import type { Stack } from "../../testkit/stack.js";
 
 describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, to the chain", () => {
@@ -87,18 +86,14 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     hsm = createSoftHsmToken();
     token = Pkcs11Token.open(tokenParams());
     ca = await createFleetCa();
-    let bridgeCert: IssuedCertificate;
-    ({ bridgeCert, redis, broker, stack } = await startTestInfra(ca));
+    const infra = await startTestInfra(ca);
+    ({ redis, broker, stack } = infra);
     certificates = new FleetCertificates(ca.certPem);
-    store = new RedisStore({ url: redis.url, prefix: "token" });
-    bridge = await startBridge({
-      ...bridgeOn(ca, { bridgeCert, broker, stack }),
+    ({ bridge, store } = await startTestBridge(ca, infra, {
+      prefix: "token",
       certificates,
-      store,
-      batchIntervalMs: 60_000,
       registryTtlMs: 60_000, // revocation must arrive through the registry's events, not the TTL
-      log: pino({ level: "silent" }),
-    });
+    }));
   });
 
   afterAll(async () => {
@@ -182,14 +177,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     try {
       const wrongPin = join(dir, "wrong");
       writeFileSync(wrongPin, "000000\n");
-      const code = (fn: () => unknown) => {
-        try {
-          fn();
-        } catch (e) {
-          return e instanceof TokenError ? e.code : `other: ${String(e)}`;
-        }
-        return "opened";
-      };
+      const code = (fn: () => unknown) => outcomeOf(fn, TokenError, (e) => e.code, "opened");
       // A second library instance in this process would share SoftHSM2's state; use a fresh token
       // label check first (no login), then the PIN through the TLS engine path.
       expect(code(() => Pkcs11Token.open({ ...tokenParams(), token: { label: "no-such-token" } }))).toBe(
@@ -208,22 +196,9 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       // PKCS#11 login state is per process and this one is logged in: a wrong PIN shows in a fresh
       // process, through the CLI, as one line and a non-zero exit.
       const cli = (pinFile: string) =>
-        spawnSync(
-          "npx",
-          [
-            "tsx",
-            "cli/main.ts",
-            "token",
-            "check",
-            "--module",
-            SOFTHSM_MODULE,
-            "--token-label",
-            hsm.label,
-            "--pin-file",
-            pinFile,
-          ],
-          { encoding: "utf8" },
-        );
+        spawnSync("npx", ["tsx", "cli/main.ts", "token", "check", ...tokenCliOptions(hsm, pinFile)], {
+          encoding: "utf8",
+        });
       const bad = cli(wrongPin);
       expect(bad.status).toBe(1);
       expect(bad.stderr.trim().split("\n").at(-1)).toMatch(
