@@ -2,13 +2,12 @@
 // 16 MiB, 256 MiB, nested JSON) and a flood of 100,000 garbage messages from one device, while
 // another device publishes every 50 ms: its ack latency, the bridge's log bytes, and the resident
 // memory of the process that runs the bridge (the attacker publishes from its own process).
-import { readFileSync, writeFileSync } from "node:fs";
 import { percentile } from "../testkit/flood.js";
 import { floodWhileMeasuring, startHostileScene } from "../testkit/hostile-scene.js";
+import { envNumber, log, writeBenchSection } from "./report.js";
 
-const FLOOD = Number(process.env.BENCH_FLOOD ?? 100_000);
+const FLOOD = envNumber("BENCH_FLOOD", 100_000);
 const MiB = 1024 * 1024;
-const log = (m: string) => process.stderr.write(`${m}\n`);
 
 const started = Date.now();
 let rssMax = 0;
@@ -67,15 +66,7 @@ const lines = [
 ];
 const table = lines.join("\n");
 console.log(table);
-const path = "docs/BENCHMARKS.md";
-const begin = "<!-- bench:hostile begin -->";
-const end = "<!-- bench:hostile end -->";
-let doc = readFileSync(path, "utf8");
-const block = `${begin}\n## Hostile input (\`npm run bench:hostile\`)\n\n${table}\n${end}`;
-doc = doc.includes(begin)
-  ? doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block)
-  : `${doc.trimEnd()}\n\n${block}\n`;
-writeFileSync(path, doc);
+const path = writeBenchSection("hostile", "Hostile input (`npm run bench:hostile`)", table);
 console.log(
   `bench:hostile done in ${((Date.now() - started) / 1000).toFixed(0)} s: flood of ${flood.sent} → other device's ack p99 ${p99.toFixed(0)} ms, ${logPer100k.toFixed(0)} log bytes per 100,000 rejections; written to ${path}`,
 );
