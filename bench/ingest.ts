@@ -96,7 +96,7 @@ export async function benchIngest(curve: CurveName): Promise<AcceptedReading> {
   const dir = mkdtempSync(join(tmpdir(), "so-bench-ingest-"));
   const ca = await createFleetCa();
   const { bridgeCert, redis, broker, stack } = await startTestInfra(ca);
-  const domain = { chainId: stack.chainId, registry: stack.contracts.registry };
+  const domain = { chainId: stack.chainId, registry: stack.contracts.oracle };
   const certificates = new FleetCertificates(ca.certPem);
   const devices: IssuedDevice[] = [];
   for (let i = 0; i < DEVICES; i++) {

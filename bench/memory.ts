@@ -47,7 +47,7 @@ export async function benchMemory(): Promise<MemoryResult> {
   const children: ChildProcess[] = [];
   try {
     const contracts = await deployOverHttp(node);
-    const domain = { chainId: 31337, registry: contracts.registry };
+    const domain = { chainId: 31337, registry: contracts.oracle };
     const feedId = feedIdOf("memory");
     mkdirSync(join(dir, "devices"));
     log(`  issuing and registering ${DEVICES} devices`);
@@ -72,7 +72,7 @@ export async function benchMemory(): Promise<MemoryResult> {
     }
     for (let i = 0; i < regs.length; i += 100) {
       const hash = await node.admin.writeContract({
-        address: contracts.registry,
+        address: contracts.oracle,
         abi: sensorOracleAbi,
         functionName: "registerBatch",
         args: [regs.slice(i, i + 100)],

@@ -41,7 +41,7 @@ describe("submitter: a commit stuck in the mempool is replaced with higher fees"
         store,
         publicClient: stack.publicClient,
         walletClient: stack.submitter,
-        batches: stack.contracts.batches,
+        batches: stack.contracts.oracle,
         metrics,
         stuckAfterMs: 300,
         receiptPollMs: 50,
@@ -56,7 +56,7 @@ describe("submitter: a commit stuck in the mempool is replaced with higher fees"
       const fees = await stack.publicClient.estimateFeesPerGas();
       expect(tx.maxFeePerGas).toBeGreaterThan(fees.maxFeePerGas); // a bumped one was mined
       const events = await stack.publicClient.getContractEvents({
-        address: stack.contracts.batches,
+        address: stack.contracts.oracle,
         abi: sensorOracleAbi,
         eventName: "BatchCommitted",
         args: { root: committed?.root as Hex },

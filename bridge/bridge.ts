@@ -43,7 +43,8 @@ export type BridgeParameters = {
   store: ReadingStore;
   publicClient: PublicClient;
   walletClient: WalletClient<Transport, Chain | undefined, Account>;
-  contracts: { registry: Hex; batches: Hex };
+  /** The fleet's SensorOracle: its device registry and its reading batches. */
+  contracts: { oracle: Hex };
   chainId: number;
   batchIntervalMs?: number;
   maxBatchSize?: number;
@@ -97,7 +98,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     const p256Pool = (p.verifyOnWorker ?? availableParallelism() > 1) ? new P256VerifyPool() : undefined;
     if (p256Pool) closers.add("verify pool", () => p256Pool.close());
 
-    const registry = new RegistryCache(p.publicClient, p.contracts.registry, p.registryTtlMs);
+    const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
     let mqttConnected = () => false;
     const app = buildApp({
       store: p.store,
@@ -116,7 +117,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       store: p.store,
       publicClient: p.publicClient,
       walletClient: p.walletClient,
-      batches: p.contracts.batches,
+      batches: p.contracts.oracle,
       metrics,
       intervalMs: p.batchIntervalMs ?? 2000,
       maxBatchSize: p.maxBatchSize ?? 1024,
@@ -174,7 +175,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       certificates: p.certificates,
       registry,
       store: p.store,
-      domain: { chainId: p.chainId, registry: p.contracts.registry } satisfies ReadingDomain,
+      domain: { chainId: p.chainId, registry: p.contracts.oracle } satisfies ReadingDomain,
       observeVerify: (s: number) => metrics.verifyTime.observe(s),
       ...(p256Pool ? { p256Pool } : {}),
       ...(p.maxFutureSkewSec !== undefined ? { maxFutureSkewSec: p.maxFutureSkewSec } : {}),

@@ -20,8 +20,7 @@ const good = {
   chain: {
     rpcUrl: "https://rpc.example/v2/SECRETKEY",
     chainId: 11155111,
-    registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-    batches: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+    oracle: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
     submitterKeyFile: "submitter.key",
   },
   fleet: { caFile: "fleet-ca.pem", certificatesDir: "." },
@@ -47,7 +46,7 @@ describe("bridge configuration", () => {
 
   it.each([
     ["a missing required key", { ...good, redis: {} }, {}, "redis.url"],
-    ["a bad address", { ...good, chain: { ...good.chain, registry: "0x1234" } }, {}, "chain.registry"],
+    ["a bad address", { ...good, chain: { ...good.chain, oracle: "0x1234" } }, {}, "chain.oracle"],
     [
       "a file that does not exist",
       { ...good, mqtt: { ...good.mqtt, keyFile: "nope.key" } },
@@ -74,7 +73,10 @@ describe("bridge configuration", () => {
     const c = loadConfig(
       file(
         "push.json",
-        JSON.stringify({ ...good, push: { feedsContract: good.chain.batches, feedsFile: "feeds.json" } }),
+        JSON.stringify({
+          ...good,
+          push: { feedsContract: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", feedsFile: "feeds.json" },
+        }),
       ),
       {},
     );

@@ -17,7 +17,8 @@ export type BridgeConfig = {
   };
   /** `tls`: Redis over TLS with a client certificate (redis-server tls-auth-clients yes). */
   redis: { url: string; prefix: string; tls?: { caFile: string; certFile: string; keyFile: string } };
-  chain: { rpcUrl: string; chainId: number; registry: Hex; batches: Hex; submitterKeyFile: string };
+  /** `oracle`: the fleet's SensorOracle contract (registry and batches in one). */
+  chain: { rpcUrl: string; chainId: number; oracle: Hex; submitterKeyFile: string };
   fleet: { caFile: string; certificatesDir: string; crlFile?: string };
   batch: { intervalMs: number; maxSize: number };
   http: { host: string; port: number; requestsPerMinute: number; maxConnections: number };
@@ -52,9 +53,7 @@ const SPECS: Spec[] = [
   { key: "redis.tls.keyFile", env: "SO_REDIS_TLS_KEY_FILE", kind: "file", optional: true },
   { key: "chain.rpcUrl", env: "SO_CHAIN_RPC_URL", kind: "url" },
   { key: "chain.chainId", env: "SO_CHAIN_ID", kind: "int" },
-  // ReadingBatches is the registry too (contracts/ReadingBatches.sol): registry defaults to batches.
-  { key: "chain.registry", env: "SO_CHAIN_REGISTRY", kind: "address", optional: true },
-  { key: "chain.batches", env: "SO_CHAIN_BATCHES", kind: "address" },
+  { key: "chain.oracle", env: "SO_CHAIN_ORACLE", kind: "address" },
   { key: "chain.submitterKeyFile", env: "SO_CHAIN_SUBMITTER_KEY_FILE", kind: "file" },
   { key: "fleet.caFile", env: "SO_FLEET_CA_FILE", kind: "file" },
   { key: "fleet.certificatesDir", env: "SO_FLEET_CERTIFICATES_DIR", kind: "dir" },
@@ -170,8 +169,6 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     }
     set(out, spec.key, v);
   }
-  const chain = out.chain as { registry?: string; batches: string };
-  chain.registry ??= chain.batches;
   const mqtt = out.mqtt as { shareGroup?: string };
   if (mqtt.shareGroup !== undefined && !SHARE_GROUP.test(mqtt.shareGroup))
     throw new ConfigError("mqtt.shareGroup", "must be 1 to 64 of A-Z a-z 0-9 _ -");

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     store,
     publicClient,
     walletClient,
-    contracts: { registry: config.chain.registry, batches: config.chain.batches },
+    contracts: { oracle: config.chain.oracle },
     chainId: config.chain.chainId,
     batchIntervalMs: config.batch.intervalMs,
     maxBatchSize: config.batch.maxSize,

@@ -16,10 +16,9 @@ describe("deployFleet (the fleet's Ignition module)", () => {
         operator: operator.account.address,
         submitter: submitter.account.address,
       });
-      expect(fleet.registry).toBe(fleet.batches);
       const hasRole = (role: string, account: `0x${string}`) =>
         publicClient.readContract({
-          address: fleet.batches,
+          address: fleet.oracle,
           abi: sensorOracleAbi,
           functionName: "hasRole",
           args: [keccak256(toBytes(role)), account],
@@ -33,7 +32,7 @@ describe("deployFleet (the fleet's Ignition module)", () => {
           abi: sensorFeedsAbi,
           functionName: "registry",
         }),
-      ).toBe(fleet.batches);
+      ).toBe(fleet.oracle);
     } finally {
       await connection.close();
     }

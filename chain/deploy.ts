@@ -16,8 +16,8 @@ export type DeployFleetParameters = {
   deploymentId?: string;
 };
 
-/** The addresses of one fleet's contracts. The registry is the batches contract (one account). */
-export type FleetContracts = { registry: Address; batches: Address; feeds: Address };
+/** The addresses of one fleet's contracts: SensorOracle (registry and batches) and SensorFeeds. */
+export type FleetContracts = { oracle: Address; feeds: Address };
 
 /**
  * Deploy one fleet's contracts through the Ignition module ignition/modules/SensorOracle.ts: the
@@ -26,7 +26,7 @@ export type FleetContracts = { registry: Address; batches: Address; feeds: Addre
  */
 export async function deployFleet(p: DeployFleetParameters): Promise<FleetContracts> {
   // Typed by name only where Hardhat's artifacts.d.ts files are compiled in: an address is all we need.
-  const { batches, feeds }: Record<"batches" | "feeds", { address: Address }> =
+  const { oracle, feeds }: Record<"oracle" | "feeds", { address: Address }> =
     await p.connection.ignition.deploy(SensorOracle, {
       parameters: {
         SensorOracle: { submitter: p.submitter, ...(p.operator ? { operator: p.operator } : {}) },
@@ -35,5 +35,5 @@ export async function deployFleet(p: DeployFleetParameters): Promise<FleetContra
       config: { blockPollingInterval: 50 },
       ...(p.deploymentId ? { deploymentId: p.deploymentId } : {}),
     });
-  return { registry: batches.address, batches: batches.address, feeds: feeds.address };
+  return { oracle: oracle.address, feeds: feeds.address };
 }

@@ -16,12 +16,12 @@ export type AgentSite = {
 export function siteOn(
   ca: { certPem: string },
   broker: { url: string },
-  stack: { chainId: number; contracts: { registry: Hex } },
+  stack: { chainId: number; contracts: { oracle: Hex } },
 ): AgentSite {
   return {
     brokerUrl: broker.url,
     caPem: ca.certPem,
-    domain: { chainId: stack.chainId, registry: stack.contracts.registry },
+    domain: { chainId: stack.chainId, registry: stack.contracts.oracle },
   };
 }
 

@@ -32,7 +32,7 @@ async function main(): Promise<string> {
     "deploying SensorOracle (device registry and reading batches) and ColdChainMonitor on an in-process Hardhat chain",
   );
   const stack = await deployStack({ maxValue: 800n });
-  say("", `SensorOracle ${stack.contracts.batches}  chain ${stack.chainId}`);
+  say("", `SensorOracle ${stack.contracts.oracle}  chain ${stack.chainId}`);
 
   say("[2/6]", "creating a fleet CA and starting the embedded mTLS MQTT broker (aedes)");
   const ca = await createFleetCa();
@@ -165,7 +165,7 @@ async function main(): Promise<string> {
   };
   const reading = toReading(served.reading);
   const root = await stack.publicClient.readContract({
-    address: stack.contracts.batches,
+    address: stack.contracts.oracle,
     abi: sensorOracleAbi,
     functionName: "verifyReading",
     args: [reading, served.signature, served.proof],

@@ -59,7 +59,7 @@ export async function startHostileScene(): Promise<HostileScene> {
   const victim = new DeviceAgent({
     deviceName: good.name,
     signer: new SoftwareSigner(good.curve, good.readingSecretKey, { warn: () => {} }),
-    domain: { chainId: infra.stack.chainId, registry: infra.stack.contracts.registry },
+    domain: { chainId: infra.stack.chainId, registry: infra.stack.contracts.oracle },
     mqtt: { url: infra.broker.url, ca: ca.certPem, cert: good.certPem, key: good.keyPem },
   });
   await victim.start();

@@ -137,7 +137,7 @@ export function writeBridgeConfig(
     broker: { url: string };
     redis: { url: string; prefix: string };
     rpcUrl: string;
-    contracts: { registry: Hex; batches: Hex };
+    contracts: { oracle: Hex };
   },
   settings: Record<string, unknown>,
 ): string {
@@ -161,8 +161,7 @@ export function writeBridgeConfig(
       chain: {
         rpcUrl,
         chainId: 31337,
-        registry: contracts.registry,
-        batches: contracts.batches,
+        oracle: contracts.oracle,
         submitterKeyFile: file("submitter.key", DEV_KEYS.submitter),
       },
       fleet: { caFile, certificatesDir: join(dir, "devices") },

@@ -20,9 +20,8 @@ export type Stack = {
 };
 
 /**
- * Deploy the fleet's contracts through its Ignition module (chain/deploy.ts: ReadingBatches, which
- * is the fleet's DeviceRegistry too, so `contracts.registry` and `contracts.batches` are one
- * address, and SensorFeeds) and the ColdChainMonitor example on Hardhat's in-process chain, with
+ * Deploy the fleet's contracts through its Ignition module (chain/deploy.ts: SensorOracle, the
+ * registry and the batches in one contract, and SensorFeeds) and the ColdChainMonitor example on Hardhat's in-process chain, with
  * one admin, one fleet operator and one bridge submitter.
  */
 export async function deployStack(params: { feed?: string; maxValue?: bigint } = {}): Promise<Stack> {
@@ -38,7 +37,7 @@ export async function deployStack(params: { feed?: string; maxValue?: bigint } =
   });
   const feedId = feedIdOf(params.feed ?? "cold-room-7/temperature");
   const consumer = await viem.deployContract("ColdChainMonitor", [
-    fleet.batches,
+    fleet.oracle,
     feedId,
     params.maxValue ?? 800n,
   ]);
@@ -63,7 +62,7 @@ export async function registerDevice(
   const writer = {
     wallet: stack.operator,
     publicClient: stack.publicClient,
-    registry: stack.contracts.registry,
+    registry: stack.contracts.oracle,
   };
   return (await registerFleetDevice(writer, device, validFrom ?? Math.floor(Date.now() / 1000) - 3600)).hash;
 }

@@ -12,11 +12,11 @@ export default buildModule("SensorOracle", (m) => {
   const operator = m.getParameter("operator", deployer);
   const submitter = m.getParameter<string>("submitter");
 
-  const batches = m.contract("SensorOracle", [deployer]);
-  const feeds = m.contract("SensorFeeds", [batches, deployer]);
+  const oracle = m.contract("SensorOracle", [deployer]);
+  const feeds = m.contract("SensorFeeds", [oracle, deployer]);
 
-  m.call(batches, "grantRole", [keccak256(toBytes("OPERATOR_ROLE")), operator], { id: "GrantOperator" });
-  m.call(batches, "grantRole", [keccak256(toBytes("SUBMITTER_ROLE")), submitter], { id: "GrantSubmitter" });
+  m.call(oracle, "grantRole", [keccak256(toBytes("OPERATOR_ROLE")), operator], { id: "GrantOperator" });
+  m.call(oracle, "grantRole", [keccak256(toBytes("SUBMITTER_ROLE")), submitter], { id: "GrantSubmitter" });
 
-  return { batches, feeds };
+  return { oracle, feeds };
 });

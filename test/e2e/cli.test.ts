@@ -20,6 +20,7 @@ import { type Bridge, startBridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
 import { MemoryStore } from "../../bridge/store/memory-store.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
+import type { FleetContracts } from "../../chain/deploy.js";
 import { deviceNameToId } from "../../protocol/index.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
 import { freePort } from "../../testkit/ports.js";
@@ -46,7 +47,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
   let node: ChainNode;
   let hsm: SoftHsm;
   let dir: string;
-  let contracts: { registry: `0x${string}`; batches: `0x${string}` };
+  let contracts: FleetContracts;
   let broker: ChildProcess;
   let port: number;
   // `agent run` against the test broker: `count` readings, 50 ms apart.
@@ -114,7 +115,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
       "--chain-id",
       "31337",
       "--registry",
-      contracts.registry,
+      contracts.oracle,
       "--operator-key-file",
       join(dir, "operator.key"),
     );
@@ -137,7 +138,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     expect(r.stderr).toContain("generating a secp256k1 key in the token");
     name = (/device ([0-9a-f]{64})/.exec(r.stdout) as RegExpExecArray)[1] as string;
     const onChain = await node.publicClient.readContract({
-      address: contracts.registry,
+      address: contracts.oracle,
       abi: sensorOracleAbi,
       functionName: "getDevice",
       args: [deviceNameToId(name)],

@@ -8,6 +8,7 @@ import { certificateFingerprint } from "../../bridge/certificates.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
 import { readingId } from "../../bridge/store/types.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
+import type { FleetContracts } from "../../chain/deploy.js";
 import type { DeviceAgent } from "../../device-agent/agent.js";
 import { createFleetCa, type IssuedCertificate, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { Curve, feedIdOf, splitPublicKey } from "../../protocol/index.js";
@@ -93,7 +94,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
   let redis: Service;
   let broker: Service;
   let dir: string;
-  let contracts: { registry: Hex; batches: Hex };
+  let contracts: FleetContracts;
   let devices: IssuedDevice[];
   const agents: DeviceAgent[] = [];
   const bridges: ChildProcess[] = [];
@@ -115,7 +116,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       writeFileSync(join(dir, "devices", `${d.name}.pem`), d.certPem);
       const { x, y } = splitPublicKey(d.readingPublicKey);
       const hash = await node.admin.writeContract({
-        address: contracts.registry,
+        address: contracts.oracle,
         abi: sensorOracleAbi,
         functionName: "register",
         args: [
@@ -207,7 +208,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       expect(sent.length).toBe(2 * PER_DEVICE);
       expect(sent.every((id) => perId.get(id) === 1)).toBe(true);
       const events = await node.publicClient.getContractEvents({
-        address: contracts.batches,
+        address: contracts.oracle,
         abi: sensorOracleAbi,
         eventName: "BatchCommitted",
         fromBlock: 0n,

@@ -72,7 +72,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
   // another in its place): its batch root.
   const verifyOnChain = (r: ReadingResponse, reading = toReading(r.reading)) =>
     stack.publicClient.readContract({
-      address: stack.contracts.batches,
+      address: stack.contracts.oracle,
       abi: sensorOracleAbi,
       functionName: "verifyReading",
       args: [reading, r.signature, r.proof as Hex[]],
@@ -180,7 +180,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     const changed = { ...toReading(r.reading), value: BigInt(r.reading.value) + 1n };
     await expect(verifyOnChain(r, changed)).rejects.toThrow(/ReadingBatchesUnknownBatch/);
     const ok = await stack.publicClient.readContract({
-      address: stack.contracts.batches,
+      address: stack.contracts.oracle,
       abi: sensorOracleAbi,
       functionName: "tryVerifyReading",
       args: [changed, r.signature, r.proof as Hex[]],
@@ -332,7 +332,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     const committedAt = () =>
       stack.publicClient
         .readContract({
-          address: stack.contracts.batches,
+          address: stack.contracts.oracle,
           abi: sensorOracleAbi,
           functionName: "getBatch",
           args: [root],
@@ -350,7 +350,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     const again = await getReading(`${devices.p256.name}:${seq}`);
     expect(again.batch?.root).toBe(root);
     const verified = await stack.publicClient.readContract({
-      address: stack.contracts.batches,
+      address: stack.contracts.oracle,
       abi: sensorOracleAbi,
       functionName: "verifyReading",
       args: [toReading(again.reading), again.signature, again.proof as Hex[]],

@@ -99,7 +99,7 @@ describe("two bridges sharing one Mosquitto (MQTT 5 shared subscription) and one
       const batch = await store.getBatch(root);
       for (const id of batch?.ids ?? []) seen.set(id, (seen.get(id) ?? 0) + 1);
       const onChain = await stack.publicClient.readContract({
-        address: stack.contracts.batches,
+        address: stack.contracts.oracle,
         abi: sensorOracleAbi,
         functionName: "getBatch",
         args: [root],

@@ -55,7 +55,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     registry: {
       wallet: stack.operator,
       publicClient: stack.publicClient,
-      registry: stack.contracts.registry,
+      registry: stack.contracts.oracle,
     },
     validFrom: Math.floor(Date.now() / 1000) - 3600,
   });
@@ -65,7 +65,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       ...(sequenceFile ? { sequenceFile } : {}),
       deviceName: d.name,
       signer: token.signer(d.curve, d.readingLabel),
-      domain: { chainId: stack.chainId, registry: stack.contracts.registry },
+      domain: { chainId: stack.chainId, registry: stack.contracts.oracle },
       mqtt: {
         url: broker.url,
         secureContext: tokenTlsContext({
@@ -135,7 +135,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       };
       expect(body.status).toBe("committed");
       await stack.publicClient.readContract({
-        address: stack.contracts.batches,
+        address: stack.contracts.oracle,
         abi: sensorOracleAbi,
         functionName: "verifyReading",
         args: [toReading(body.reading as Parameters<typeof toReading>[0]), body.signature, body.proof],
@@ -152,7 +152,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     // Compromised since now (wall clock): the in-process chain's clock runs ahead of it, and a
     // reading taken before the revocation time rightly stays valid.
     const hash = await stack.operator.writeContract({
-      address: stack.contracts.registry,
+      address: stack.contracts.oracle,
       abi: sensorOracleAbi,
       functionName: "revoke",
       args: [d.deviceId, Math.floor(Date.now() / 1000) - 1],
@@ -235,7 +235,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
     });
     expect(newCert.name).toBe(d.name);
     const hash = await stack.operator.writeContract({
-      address: stack.contracts.registry,
+      address: stack.contracts.oracle,
       abi: sensorOracleAbi,
       functionName: "rotate",
       args: [
@@ -282,7 +282,7 @@ describe("devices with keys in a PKCS#11 token (SoftHSM2), over Mosquitto mTLS, 
       };
       expect(body.status).toBe("committed");
       const ok = await stack.publicClient.readContract({
-        address: stack.contracts.batches,
+        address: stack.contracts.oracle,
         abi: sensorOracleAbi,
         functionName: "tryVerifyReading",
         args: [toReading(body.reading as Parameters<typeof toReading>[0]), body.signature, body.proof],
