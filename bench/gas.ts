@@ -16,6 +16,7 @@ import {
   toHex,
 } from "viem";
 import { sensorFeedsAbi, sensorOracleAbi } from "../chain/abi.js";
+import { deployFleet } from "../chain/deploy.js";
 import {
   buildReadingTree,
   Curve,
@@ -54,14 +55,13 @@ type Chain = Awaited<ReturnType<typeof setup>>;
 async function setup(networkName?: string) {
   const conn = await network.create(networkName);
   const { viem } = conn;
-  const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
-  const [admin] = (await viem.getWalletClients()) as unknown as Wallet[];
+  const publicClient: PublicClient = await viem.getPublicClient();
+  const [admin]: Wallet[] = await viem.getWalletClients();
   if (!admin) throw new Error("no account");
-  const batches = await viem.deployContract("SensorOracle", [admin.account.address]); // the registry too
-  const registry = batches;
-  const feeds = await viem.deployContract("SensorFeeds", [registry.address, admin.account.address]);
+  // The fleet's contracts as every deployment makes them (chain/deploy.ts, the Ignition module).
+  const fleet = await deployFleet({ connection: conn, submitter: admin.account.address });
   const probe = await viem.deployContract("GasProbe", []);
-  const naive = await viem.deployContract("NaiveReadingOracle", [registry.address]);
+  const naive = await viem.deployContract("NaiveReadingOracle", [fleet.oracle]);
   const variants = await viem.deployContract("ReadingVariants", [admin.account.address]);
   const send = async (address: Hex, abi: Abi, functionName: string, args: unknown[]) => {
     const hash = await admin.writeContract({
@@ -77,8 +77,6 @@ async function setup(networkName?: string) {
     return receipt.gasUsed;
   };
   for (const [c, role] of [
-    [registry.address, "OPERATOR_ROLE"],
-    [batches.address, "SUBMITTER_ROLE"],
     [variants.address, "OPERATOR_ROLE"],
     [variants.address, "SUBMITTER_ROLE"],
   ] as const) {
@@ -89,9 +87,8 @@ async function setup(networkName?: string) {
     conn,
     publicClient,
     admin,
-    registry: registry.address,
-    batches: batches.address,
-    feeds: feeds.address,
+    oracle: fleet.oracle,
+    feeds: fleet.feeds,
     probe: probe.address,
     naive: naive.address,
     variants: variants.address,
@@ -107,7 +104,7 @@ async function registerDevice(c: Chain, curve: CurveName): Promise<Device> {
   const pub = publicKeyOf(curve, sk);
   const id = deviceIdOf(curve, pub);
   const { x, y } = splitPublicKey(pub);
-  await c.send(c.registry, sensorOracleAbi as Abi, "register", [
+  await c.send(c.oracle, sensorOracleAbi as Abi, "register", [
     id,
     Curve[curve],
     x,
@@ -119,7 +116,7 @@ async function registerDevice(c: Chain, curve: CurveName): Promise<Device> {
 }
 
 function signReading(c: Chain, d: Device, r: Reading): Hex {
-  const digest = readingDigest(r, { chainId: c.chainId, registry: c.registry });
+  const digest = readingDigest(r, { chainId: c.chainId, registry: c.oracle });
   const wire = signDigest(d.curve, d.sk, digest);
   const chainSig = verifyReadingSignature({ curve: d.curve, publicKey: d.pub, digest, signature: wire });
   if (!chainSig) throw new Error("signature does not verify");
@@ -141,7 +138,7 @@ async function commitGas(c: Chain): Promise<{ size: number; gas: bigint }[]> {
       sequence: BigInt(i + 1),
     }));
     const tree = buildReadingTree(readings);
-    const gas = await c.send(c.batches, sensorOracleAbi as Abi, "commitBatch", [
+    const gas = await c.send(c.oracle, sensorOracleAbi as Abi, "commitBatch", [
       tree.root,
       size,
       now(),
@@ -155,7 +152,7 @@ async function commitGas(c: Chain): Promise<{ size: number; gas: bigint }[]> {
 
 /** verifyReading's gas; with `plain`, ReadingVariants.verifyReadingVariant's with those steps plain. */
 async function verifyGas(c: Chain, curve: CurveName, depth: number, plain?: number): Promise<bigint> {
-  if (plain !== undefined) c = { ...c, registry: c.variants, batches: c.variants };
+  if (plain !== undefined) c = { ...c, oracle: c.variants };
   const d = await registerDevice(c, curve);
   const r: Reading = {
     deviceId: d.id,
@@ -167,7 +164,7 @@ async function verifyGas(c: Chain, curve: CurveName, depth: number, plain?: numb
   const sig = signReading(c, d, r);
   const proof = Array.from({ length: depth }, () => keccak256(toHex(Math.random().toString())));
   const root = proof.reduce((acc, sib) => sortedPair(acc, sib), readingLeaf(r));
-  await c.send(c.batches, sensorOracleAbi as Abi, "commitBatch", [root, 1, r.timestamp, r.timestamp]);
+  await c.send(c.oracle, sensorOracleAbi as Abi, "commitBatch", [root, 1, r.timestamp, r.timestamp]);
   const data =
     plain === undefined
       ? encodeFunctionData({ abi: sensorOracleAbi, functionName: "verifyReading", args: [r, sig, proof] })
@@ -180,7 +177,7 @@ async function verifyGas(c: Chain, curve: CurveName, depth: number, plain?: numb
     address: c.probe,
     abi: probeAbi,
     functionName: "measure",
-    args: [c.batches, data],
+    args: [c.oracle, data],
     account: c.admin.account,
   });
   const [gas, ok] = result as readonly [bigint, boolean];

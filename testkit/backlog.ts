@@ -160,7 +160,7 @@ export async function runBacklog(p: BacklogParameters): Promise<BacklogResult> {
   ];
   try {
     const device = await enrollDevice(stack, ca, "p256");
-    const domain = { chainId: stack.chainId, registry: stack.contracts.registry };
+    const domain = { chainId: stack.chainId, registry: stack.contracts.oracle };
 
     // The outage: no bridge runs while the device signs and keeps its readings.
     say(`  signing ${n} readings during a ${outageSec} s outage (no bridge running)`);
@@ -300,7 +300,7 @@ export async function runBacklog(p: BacklogParameters): Promise<BacklogResult> {
     for (const root of storeRoots)
       for (const id of (await store.getBatch(root))?.ids ?? []) perId.set(id, (perId.get(id) ?? 0) + 1);
     const events = await stack.publicClient.getContractEvents({
-      address: stack.contracts.batches,
+      address: stack.contracts.oracle,
       abi: sensorOracleAbi,
       eventName: "BatchCommitted",
       fromBlock: 0n,
