@@ -5,6 +5,7 @@
 import { RedisStore } from "../bridge/store/redis-store.js";
 import { readingId, type StoredReading } from "../bridge/store/types.js";
 import { startRedis } from "../testkit/redis.js";
+import { writeBenchSection } from "./report.js";
 
 const READINGS = Number(process.env.BENCH_READINGS ?? 50_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1024);
@@ -58,7 +59,21 @@ async function measure(args: string[]): Promise<number> {
 }
 
 process.stdout.write(`RedisStore.accept, ${READINGS} readings, ${CONCURRENCY} in flight\n`);
+const rows: string[] = [];
 for (const [name, args] of SETTINGS) {
   const perSecond = await measure(args);
   process.stdout.write(`${name.padEnd(22)} ${Math.round(perSecond).toString().padStart(8)} readings/s\n`);
+  rows.push(`| ${name} | ${Math.round(perSecond).toLocaleString("en")} |`);
 }
+const path = writeBenchSection(
+  "durability",
+  "What durability costs (`npm run bench:durability`)",
+  [
+    `Measured on ${new Date().toISOString().slice(0, 10)} (2-core machine): \`RedisStore.accept\` (the atomic replay check and enqueue the bridge runs before each \`queued\` ack), ${READINGS.toLocaleString("en")} readings, ${CONCURRENCY} in flight, against a private redis-server 7.0 per setting. What each setting survives: docs/SECURITY.md.`,
+    "",
+    "| Redis setting | readings/s |",
+    "|---|---:|",
+    ...rows,
+  ].join("\n"),
+);
+process.stdout.write(`bench:durability done: written to ${path}\n`);
