@@ -32,6 +32,11 @@ export type DeviceAgentParameters = {
   maxBuffered?: number;
   /** A reading not acknowledged within this time is sent again (the bridge may have been down). */
   ackTimeoutMs?: number;
+  /**
+   * Readings sent and not yet answered, at most (default 32): a backlog goes out as a window that
+   * moves with the acks, never as one burst that the bridge's rate limit would mostly refuse.
+   */
+  maxInFlight?: number;
 };
 
 export type AckOutcome =
@@ -47,6 +52,14 @@ export class DeviceAgent {
   private sequence: bigint;
   private readonly buffer = new Map<bigint, string>();
   private readonly sentAt = new Map<bigint, number>();
+  /** Sent and awaiting an answer (at most `window`). */
+  private readonly inFlight = new Set<bigint>();
+  /**
+   * The window now: halved when the bridge asks for a pause, grown by one with each reading it
+   * queues, up to maxInFlight (additive increase, multiplicative decrease: the device settles near
+   * the rate the bridge allows it).
+   */
+  private window: number;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
   readonly acks: AckOutcome[] = [];
@@ -55,6 +68,7 @@ export class DeviceAgent {
   dropped = 0;
 
   constructor(private p: DeviceAgentParameters) {
+    this.window = p.maxInFlight ?? 32;
     this.sequence =
       p.sequenceFile && existsSync(p.sequenceFile) ? BigInt(readFileSync(p.sequenceFile, "utf8").trim()) : 0n;
   }
@@ -84,12 +98,12 @@ export class DeviceAgent {
       reconnectPeriod: 1000,
     });
     this.client.on("message", (_topic, payload) => this.onAck(payload));
-    this.client.on("connect", () => this.resendOlderThan(0));
+    this.client.on("connect", () => this.sendDue(0));
     const timeout = this.p.ackTimeoutMs ?? 5_000;
-    this.retryTimer = setInterval(() => this.resendOlderThan(timeout), Math.max(250, timeout / 4));
+    this.retryTimer = setInterval(() => this.sendDue(timeout), Math.max(250, timeout / 4));
     this.retryTimer.unref();
     await this.client.subscribeAsync(acksTopic(this.p.deviceName), { qos: 1 });
-    if (this.buffer.size > 0) this.resendOlderThan(0); // kept from before (a restart of the client, a rotation)
+    if (this.buffer.size > 0) this.sendDue(0); // kept from before (a restart of the client, a rotation)
   }
 
   /** Sign and publish one reading; resolves with its sequence once handed to the MQTT client. */
@@ -112,17 +126,14 @@ export class DeviceAgent {
     const signature = await this.p.signer.sign(readingDigest(reading, this.p.domain));
     const payload = encodeReadingMessage(reading, signature);
     this.buffer.set(sequence, payload);
-    this.sentAt.set(sequence, Date.now());
     const max = this.p.maxBuffered ?? 10_000;
     while (this.buffer.size > max) {
       const oldest = this.buffer.keys().next().value as bigint;
-      this.buffer.delete(oldest);
-      this.sentAt.delete(oldest);
+      this.forget(oldest);
       this.dropped += 1;
     }
-    // While the bridge has asked for a pause (rate_limited), the reading waits in the buffer.
-    if (this.client?.connected && Date.now() >= this.pausedUntil)
-      this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
+    // Sent now if the window has room and the bridge has not asked for a pause; else it waits.
+    this.trySend(sequence, payload);
     return sequence;
   }
 
@@ -181,18 +192,40 @@ export class DeviceAgent {
         : { sequence, status: ack.status, reason: ack.reason };
     // docs/PROTOCOL.md, "Acknowledgement": what the answer means for the outbox.
     const next = outboxActionOf(ack);
+    this.inFlight.delete(sequence);
+    const maxWindow = this.p.maxInFlight ?? 32;
     if (next.action === "resend") {
+      this.window = Math.max(1, Math.floor(this.window / 2));
       this.scheduleResend(next.afterMs);
     } else if (next.action === "hold") {
       this.held.add(sequence);
     } else {
-      this.buffer.delete(sequence);
-      this.sentAt.delete(sequence);
+      if (ack.status === "queued") this.window = Math.min(maxWindow, this.window + 1);
+      this.forget(sequence);
     }
     this.acks.push(outcome);
     if (this.acks.length > 10_000) this.acks.shift();
     this.waiters.get(sequence)?.(outcome);
     this.waiters.delete(sequence);
+    // An answer frees a place in the window: send the next reading that waits.
+    this.sendDue(this.p.ackTimeoutMs ?? 5_000);
+  }
+
+  private forget(sequence: bigint): void {
+    this.buffer.delete(sequence);
+    this.sentAt.delete(sequence);
+    this.inFlight.delete(sequence);
+    this.held.delete(sequence);
+  }
+
+  /** Publish one buffered reading if connected, not paused, and the window has room. */
+  private trySend(seq: bigint, payload: string): boolean {
+    if (!this.client?.connected || Date.now() < this.pausedUntil) return false;
+    if (this.inFlight.size >= this.window) return false;
+    this.inFlight.add(seq);
+    this.sentAt.set(seq, Date.now());
+    this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
+    return true;
   }
 
   private resendTimer: NodeJS.Timeout | undefined;
@@ -205,18 +238,27 @@ export class DeviceAgent {
     if (this.resendTimer) clearTimeout(this.resendTimer);
     this.resendTimer = setTimeout(() => {
       this.resendTimer = undefined;
-      if (this.client?.connected) this.resendOlderThan(0);
+      if (this.client?.connected) this.sendDue(0);
     }, this.pausedUntil - Date.now());
     this.resendTimer.unref();
   }
 
-  private resendOlderThan(ms: number): void {
+  /**
+   * Send buffered readings, oldest first, as far as the window allows: those never sent, and those
+   * sent more than `ms` ago without an answer (`ms` 0: after a reconnect or a pause, where nothing
+   * sent before can still be answered, everything unanswered is due again).
+   */
+  private sendDue(ms: number): void {
     const now = Date.now();
     if (!this.client?.connected || now < this.pausedUntil) return;
+    if (ms === 0) this.inFlight.clear();
     for (const [seq, payload] of this.buffer) {
-      if (this.held.has(seq) || now - (this.sentAt.get(seq) ?? 0) < ms) continue;
-      this.sentAt.set(seq, now);
-      this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
+      if (this.held.has(seq)) continue;
+      if (this.inFlight.has(seq)) {
+        if (now - (this.sentAt.get(seq) ?? 0) < ms) continue;
+        this.inFlight.delete(seq); // unanswered for too long: due again
+      }
+      if (!this.trySend(seq, payload)) break;
     }
   }
 

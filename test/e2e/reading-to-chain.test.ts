@@ -45,7 +45,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
   // Each device keeps its sequence in a file, as a real device does across restarts.
   const agentFor = async (
     d: IssuedDevice,
-    opts: { signer?: SoftwareSigner; forgetSequence?: boolean } = {},
+    opts: { signer?: SoftwareSigner; forgetSequence?: boolean; maxInFlight?: number } = {},
   ) => {
     // One connection per device certificate: the broker makes the CN the client id, so a second
     // agent of the same device would take the first one's session. Stop the earlier one first.
@@ -53,6 +53,7 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     const a = await startDeviceAgent(d, siteOn(ca, broker, stack), {
       ...(opts.signer ? { signer: opts.signer } : {}),
       ...(opts.forgetSequence ? {} : { sequenceFile: join(seqDir, d.name) }),
+      ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
     });
     agents.push(a);
     return a;
@@ -267,8 +268,26 @@ describe("a reading from device key to on-chain verification (Mosquitto mTLS, Re
     expect(await agent.waitForAck(seq)).toEqual({ sequence: seq, status: "queued" });
   });
 
+  it("sends a backlog as a window that moves with the acks, not as one burst the rate limit refuses", async () => {
+    const a = await agentFor(devices.k1);
+    await a.stop(); // readings taken while the device is offline wait in its buffer
+    const seqs: bigint[] = [];
+    for (let i = 0; i < 100; i++) seqs.push(await a.publish(stack.feedId, BigInt(700 + i)));
+    const seenBefore = bridge.metrics.accepted + bridge.metrics.totalRejected();
+    await a.start();
+    await expect.poll(() => a.buffered, { timeout: 60_000, interval: 250 }).toBe(0);
+    const queued = new Set(a.acks.filter((x) => x.status === "queued").map((x) => x.sequence));
+    expect(seqs.filter((seq) => !queued.has(seq))).toEqual([]);
+    // Sent all at once, 80 of the 100 would be refused for the rate (20/s, bursts of 20) and sent
+    // again (about 300 messages in all); in a window that halves on each refusal, few are.
+    const seen = bridge.metrics.accepted + bridge.metrics.totalRejected() - seenBefore;
+    console.log(`backlog of 100: ${seen} messages seen by the bridge`);
+    expect(seen).toBeLessThan(200);
+  });
+
   it("rate-limits a flooding device without starving the others", async () => {
-    const flooder = await agentFor(devices.p256);
+    // A device that sends its 300 readings all at once (its window as large as its flood).
+    const flooder = await agentFor(devices.p256, { maxInFlight: 300 });
     const other = await agentFor(devices.k1);
     const limitedBefore = bridge.metrics.rejected.rate_limited;
     const flood = Array.from({ length: 300 }, () => flooder.publish(stack.feedId, 7n));
