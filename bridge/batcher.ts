@@ -162,7 +162,8 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
     for (;;) {
       try {
         const b = await commitNextBatch(p);
-        if (!b || b.ids.length < (p.maxBatchSize ?? 1024)) return;
+        // Stopping: the batch in flight is finished; the rest waits for the next submitter.
+        if (stopped || !b || b.ids.length < (p.maxBatchSize ?? 1024)) return;
       } catch (err) {
         p.metrics.commitFailures += 1;
         p.onError?.(err);
@@ -189,7 +190,15 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
       await running;
       // Give the submitter lease up at once, so that another bridge (or this one restarted)
       // commits without waiting for it to expire (~13 s measured before).
-      await p.store.releaseLease(p.owner ?? defaultOwner()).catch(() => false);
+      // Bounded: a Redis that does not answer must not hold the shutdown (the lease then expires).
+      let timeout: NodeJS.Timeout | undefined;
+      await Promise.race([
+        p.store.releaseLease(p.owner ?? defaultOwner()).catch(() => false),
+        new Promise((r) => {
+          timeout = setTimeout(r, 2_000);
+        }),
+      ]);
+      clearTimeout(timeout);
     },
     async flush() {
       running = running.then(drain);

@@ -15,7 +15,13 @@ const file = (name: string, body: string) => {
 for (const f of ["ca.pem", "bridge.pem", "bridge.key", "fleet-ca.pem"]) file(f, "x");
 file("submitter.key", `0x${"11".repeat(32)}\n`);
 const good = {
-  mqtt: { url: "mqtts://127.0.0.1:8883", caFile: "ca.pem", certFile: "bridge.pem", keyFile: "bridge.key" },
+  mqtt: {
+    url: "mqtts://127.0.0.1:8883",
+    caFile: "ca.pem",
+    certFile: "bridge.pem",
+    keyFile: "bridge.key",
+    shareGroup: "so-0123456789abcdef",
+  },
   redis: { url: "redis://127.0.0.1:6379" },
   chain: {
     rpcUrl: "https://rpc.example/v2/SECRETKEY",
@@ -61,6 +67,24 @@ describe("bridge configuration", () => {
       "mqtt.protocolVersion",
     ],
     ["an unknown key (a typo)", { ...good, batch: { intervalMS: 5 } }, {}, "batch.intervalMS"],
+    [
+      "MQTT 5 without a secret share group",
+      { ...good, mqtt: { ...good.mqtt, shareGroup: undefined } },
+      {},
+      "mqtt.shareGroup",
+    ],
+    [
+      "a share group MQTT cannot carry",
+      { ...good, mqtt: { ...good.mqtt, shareGroup: "a/b" } },
+      {},
+      "mqtt.shareGroup",
+    ],
+    [
+      "half a Redis TLS setting",
+      { ...good, redis: { ...good.redis, tls: { caFile: "ca.pem" } } },
+      {},
+      "redis.tls.certFile",
+    ],
   ])("fails fast naming the key for %s", (_what, body, env, key) => {
     expect(keyOf(() => loadConfig(file(`bad-${key}.json`, JSON.stringify(body)), env))).toBe(key);
   });

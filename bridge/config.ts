@@ -169,7 +169,14 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     }
     set(out, spec.key, v);
   }
-  const mqtt = out.mqtt as { shareGroup?: string };
+  const mqtt = out.mqtt as { shareGroup?: string; protocolVersion: number };
+  // A device that knows the bridges' share group can join it (Mosquitto's acl_file does not check
+  // SUBSCRIBE): with MQTT 5 the group is a secret of the fleet, never a default name.
+  if (mqtt.protocolVersion === 5 && mqtt.shareGroup === undefined)
+    throw new ConfigError(
+      "mqtt.shareGroup",
+      "is required with MQTT 5: a secret name for the bridges' share group (broker config writes one to broker/bridge-settings.json)",
+    );
   if (mqtt.shareGroup !== undefined && !SHARE_GROUP.test(mqtt.shareGroup))
     throw new ConfigError("mqtt.shareGroup", "must be 1 to 64 of A-Z a-z 0-9 _ -");
   const tls = (out.redis as { tls?: Record<string, string> }).tls;

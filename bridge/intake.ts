@@ -39,14 +39,14 @@ export type IntakeParameters = {
 const ACK_OPTS = { qos: 0 } as const;
 
 /**
- * Take readings from MQTT: subscribe, check and queue each message (ingest.ts), answer the device
- * with a "queued" or "rejected" ack.
+ * Take readings from MQTT: subscribe, check and queue each message (checks.ts), answer the device
+ * with its acknowledgement (protocol/ack.ts).
  *
  * Durability is end to end: a device keeps each reading until this bridge's "queued" ack (sent
  * only after the Redis write) and sends it again otherwise. So the broker's PUBACK need not
  * wait for Redis: up to maxInFlight messages are processed at once (their Redis scripts
  * pipelined), and beyond that the PUBACK is held back, which makes the broker slow down.
- * Readings of one device may then finish out of order; the store's replay window allows that.
+ * Readings of one device may then finish out of order; the store takes late readings it never had.
  */
 export async function startIntake(p: IntakeParameters): Promise<void> {
   const { client, metrics, log } = p;

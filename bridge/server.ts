@@ -81,10 +81,6 @@ async function main(): Promise<void> {
     },
     log,
   });
-  if (config.mqtt.protocolVersion === 5 && !config.mqtt.shareGroup)
-    log.warn(
-      "mqtt.shareGroup not set: the bridges' share group has its default name, which a device could join (docs/OPERATIONS.md)",
-    );
   log.info(
     {
       id: bridge.id,

@@ -13,7 +13,7 @@ export const ABI_CONTRACTS = ["SensorOracle", "SensorFeeds", "ColdChainMonitor",
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const GENERATED_FILE = join(ROOT, "chain/abi.generated.ts");
 
-/** `ReadingBatches` -> `sensorOracleAbi`: the name chain/abi.ts exports. */
+/** `SensorOracle` -> `sensorOracleAbi`: the name chain/abi.ts exports. */
 export const abiExportName = (contract: string) => `${contract[0]?.toLowerCase()}${contract.slice(1)}Abi`;
 
 function artifactPaths(dir: string): string[] {

@@ -80,6 +80,9 @@ export function buildApp({
         handler,
       );
       server.maxConnections = limits.maxConnections;
+      // Fastify applies these only to a server it makes itself.
+      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      server.setTimeout(limits.requestTimeoutMs);
       return server;
     },
   });

@@ -26,8 +26,21 @@ function secretPartsOf(url: string): [string, string][] {
   if (u.search.length > 1) parts.push([u.search.slice(1), MARK]);
   for (const segment of u.pathname.split("/")) if (segment.length >= 16) parts.push([segment, MARK]);
   if (u.password) parts.push([decodeURIComponent(u.password), MARK], [u.password, MARK]);
-  if (u.username) parts.push([`${u.username}:`, `${MARK}:`]);
-  return parts;
+  // A user name alone before the host is often the key itself (https://KEY@host); beside a password
+  // it is a name (Redis's "default"), redacted only as "name:".
+  if (u.username && !u.password && u.username.length >= 8) parts.push([u.username, MARK]);
+  else if (u.username) parts.push([`${u.username}:`, `${MARK}:`]);
+  for (const [, value] of u.searchParams) if (value.length >= 4) parts.push([value, MARK]);
+  // The same pieces URL-encoded (a URL inside another URL's query, an encoded error message).
+  return parts.flatMap(([secret, replacement]) => {
+    const encoded = encodeURIComponent(secret);
+    return encoded === secret
+      ? [[secret, replacement]]
+      : [
+          [secret, replacement],
+          [encoded, replacement],
+        ];
+  });
 }
 
 /** A redactor for these secret URLs (and other secret strings); empty entries are ignored. */

@@ -9,15 +9,12 @@ import {
   padSequence,
   type ReadingStore,
   type StoredReading,
-  windowCeiling,
-  windowFloor,
 } from "./types.js";
 
 /** In-process store with RedisStore's semantics. Not durable: for the demo without REDIS_URL only. */
 export class MemoryStore implements ReadingStore {
   readonly durable = false;
   private readonly seq = new Map<string, string>();
-  private readonly windows = new Map<string, Set<string>>();
   private readonly feedLatest = new Map<Hex, FeedLatest>();
   private readonly unfinal = new Set<Hex>();
   private readonly readings = new Map<string, StoredReading>();
@@ -31,19 +28,14 @@ export class MemoryStore implements ReadingStore {
     const seq = BigInt(r.sequence);
     const padded = padSequence(seq);
     const last = this.seq.get(deviceName) ?? padSequence(0n);
-    const window = this.windows.get(deviceName) ?? new Set<string>();
-    this.windows.set(deviceName, window);
     if (padded > last) {
       if (last < gapFloor(seq)) return "gap";
       this.seq.set(deviceName, padded);
-      const floor = windowFloor(seq);
-      for (const s of window) if (s < floor) window.delete(s);
     } else {
       const held = this.readings.get(r.id);
       if (held) return sameSignedContent(held, r) ? "replay" : "conflict";
       // Not held: never accepted (every accepted reading is kept), so new however late.
     }
-    if (windowCeiling(seq) > last) window.add(padded);
     this.readings.set(r.id, r);
     this.queue.push(r.id);
     return "queued";

@@ -11,31 +11,29 @@
 // Outcome codes of ACCEPT.
 export const ACCEPT_CODES = ["replay", "queued", "gap", "conflict"] as const;
 
-// KEYS: seq hash, readings, queue, the device's replay window (sorted set, members compared by lex).
-// ARGV: device, seq, id, json, gap floor, window ceiling, window floor (all sequences padded),
-//       then the signed content (deviceId, feedId, value, timestamp) that makes two copies one reading.
+// KEYS: seq hash, readings, queue.
+// ARGV: device, seq, id, json, gap floor (sequences padded), then the signed content (deviceId,
+//       feedId, value, timestamp) that makes two copies one reading.
 // A sequence at or below the highest is a replay only if the bridge holds that reading with the
 // same signed content (conflict if the content differs). Not held, it was never accepted (every
 // accepted reading stays in the readings hash), so a late reading is queued however old it is:
-// a backlog sent in any order after an outage is taken whole. The window set still records the
-// recent sequences. Nothing is written unless the answer is queued.
+// a backlog sent in any order after an outage is taken whole. Nothing is written unless the
+// answer is queued.
 export const ACCEPT = `#!lua
 local last = redis.call('HGET', KEYS[1], ARGV[1]) or '000000000000000000000'
 if ARGV[2] > last then
   if last < ARGV[5] then return 2 end
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('ZREMRANGEBYLEX', KEYS[4], '-', '(' .. ARGV[7])
 else
   local held = redis.call('HGET', KEYS[2], ARGV[3])
   if held then
     local h = cjson.decode(held)
-    if h.deviceId == ARGV[8] and h.feedId == ARGV[9] and h.value == ARGV[10] and h.timestamp == ARGV[11] then
+    if h.deviceId == ARGV[6] and h.feedId == ARGV[7] and h.value == ARGV[8] and h.timestamp == ARGV[9] then
       return 0
     end
     return 3
   end
 end
-if ARGV[6] > last then redis.call('ZADD', KEYS[4], 0, ARGV[2]) end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 return 1`;

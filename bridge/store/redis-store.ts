@@ -12,14 +12,11 @@ import {
   padSequence,
   type ReadingStore,
   type StoredReading,
-  windowCeiling,
-  windowFloor,
 } from "./types.js";
 
 /*
  * Redis layout (prefix p):
  *   p:seq        HASH  device name -> highest accepted sequence (21-digit, zero-padded)
- *   p:window:<d> ZSET  sequences accepted within REPLAY_WINDOW below the highest (lex order)
  *   p:readings   HASH  reading id -> StoredReading JSON
  *   p:queue      LIST  reading ids waiting for a batch, oldest first
  *   p:inflight   STRING JSON {seq, ids} of the batch cut but not yet recorded as committed
@@ -61,7 +58,6 @@ export class RedisStore implements ReadingStore {
     | "lease"
     | "fence"
     | "leasefence"
-    | "window"
     | "feedts"
     | "feedlatest"
     | "unfinal",
@@ -77,7 +73,7 @@ export class RedisStore implements ReadingStore {
       ...(tls ? { tls: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
     });
     if (onError) redis.on("error", onError);
-    redis.defineCommand("soAccept", { numberOfKeys: 4, lua: ACCEPT });
+    redis.defineCommand("soAccept", { numberOfKeys: 3, lua: ACCEPT });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
     redis.defineCommand("soRelease", { numberOfKeys: 1, lua: RELEASE });
     redis.defineCommand("soNextBatch", { numberOfKeys: 4, lua: NEXT_BATCH });
@@ -95,7 +91,6 @@ export class RedisStore implements ReadingStore {
       lease: key("lease"),
       fence: key("fence"),
       leasefence: key("lease-fence"),
-      window: key("window"),
       feedts: key("feed-latest-ts"),
       feedlatest: key("feed-latest"),
       unfinal: key("unfinalized"),
@@ -109,14 +104,11 @@ export class RedisStore implements ReadingStore {
         this.k.seq,
         this.k.readings,
         this.k.queue,
-        `${this.k.window}:${deviceName}`,
         deviceName,
         padSequence(seq),
         r.id,
         JSON.stringify(r),
         gapFloor(seq),
-        windowCeiling(seq),
-        windowFloor(seq),
         r.deviceId,
         r.feedId,
         r.value,

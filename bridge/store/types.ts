@@ -103,14 +103,10 @@ export interface ReadingStore {
 }
 
 /**
- * "queued" and "replay": the store holds the reading (ack it as delivered). "gap",
- * "outside_window", "conflict": refused, nothing changed, the store does not hold it.
+ * "queued" and "replay": the store holds the reading (ack it as delivered). "gap", "conflict":
+ * refused, nothing changed.
  */
 export type AcceptOutcome = "queued" | "replay" | "gap" | "conflict";
-
-/** Whether the store holds the reading after answering `outcome`: ack it as delivered only then. */
-export const isHeld = (outcome: AcceptOutcome): outcome is "queued" | "replay" =>
-  outcome === "queued" || outcome === "replay";
 
 /**
  * How far one reading's sequence may jump above the device's highest accepted one (a new device:
@@ -121,20 +117,15 @@ export const isHeld = (outcome: AcceptOutcome): outcome is "queued" | "replay" =
 export const MAX_SEQUENCE_GAP = 1n << 32n;
 
 /**
- * Replay window: the recent sequences (this many below the device's highest) that a store records
- * apart from the readings themselves. Several bridges behind a shared subscription (or a broker
- * redelivery) process one device's readings out of order; late ones are accepted once.
+ * Replay window (docs/PROTOCOL.md): how far below a device's highest sequence a reading counts as
+ * recent. Today every accepted reading stays in the store, so a late reading is checked exactly
+ * however old; once readings leave the hot store for an archive, sequences below this window
+ * are the ones the store may no longer be able to check (`outside_window`).
  */
 export const REPLAY_WINDOW = 1024n;
 
 /** The lowest highest-accepted sequence from which `seq` is within MAX_SEQUENCE_GAP, padded. */
 export const gapFloor = (seq: bigint) => padSequence(seq > MAX_SEQUENCE_GAP ? seq - MAX_SEQUENCE_GAP : 0n);
-
-/** `seq + REPLAY_WINDOW`, padded: `seq` is older than the window when this is at or below the highest. */
-export const windowCeiling = (seq: bigint) => padSequence(seq + REPLAY_WINDOW);
-
-/** `seq - REPLAY_WINDOW` (or 0), padded: window entries below it can be forgotten once `seq` is the highest. */
-export const windowFloor = (seq: bigint) => padSequence(seq > REPLAY_WINDOW ? seq - REPLAY_WINDOW : 0n);
 
 /**
  * Sequence numbers compare as fixed-width decimal strings (Lua numbers are doubles): 21 digits,

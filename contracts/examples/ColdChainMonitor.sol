@@ -24,7 +24,7 @@ contract ColdChainMonitor {
     /// @notice The reading is not newer than the last one taken into account.
     error ColdChainMonitorStaleReading(uint64 timestamp, uint64 lastTimestamp);
 
-    /// @param batches the ReadingBatches contract that verifies readings
+    /// @param batches the fleet's SensorOracle, which verifies readings (its ReadingBatches part)
     /// @param feedId the feed this monitor follows
     /// @param maxValue the highest acceptable value; above it is an excursion
     constructor(IReadingBatches batches, bytes32 feedId, int256 maxValue) {
