@@ -16,7 +16,13 @@ export type BridgeConfig = {
     shareGroup?: string;
   };
   /** `tls`: Redis over TLS with a client certificate (redis-server tls-auth-clients yes). */
-  redis: { url: string; prefix: string; tls?: { caFile: string; certFile: string; keyFile: string } };
+  redis: {
+    url: string;
+    prefix: string;
+    tls?: { caFile: string; certFile: string; keyFile: string };
+    /** How often the running bridge checks that Redis is still durable (seconds). */
+    durabilityCheckSec: number;
+  };
   /** `oracle`: the fleet's SensorOracle contract (registry and batches in one). */
   chain: { rpcUrl: string; chainId: number; oracle: Hex; submitterKeyFile: string };
   fleet: { caFile: string; certificatesDir: string; crlFile?: string };
@@ -48,6 +54,7 @@ const SPECS: Spec[] = [
   { key: "mqtt.shareGroup", env: "SO_MQTT_SHARE_GROUP", kind: "string", optional: true },
   { key: "redis.url", env: "SO_REDIS_URL", kind: "url" },
   { key: "redis.prefix", env: "SO_REDIS_PREFIX", kind: "string", def: "so" },
+  { key: "redis.durabilityCheckSec", env: "SO_REDIS_DURABILITY_CHECK_SEC", kind: "int", def: 30 },
   { key: "redis.tls.caFile", env: "SO_REDIS_TLS_CA_FILE", kind: "file", optional: true },
   { key: "redis.tls.certFile", env: "SO_REDIS_TLS_CERT_FILE", kind: "file", optional: true },
   { key: "redis.tls.keyFile", env: "SO_REDIS_TLS_KEY_FILE", kind: "file", optional: true },

@@ -51,6 +51,11 @@ const ACK_OPTS = { qos: 0 } as const;
 export async function startIntake(p: IntakeParameters): Promise<void> {
   const { client, metrics, log } = p;
   const rejections = new RejectionLog({ log });
+  // An outage of Redis or the RPC endpoint fails every reading: logged like rejections, bounded.
+  const processingErrors = new RejectionLog({
+    log,
+    message: "reading not processed; the device will send it again",
+  });
 
   async function handle(topic: string, payload: Buffer): Promise<void> {
     const name = deviceNameFromTopic(topic);
@@ -114,7 +119,8 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
       .catch((err: unknown) => {
         // Store or chain unreachable: no ack to the device, which will send the reading again.
         metrics.processingErrors += 1;
-        log.error({ err, topic: packet.topic }, "reading not processed");
+        const reason = err instanceof Error ? err.name : "error";
+        processingErrors.record(deviceNameFromTopic(packet.topic), reason, undefined, Date.now(), { err });
       })
       .finally(() => {
         inFlight -= 1;

@@ -8,6 +8,7 @@ import { type BridgeConfig, loadConfig, readPrivateKey, readPushedFeeds, redactU
 import { ConfigError } from "./errors.js";
 import { createRedactor, type Redactor } from "./log/redact.js";
 import { assertDurable } from "./store/durability.js";
+import { StoreNotDurableError } from "./store/errors.js";
 import { RedisStore } from "./store/redis-store.js";
 
 let redact: Redactor = (text) => text;
@@ -47,11 +48,28 @@ async function main(): Promise<void> {
     ...redisTls(config),
     onError: (err) => log.warn({ err }, "Redis connection error; retrying"),
   });
-  // A "queued" ack must mean the reading survives: refuse a Redis that would lose it.
-  const durability = await store.checkDurability();
+  // A "queued" ack must mean the reading survives: refuse a Redis that would lose it, at start
+  // and while running (AOF switched off, a restart without it).
+  const durability = await withTimeout(store.checkDurability(), 10_000, "Redis did not answer within 10 s");
   for (const c of durability.checks.filter((x) => x.status === "warn" || x.status === "unknown"))
     log.warn({ setting: c.setting, value: c.value, fix: c.fix }, "Redis durability");
   assertDurable(durability);
+  let refusing: string | null = null;
+  const recheck = setInterval(() => {
+    void withTimeout(store.checkDurability(), 5_000, "no answer")
+      .then((report) => {
+        assertDurable(report);
+        return null;
+      })
+      .catch((err: unknown) => (err instanceof StoreNotDurableError ? err.shortMessage : null))
+      .then((refusal) => {
+        if (refusal) log.error({ reason: refusal }, "Redis is not durable: readings refused until it is");
+        else if (refusing) log.info("Redis is durable again: readings accepted");
+        refusing = refusal;
+        store.refuseReadings(refusal);
+      });
+  }, Math.max(1, config.redis.durabilityCheckSec) * 1000);
+  recheck.unref();
   const bridge = await startBridge({
     mqtt: {
       url: config.mqtt.url,
@@ -102,6 +120,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 30_000);
     stopCrl();
+    clearInterval(recheck);
     await bridge.stop();
     await store.close();
     clearTimeout(timer);
@@ -113,6 +132,16 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(what)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function redisTls(config: BridgeConfig) {

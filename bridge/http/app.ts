@@ -13,6 +13,7 @@ import { feedRoutes } from "./feeds.js";
 import { healthRoutes } from "./health.js";
 import { readingView } from "./reading-view.js";
 import { readingRoutes } from "./readings.js";
+import { TreeBuilder } from "./tree-builder.js";
 
 export type { ReadyCheck } from "../readiness.js";
 
@@ -91,7 +92,9 @@ export function buildApp({
   void app.register(swagger, {
     openapi: { openapi: "3.1.0", info: { title: "sensor-oracle bridge", version: "1" } },
   });
-  const view = readingView(store);
+  const trees = new TreeBuilder();
+  app.addHook("onClose", () => trees.close());
+  const view = readingView(store, trees);
   void app.register(healthRoutes, { store, metrics, ready });
   void app.register(readingRoutes, { view });
   void app.register(feedRoutes, { store, view });

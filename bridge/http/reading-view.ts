@@ -1,8 +1,9 @@
 import type { Hex } from "viem";
-import { buildReadingTree, type ReadingTree, readingProof } from "../../protocol/index.js";
+import { type ReadingTree, readingProof } from "../../protocol/index.js";
 import { toReading } from "../checks.js";
 import type { ReadingStore, StoredReading } from "../store/types.js";
 import { ProofBuildersBusyError } from "./error-handler.js";
+import type { TreeBuilder } from "./tree-builder.js";
 
 /** A reading as /readings/:id and /feeds/:feedId/latest serve it (readingSchema in schemas.ts). */
 export type ReadingView = (id: string) => Promise<ReadingResponse | null>;
@@ -22,10 +23,10 @@ export const MAX_WAITING_TREE_BUILDS = 8;
 
 /**
  * Reads a reading with its batch and Merkle proof. The trees of the last 64 batches are kept;
- * others are rebuilt one at a time, each in its own event-loop turn (ingest runs between them),
- * and a client asking for more than MAX_WAITING_TREE_BUILDS at once is told to come back later.
+ * others are rebuilt one at a time on a worker thread (tree-builder.ts: ingest keeps the event
+ * loop), and a client asking for more than MAX_WAITING_TREE_BUILDS at once is told to come back later.
  */
-export function readingView(store: ReadingStore): ReadingView {
+export function readingView(store: ReadingStore, builder: Pick<TreeBuilder, "build">): ReadingView {
   const trees = new Map<Hex, ReadingTree>();
   const building = new Map<Hex, Promise<ReadingTree>>();
   let queue: Promise<unknown> = Promise.resolve();
@@ -37,10 +38,9 @@ export function readingView(store: ReadingStore): ReadingView {
     if (pending) return pending;
     if (building.size >= MAX_WAITING_TREE_BUILDS) return Promise.reject(new ProofBuildersBusyError());
     const build = queue
-      .then(() => new Promise((r) => setImmediate(r)))
       .then(async () => {
         const readings = (await store.getReadings(ids)) as StoredReading[];
-        const tree = buildReadingTree(readings.map(toReading));
+        const tree = await builder.build(readings.map(toReading));
         if (trees.size >= 64) trees.delete(trees.keys().next().value as Hex);
         trees.set(root, tree);
         return tree;

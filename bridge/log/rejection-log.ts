@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
-import type { RejectionReason } from "../../protocol/index.js";
 
 export type RejectionLogParameters = {
   log: Pick<Logger, "warn">;
+  /** The line's message (default "reading rejected"); the summary says it in the plural. */
+  message?: string;
   /** Length of one logging window (default 10 s). */
   intervalMs?: number;
   /** Rejections logged line by line per window (default 10); the rest only in the window's summary. */
@@ -25,7 +26,7 @@ export class RejectionLog {
   private windowStart = 0;
   private detailed = 0;
   private suppressed = 0;
-  private byReason = new Map<RejectionReason, number>();
+  private byReason = new Map<string, number>();
   private byDevice = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -38,14 +39,18 @@ export class RejectionLog {
   /** Record one rejection; logs it in full while the window's detail budget lasts. */
   record(
     device: string | null,
-    reason: RejectionReason,
+    reason: string,
     details: string | undefined,
     now = Date.now(),
+    fields: Record<string, unknown> = {},
   ): void {
     if (now - this.windowStart >= this.intervalMs) this.flush(now);
     if (this.detailed < this.detailedPerWindow) {
       this.detailed += 1;
-      this.p.log.warn({ device, reason, details: details?.slice(0, 200) }, "reading rejected");
+      this.p.log.warn(
+        { device, reason, details: details?.slice(0, 200), ...fields },
+        this.p.message ?? "reading rejected",
+      );
       return;
     }
     this.suppressed += 1;
@@ -71,7 +76,7 @@ export class RejectionLog {
         .map(([device, count]) => ({ device, count }));
       this.p.log.warn(
         { unlogged: this.suppressed, reasons: Object.fromEntries(this.byReason), devices },
-        "readings rejected (summary: not logged one by one)",
+        `${this.p.message ?? "reading rejected"} (summary of those not logged one by one)`,
       );
     }
     this.windowStart = now;

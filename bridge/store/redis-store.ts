@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import type { Hex } from "viem";
 import { type DurabilityReport, judgeRedisSettings } from "./durability.js";
-import { classifyStoreError } from "./errors.js";
+import { classifyStoreError, StoreUnavailableError } from "./errors.js";
 import { ACCEPT, ACCEPT_CODES, COMPLETE, LEASE, NEXT_BATCH, RELEASE } from "./redis-scripts.js";
 import {
   type AcceptOutcome,
@@ -46,6 +46,7 @@ export type RedisStoreParameters = {
 
 export class RedisStore implements ReadingStore {
   readonly durable = true;
+  private refusing: string | null = null;
   private readonly redis: Scripted;
   private readonly k: Record<
     | "seq"
@@ -97,7 +98,17 @@ export class RedisStore implements ReadingStore {
     };
   }
 
+  /**
+   * Refuse new readings (StoreUnavailableError "NOTDURABLE": answered `retry`, never `queued`)
+   * while `reason` is set: the bridge sets it when Redis stops being durable while it runs (AOF
+   * switched off, a restart without it), and clears it when Redis is durable again.
+   */
+  refuseReadings(reason: string | null): void {
+    this.refusing = reason;
+  }
+
   async accept(r: StoredReading, deviceName: string): Promise<AcceptOutcome> {
+    if (this.refusing) throw new StoreUnavailableError("NOTDURABLE", { details: this.refusing });
     const seq = BigInt(r.sequence);
     const code = await retryable(
       this.redis.soAccept(

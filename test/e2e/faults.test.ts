@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certificateFingerprint } from "../../bridge/certificates.js";
@@ -274,6 +275,35 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
       expect(b.lines.some((l) => /bridge started/.test(l))).toBe(false);
     } finally {
       await volatile.stop();
+    }
+  });
+
+  it("refuses readings with a retry answer while Redis stops being durable, and takes them once it is again", async () => {
+    // The bridge from the tests above steps down (SIGTERM); this one checks Redis every second.
+    bridge.proc.kill("SIGTERM");
+    await new Promise((r) => bridge.proc.once("exit", r));
+    const cfg = JSON.parse(readFileSync(config, "utf8"));
+    cfg.redis.durabilityCheckSec = 1;
+    const file = join(dir, "recheck.json");
+    writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    bridge = spawnBridge(file);
+    await bridge.waitFor(/bridge started/);
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config("SET", "appendonly", "no");
+      await bridge.waitFor(/Redis is not durable/, 10_000);
+      const a = agents[0] as DeviceAgent;
+      const seq = await a.publish(feedId, 900n);
+      expect(await a.waitForAck(seq, 10_000)).toMatchObject({ status: "retry", reason: "unavailable" });
+      await admin.config("SET", "appendonly", "yes");
+      await bridge.waitFor(/Redis is durable again/, 10_000);
+      // The agent sends it again after the bridge's retryAfterMs: queued then.
+      await expect
+        .poll(() => a.acks.some((x) => x.sequence === seq && x.status === "queued"), { timeout: 30_000 })
+        .toBe(true);
+    } finally {
+      await admin.config("SET", "appendonly", "yes");
+      admin.disconnect();
     }
   });
 });
