@@ -33,7 +33,9 @@ export type HostileScene = {
   stop(): Promise<void>;
 };
 
-export async function startHostileScene(): Promise<HostileScene> {
+export async function startHostileScene(
+  opts: { rateLimit?: { perSecond: number; burst: number } } = {},
+): Promise<HostileScene> {
   const dir = mkdtempSync(join(tmpdir(), "so-hostile-"));
   const ca = await createFleetCa();
   const infra = await startTestInfra(ca);
@@ -54,6 +56,7 @@ export async function startHostileScene(): Promise<HostileScene> {
     certificates,
     store,
     batchIntervalMs: 60_000,
+    ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}),
     log: pino({ level: "info" }, counting),
   });
   const victim = new DeviceAgent({

@@ -1,9 +1,19 @@
+import fc from "fast-check";
+import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AckMessage,
+  acksTopic,
+  decodeAck,
+  REJECTION_REASONS,
+  readingsTopic,
+} from "../../protocol/index.js";
 import { percentile } from "../../testkit/flood.js";
 import { floodWhileMeasuring, type HostileScene, startHostileScene } from "../../testkit/hostile-scene.js";
 
 const FLOOD = Number(process.env.SO_TEST_FLOOD ?? 20_000);
 const MiB = 1024 * 1024;
+const FUZZ = Number(process.env.SO_TEST_FUZZ ?? 2_000);
 
 /**
  * Played as an attacker holding one valid device certificate, against Mosquitto run from the
@@ -69,3 +79,81 @@ describe("hostile input from one device certificate", () => {
     expect(bytesPer100k).toBeLessThan(1_000_000);
   });
 });
+
+/**
+ * The wire-format fuzz against the live bridge (protocol/wire.fuzz.test.ts checks the decoder on
+ * its own): generated payloads from one device certificate, its rate limit lifted so that each
+ * reaches the checks. Each gets an answer with its reason and is counted; the bridge lives.
+ */
+describe("fuzzed payloads from one device certificate, through the broker to the bridge", () => {
+  let scene: HostileScene;
+
+  beforeAll(async () => {
+    scene = await startHostileScene({ rateLimit: { perSecond: 1e6, burst: 1e6 } });
+  });
+
+  afterAll(async () => {
+    await scene?.stop();
+  });
+
+  it(`answers each of ${FUZZ} generated payloads with a reason, counts it, and keeps acknowledging others`, async () => {
+    const { attacker, bridge, ca, infra, victim } = scene;
+    const payloads = fc.sample(fuzzPayload(), { numRuns: FUZZ, seed: 1_729 });
+    const client = await mqtt.connectAsync(infra.broker.url, {
+      ca: ca.certPem,
+      cert: attacker.certPem,
+      key: attacker.keyPem,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    const answers: AckMessage[] = [];
+    client.on("message", (_t, payload) => {
+      const ack = decodeAck(payload);
+      if (ack) answers.push(ack);
+    });
+    await client.subscribeAsync(acksTopic(attacker.name), { qos: 1 });
+    const rejectedBefore = bridge.metrics.totalRejected();
+    try {
+      for (let i = 0; i < payloads.length; i += 100) {
+        const chunk = payloads.slice(i, i + 100);
+        await Promise.all(chunk.map((p) => client.publishAsync(readingsTopic(attacker.name), p, { qos: 1 })));
+      }
+      await expect.poll(() => answers.length, { timeout: 30_000 }).toBe(FUZZ);
+    } finally {
+      await client.endAsync();
+    }
+    expect(bridge.metrics.totalRejected() - rejectedBefore).toBe(FUZZ);
+    expect(bridge.metrics.accepted).toBe(0);
+    for (const a of answers) {
+      expect(a.status).toBe("rejected");
+      expect(REJECTION_REASONS).toContain(a.status === "rejected" ? a.reason : "");
+    }
+    const seq = await victim.publish(infra.stack.feedId, 2n);
+    expect(await victim.waitForAck(seq, 10_000)).toMatchObject({ status: "queued" });
+  });
+});
+
+/** Payloads near and far from a reading: random bytes, JSON values, and valid-looking objects bent. */
+function fuzzPayload(): fc.Arbitrary<Buffer> {
+  const hex = (bytes: number) =>
+    fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => `0x${Buffer.from(b).toString("hex")}`);
+  const readingLike = fc.record(
+    {
+      v: fc.oneof(fc.constant(1), fc.integer(), fc.string()),
+      feedId: fc.oneof(hex(32), fc.string()),
+      value: fc.oneof(fc.bigInt().map(String), fc.string(), fc.double()),
+      timestamp: fc.oneof(fc.nat(), fc.double(), fc.string()),
+      sequence: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map(String), fc.string()),
+      signature: fc.oneof(hex(64), hex(65), fc.string()),
+      extra: fc.jsonValue(),
+    },
+    { requiredKeys: [] },
+  );
+  return fc.oneof(
+    // Up to 1,400 bytes: above the bridge's 1,024 (answered oversized), below what the broker
+    // forwards to it (MAX_BRIDGE_PACKET_BYTES with the topic).
+    fc.uint8Array({ maxLength: 1_400 }).map((b) => Buffer.from(b)),
+    fc.jsonValue().map((j) => Buffer.from(JSON.stringify(j) ?? "null")),
+    readingLike.map((r) => Buffer.from(JSON.stringify(r))),
+  );
+}
