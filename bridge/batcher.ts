@@ -14,6 +14,7 @@ import { toReading } from "./checks.js";
 import type { Metrics } from "./metrics.js";
 import { type CommittedBatch, latestPerFeed, type ReadingStore, type StoredReading } from "./store/types.js";
 import { sendWithFeeBumping } from "./submitter.js";
+import { withinTime } from "./time-limit.js";
 
 export type BatcherParameters = {
   store: ReadingStore;
@@ -191,14 +192,11 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
       // Give the submitter lease up at once, so that another bridge (or this one restarted)
       // commits without waiting for it to expire (~13 s measured before).
       // Bounded: a Redis that does not answer must not hold the shutdown (the lease then expires).
-      let timeout: NodeJS.Timeout | undefined;
-      await Promise.race([
+      await withinTime(
         p.store.releaseLease(p.owner ?? defaultOwner()).catch(() => false),
-        new Promise((r) => {
-          timeout = setTimeout(r, 2_000);
-        }),
-      ]);
-      clearTimeout(timeout);
+        2_000,
+        () => false,
+      );
     },
     async flush() {
       running = running.then(drain);

@@ -57,8 +57,7 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
     message: "reading not processed; the device will send it again",
   });
 
-  async function handle(topic: string, payload: Buffer): Promise<void> {
-    const name = deviceNameFromTopic(topic);
+  async function handle(name: string | null, topic: string, payload: Buffer): Promise<void> {
     try {
       if (!name)
         throw new ReadingRejectedError("malformed", "Message on an unexpected topic.", { details: topic });
@@ -115,12 +114,12 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
       return;
     }
     inFlight += 1;
-    handle(packet.topic, toBuffer(packet.payload))
+    handle(name, packet.topic, toBuffer(packet.payload))
       .catch((err: unknown) => {
         // Store or chain unreachable: no ack to the device, which will send the reading again.
         metrics.processingErrors += 1;
         const reason = err instanceof Error ? err.name : "error";
-        processingErrors.record(deviceNameFromTopic(packet.topic), reason, undefined, Date.now(), { err });
+        processingErrors.record(name, reason, undefined, Date.now(), { err });
       })
       .finally(() => {
         inFlight -= 1;

@@ -1,5 +1,6 @@
 import type { PublicClient } from "viem";
 import type { ReadingStore } from "./store/types.js";
+import { withinTime } from "./time-limit.js";
 
 export type ReadyCheck = { ok: boolean; checks: Record<string, boolean> };
 
@@ -18,21 +19,15 @@ export function readinessCheck(p: {
   timeoutMs?: number;
 }): () => Promise<ReadyCheck> {
   const timeoutMs = p.timeoutMs ?? READY_PROBE_TIMEOUT_MS;
-  const reachable = async (probe: () => Promise<unknown>) => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const answered = probe().then(
-      () => true,
+  const reachable = (probe: () => Promise<unknown>) =>
+    withinTime(
+      probe().then(
+        () => true,
+        () => false,
+      ),
+      timeoutMs,
       () => false,
     );
-    try {
-      return await Promise.race([answered, late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
   return async () => {
     const [redis, chain] = await Promise.all([
       reachable(() => p.store.queueDepth()),

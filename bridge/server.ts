@@ -7,9 +7,10 @@ import { FleetCertificates } from "./certificates.js";
 import { type BridgeConfig, loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { createRedactor, type Redactor } from "./log/redact.js";
-import { assertDurable } from "./store/durability.js";
+import { assertDurable, type DurabilityReport } from "./store/durability.js";
 import { StoreNotDurableError } from "./store/errors.js";
 import { RedisStore } from "./store/redis-store.js";
+import { withinTime } from "./time-limit.js";
 
 let redact: Redactor = (text) => text;
 
@@ -50,21 +51,23 @@ async function main(): Promise<void> {
   });
   // A "queued" ack must mean the reading survives: refuse a Redis that would lose it, at start
   // and while running (AOF switched off, a restart without it).
-  const durability = await withTimeout(store.checkDurability(), 10_000, "Redis did not answer within 10 s");
+  const durability = await withinTime(store.checkDurability(), 10_000, () => {
+    throw new Error("Redis did not answer within 10 s");
+  });
   for (const c of durability.checks.filter((x) => x.status === "warn" || x.status === "unknown"))
     log.warn({ setting: c.setting, value: c.value, fix: c.fix }, "Redis durability");
   assertDurable(durability);
   let refusing: string | null = null;
   const recheck = setInterval(() => {
-    void withTimeout(store.checkDurability(), 5_000, "no answer")
+    void withinTime<DurabilityReport | null>(store.checkDurability(), 5_000, () => null)
+      .catch(() => null)
       .then((report) => {
-        assertDurable(report);
-        return null;
-      })
-      .catch((err: unknown) => (err instanceof StoreNotDurableError ? err.shortMessage : null))
-      .then((refusal) => {
-        if (refusal) log.error({ reason: refusal }, "Redis is not durable: readings refused until it is");
-        else if (refusing) log.info("Redis is durable again: readings accepted");
+        // No answer: keep the last verdict (a Redis that does not answer takes no writes anyway).
+        if (!report) return;
+        const refusal = notDurableBecause(report);
+        if (refusal && !refusing)
+          log.error({ reason: refusal }, "Redis is not durable: readings refused until it is");
+        if (!refusal && refusing) log.info("Redis is durable again: readings accepted");
         refusing = refusal;
         store.refuseReadings(refusal);
       });
@@ -134,14 +137,15 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(what)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+/** Why this report is not durable enough (assertDurable's message), or null. */
+function notDurableBecause(report: DurabilityReport): string | null {
+  try {
+    assertDurable(report);
+    return null;
+  } catch (err) {
+    if (err instanceof StoreNotDurableError) return err.shortMessage;
+    throw err;
+  }
 }
 
 function redisTls(config: BridgeConfig) {

@@ -60,6 +60,8 @@ export class DeviceAgent {
    * the rate the bridge allows it).
    */
   private window: number;
+  private readonly maxWindow: number;
+  private readonly ackTimeoutMs: number;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
   readonly acks: AckOutcome[] = [];
@@ -68,7 +70,9 @@ export class DeviceAgent {
   dropped = 0;
 
   constructor(private p: DeviceAgentParameters) {
-    this.window = p.maxInFlight ?? 32;
+    this.maxWindow = p.maxInFlight ?? 32;
+    this.window = this.maxWindow;
+    this.ackTimeoutMs = p.ackTimeoutMs ?? 5_000;
     this.sequence =
       p.sequenceFile && existsSync(p.sequenceFile) ? BigInt(readFileSync(p.sequenceFile, "utf8").trim()) : 0n;
   }
@@ -99,8 +103,10 @@ export class DeviceAgent {
     });
     this.client.on("message", (_topic, payload) => this.onAck(payload));
     this.client.on("connect", () => this.sendDue(0));
-    const timeout = this.p.ackTimeoutMs ?? 5_000;
-    this.retryTimer = setInterval(() => this.sendDue(timeout), Math.max(250, timeout / 4));
+    this.retryTimer = setInterval(
+      () => this.sendDue(this.ackTimeoutMs),
+      Math.max(250, this.ackTimeoutMs / 4),
+    );
     this.retryTimer.unref();
     await this.client.subscribeAsync(acksTopic(this.p.deviceName), { qos: 1 });
     if (this.buffer.size > 0) this.sendDue(0); // kept from before (a restart of the client, a rotation)
@@ -193,14 +199,13 @@ export class DeviceAgent {
     // docs/PROTOCOL.md, "Acknowledgement": what the answer means for the outbox.
     const next = outboxActionOf(ack);
     this.inFlight.delete(sequence);
-    const maxWindow = this.p.maxInFlight ?? 32;
     if (next.action === "resend") {
       this.window = Math.max(1, Math.floor(this.window / 2));
       this.scheduleResend(next.afterMs);
     } else if (next.action === "hold") {
       this.held.add(sequence);
     } else {
-      if (ack.status === "queued") this.window = Math.min(maxWindow, this.window + 1);
+      if (ack.status === "queued") this.window = Math.min(this.maxWindow, this.window + 1);
       this.forget(sequence);
     }
     this.acks.push(outcome);
@@ -208,7 +213,7 @@ export class DeviceAgent {
     this.waiters.get(sequence)?.(outcome);
     this.waiters.delete(sequence);
     // An answer frees a place in the window: send the next reading that waits.
-    this.sendDue(this.p.ackTimeoutMs ?? 5_000);
+    this.sendDue(this.ackTimeoutMs);
   }
 
   private forget(sequence: bigint): void {

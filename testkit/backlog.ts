@@ -4,7 +4,7 @@ import type { Hex } from "viem";
 import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { RedisStore } from "../bridge/store/redis-store.js";
-import { readingId } from "../bridge/store/types.js";
+import { REPLAY_WINDOW, readingId } from "../bridge/store/types.js";
 import { sensorOracleAbi } from "../chain/abi.js";
 import { SoftwareSigner } from "../device-agent/signer.js";
 import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
@@ -21,9 +21,6 @@ import {
 } from "../protocol/index.js";
 import { bridgeOn, startTestInfra } from "./infra.js";
 import { enrollDevice } from "./stack.js";
-
-/** The bridge's replay window (bridge/store/types.ts REPLAY_WINDOW): the old store's limit. */
-const WINDOW = 1024n;
 
 export type BacklogParameters = {
   /** Readings the device signs during the outage. */
@@ -173,7 +170,7 @@ export async function runBacklog(p: BacklogParameters): Promise<BacklogResult> {
     let highest = 0n;
     let belowWindow = 0;
     for (const seq of order) {
-      if (seq + WINDOW <= highest) belowWindow += 1;
+      if (seq + REPLAY_WINDOW <= highest) belowWindow += 1;
       if (seq > highest) highest = seq;
     }
 

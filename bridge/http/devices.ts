@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { DeviceInfo } from "../device-view.js";
-import type { ReadingStore } from "../store/types.js";
+import { type ReadingStore, readingId } from "../store/types.js";
 import { oneParamRoute, str } from "./schemas.js";
 
 const deviceSchema = {
@@ -57,7 +57,7 @@ export const deviceRoutes: FastifyPluginAsync<{
       if (!info) return reply.code(404).send({ error: "DeviceNotFound", message: `no device ${name}` });
       const last = await store.lastSequence(name);
       // The last reading seen: the one with the highest accepted sequence, with its signed time.
-      const [stored] = last === null ? [] : await store.getReadings([`${name}:${last}`]);
+      const [stored] = last === null ? [] : await store.getReadings([readingId(name, last)]);
       return {
         ...info,
         lastSequence: last === null ? null : last.toString(),

@@ -23,13 +23,12 @@ export const MAX_WAITING_TREE_BUILDS = 8;
 
 /**
  * Reads a reading with its batch and Merkle proof. The trees of the last 64 batches are kept;
- * others are rebuilt one at a time on a worker thread (tree-builder.ts: ingest keeps the event
- * loop), and a client asking for more than MAX_WAITING_TREE_BUILDS at once is told to come back later.
+ * others are rebuilt on a worker thread, one after the other (tree-builder.ts: ingest keeps the
+ * event loop), and a client asking for more than MAX_WAITING_TREE_BUILDS at once is told to come back later.
  */
 export function readingView(store: ReadingStore, builder: Pick<TreeBuilder, "build">): ReadingView {
   const trees = new Map<Hex, ReadingTree>();
   const building = new Map<Hex, Promise<ReadingTree>>();
-  let queue: Promise<unknown> = Promise.resolve();
 
   function treeOf(root: Hex, ids: string[]): Promise<ReadingTree> {
     const cached = trees.get(root);
@@ -37,17 +36,14 @@ export function readingView(store: ReadingStore, builder: Pick<TreeBuilder, "bui
     const pending = building.get(root);
     if (pending) return pending;
     if (building.size >= MAX_WAITING_TREE_BUILDS) return Promise.reject(new ProofBuildersBusyError());
-    const build = queue
-      .then(async () => {
-        const readings = (await store.getReadings(ids)) as StoredReading[];
-        const tree = await builder.build(readings.map(toReading));
-        if (trees.size >= 64) trees.delete(trees.keys().next().value as Hex);
-        trees.set(root, tree);
-        return tree;
-      })
-      .finally(() => building.delete(root));
+    const build = (async () => {
+      const readings = (await store.getReadings(ids)) as StoredReading[];
+      const tree = await builder.build(readings.map(toReading));
+      if (trees.size >= 64) trees.delete(trees.keys().next().value as Hex);
+      trees.set(root, tree);
+      return tree;
+    })().finally(() => building.delete(root));
     building.set(root, build);
-    queue = build.catch(() => {});
     return build;
   }
 
