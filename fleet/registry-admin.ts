@@ -1,6 +1,7 @@
-import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import type { Hex, PublicClient } from "viem";
 import { certificateFingerprint } from "../bridge/certificates.js";
 import { sensorOracleAbi } from "../chain/abi.js";
+import type { Wallet } from "../chain/clients.js";
 import { Curve, type CurveName, SensorOracleError, splitPublicKey } from "../protocol/index.js";
 
 /**
@@ -10,7 +11,7 @@ import { Curve, type CurveName, SensorOracleError, splitPublicKey } from "../pro
 
 /** The operator's wallet, a client to wait for receipts, and the registry's address. */
 export type RegistryWriter = {
-  wallet: WalletClient<Transport, Chain | undefined, Account>;
+  wallet: Wallet;
   publicClient: PublicClient;
   registry: Hex;
 };

@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { certificateFingerprint } from "../../bridge/certificates.js";
 import { RedisStore } from "../../bridge/store/redis-store.js";
 import { readingId } from "../../bridge/store/types.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
 import type { FleetContracts } from "../../chain/deploy.js";
 import type { DeviceAgent } from "../../device-agent/agent.js";
+import { registerDevice } from "../../fleet/registry-admin.js";
 import { createFleetCa, type IssuedCertificate, type IssuedDevice } from "../../pki/fleet-ca.js";
-import { Curve, feedIdOf, splitPublicKey } from "../../protocol/index.js";
+import { feedIdOf } from "../../protocol/index.js";
 import { siteOn, startDeviceAgent } from "../../testkit/agents.js";
 import { type ChainNode, deployOverHttp } from "../../testkit/chain-node.js";
 import { startProcessInfra, writeBridgeConfig } from "../../testkit/infra.js";
@@ -115,21 +115,11 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
     mkdirSync(join(dir, "devices"));
     for (const d of devices) {
       writeFileSync(join(dir, "devices", `${d.name}.pem`), d.certPem);
-      const { x, y } = splitPublicKey(d.readingPublicKey);
-      const hash = await node.admin.writeContract({
-        address: contracts.oracle,
-        abi: sensorOracleAbi,
-        functionName: "register",
-        args: [
-          d.deviceId,
-          Curve[d.curve],
-          x,
-          y,
-          certificateFingerprint(d.certPem),
-          Math.floor(Date.now() / 1000) - 3600,
-        ],
-      });
-      await node.admin.waitForTransactionReceipt({ hash });
+      await registerDevice(
+        { wallet: node.admin, publicClient: node.publicClient, registry: contracts.oracle },
+        d,
+        Math.floor(Date.now() / 1000) - 3600,
+      );
     }
     // Blocks every second from now on, so a commit waits for its block: time to kill the bridge.
     await mineEvery(node.publicClient, 1000);
