@@ -102,8 +102,8 @@ contract SensorFeeds is ISensorFeeds, ReadingDomain, AccessControl {
             }
             FeedState f = _feeds[r.feedId];
             uint256 deviceCount = f.deviceCount();
-            if (deviceCount == 0) revert SensorFeedsUnknownFeed(r.feedId);
-            if (deviceCount == 1) _updateSole(r, signatures[i], separator, f);
+            if (deviceCount == 0) _skip(r, SkipReason.UnknownFeed);
+            else if (deviceCount == 1) _updateSole(r, signatures[i], separator, f);
             else if (_store(r, signatures[i], separator)) pending = r.feedId;
         }
         if (pending != bytes32(0)) _aggregate(pending);
@@ -168,49 +168,67 @@ contract SensorFeeds is ISensorFeeds, ReadingDomain, AccessControl {
         private
     {
         DeviceSlot storage slot = _slots[r.feedId][r.deviceId];
-        if (!slot.allowed) revert SensorFeedsDeviceNotAllowed(r.feedId, r.deviceId);
-        _checkNotFuture(r);
+        if (!slot.allowed) return _skip(r, SkipReason.DeviceNotAllowed);
+        if (_isFuture(r)) return _skip(r, SkipReason.FutureReading);
         if (r.timestamp <= f.latestAt() || r.timestamp <= slot.timestamp) {
             emit ReadingIgnored(r.feedId, r.deviceId, r.timestamp);
             return;
         }
-        int192 answer = _checkedValue(r.value);
-        _verify(r, signature, separator);
-        _newRound(r.feedId, f, answer, r.timestamp, 1);
+        if (_outOfRange(r.value)) return _skip(r, SkipReason.ValueOutOfRange);
+        if (!_verified(r, signature, separator)) return;
+        _newRound(r.feedId, f, int192(r.value), r.timestamp, 1);
     }
 
     // Verify one reading and store it as its device's latest; false when it is not newer.
     function _store(Readings.Reading calldata r, bytes calldata signature, bytes32 separator) private returns (bool) {
         DeviceSlot storage slot = _slots[r.feedId][r.deviceId];
         DeviceSlot memory current = slot;
-        if (!current.allowed) revert SensorFeedsDeviceNotAllowed(r.feedId, r.deviceId);
-        _checkNotFuture(r);
+        if (!current.allowed) {
+            _skip(r, SkipReason.DeviceNotAllowed);
+            return false;
+        }
+        if (_isFuture(r)) {
+            _skip(r, SkipReason.FutureReading);
+            return false;
+        }
         if (r.timestamp <= current.timestamp) {
             emit ReadingIgnored(r.feedId, r.deviceId, r.timestamp);
             return false;
         }
-        int192 value = _checkedValue(r.value);
-        _verify(r, signature, separator);
-        slot.value = value;
+        if (_outOfRange(r.value)) {
+            _skip(r, SkipReason.ValueOutOfRange);
+            return false;
+        }
+        if (!_verified(r, signature, separator)) return false;
+        slot.value = int192(r.value);
         slot.timestamp = uint56(r.timestamp);
         return true;
     }
 
-    function _checkNotFuture(Readings.Reading calldata r) private view {
-        if (r.timestamp > block.timestamp + MAX_FUTURE) {
-            revert SensorFeedsFutureReading(r.deviceId, r.timestamp, block.timestamp);
-        }
+    // A reading the call cannot take: reported, and left out like a reading never sent.
+    function _skip(Readings.Reading calldata r, SkipReason reason) private {
+        emit ReadingSkipped(r.feedId, r.deviceId, r.timestamp, reason);
     }
 
-    function _checkedValue(int256 value) private pure returns (int192) {
-        if (value > type(int192).max || value < type(int192).min) revert SensorFeedsValueOutOfRange(value);
-        return int192(value);
+    function _isFuture(Readings.Reading calldata r) private view returns (bool) {
+        return r.timestamp > block.timestamp + MAX_FUTURE;
     }
 
-    function _verify(Readings.Reading calldata r, bytes calldata signature, bytes32 separator) private view {
+    function _outOfRange(int256 value) private pure returns (bool) {
+        return value > type(int192).max || value < type(int192).min;
+    }
+
+    // Whether the signature is the device's by a key valid at the reading's time; skips it if not.
+    function _verified(Readings.Reading calldata r, bytes calldata signature, bytes32 separator)
+        private
+        returns (bool)
+    {
         IDeviceRegistry.SignatureCheck check =
             _registry.checkSignature(r.deviceId, r.timestamp, Readings.digest(r, separator), signature);
-        if (check != IDeviceRegistry.SignatureCheck.Valid) revert SensorFeedsInvalidSignature(r.deviceId, check);
+        if (check == IDeviceRegistry.SignatureCheck.Valid) return true;
+        // UnknownDevice, KeyNotValidAtTime, BadSignature map to the last three reasons, in order.
+        _skip(r, SkipReason(uint8(check) + uint8(SkipReason.ValueOutOfRange)));
+        return false;
     }
 
     // A new round from the latest readings within the window of the newest one, if a quorum has them

@@ -20,23 +20,30 @@ interface ISensorFeeds {
         uint32 window;
     }
 
+    /// @notice Why {updateFeeds} skipped a reading. The last three are the registry's
+    /// {IDeviceRegistry.SignatureCheck} outcomes other than Valid, in the same order.
+    enum SkipReason {
+        UnknownFeed,
+        DeviceNotAllowed,
+        FutureReading,
+        ValueOutOfRange,
+        UnknownDevice,
+        KeyNotValidAtTime,
+        BadSignature
+    }
+
     /// @notice Emitted when a feed is configured (created or changed).
     event FeedConfigured(bytes32 indexed feedId, FeedConfig config, bytes32[] devices, string description);
     /// @notice Emitted when a feed gets a new round.
     event FeedUpdated(bytes32 indexed feedId, uint80 indexed roundId, int256 answer, uint64 updatedAt, uint8 devices);
     /// @notice Emitted for a reading not newer than its device's latest for that feed (e.g. a racing pusher).
     event ReadingIgnored(bytes32 indexed feedId, bytes32 indexed deviceId, uint64 timestamp);
+    /// @notice Emitted for a reading {updateFeeds} cannot take (see the reason); the other readings of
+    /// the call are taken as if it had not been sent, so no reading can hold a feed back.
+    event ReadingSkipped(bytes32 indexed feedId, bytes32 indexed deviceId, uint64 timestamp, SkipReason reason);
 
     /// @notice The feed is not configured.
     error SensorFeedsUnknownFeed(bytes32 feedId);
-    /// @notice The device may not feed this feed.
-    error SensorFeedsDeviceNotAllowed(bytes32 feedId, bytes32 deviceId);
-    /// @notice The reading's signature is not the device's (see the check's value).
-    error SensorFeedsInvalidSignature(bytes32 deviceId, IDeviceRegistry.SignatureCheck check);
-    /// @notice The reading is dated too far ahead of the block.
-    error SensorFeedsFutureReading(bytes32 deviceId, uint64 timestamp, uint256 blockTime);
-    /// @notice The value does not fit the stored range (int192).
-    error SensorFeedsValueOutOfRange(int256 value);
     /// @notice Readings and signatures differ in number.
     error SensorFeedsLengthMismatch(uint256 readings, uint256 signatures);
     /// @notice The feed configuration is inconsistent.
@@ -58,6 +65,9 @@ interface ISensorFeeds {
 
     /// @notice Push signed readings; each moves its device's latest value forward in time, and each
     /// feed touched gets a new round when a quorum of fresh readings agrees on a newer median.
+    /// A reading that cannot be taken never reverts the call: an older one is ignored
+    /// ({ReadingIgnored}), any other (unknown feed, device not on the feed, dated ahead of the block,
+    /// value out of range, signature not valid) is skipped with {ReadingSkipped}.
     function updateFeeds(Readings.Reading[] calldata readings, bytes[] calldata signatures) external;
 
     /// @notice Chainlink-shaped latest round of a feed (no freshness check; see getValueNoOlderThan).

@@ -63,6 +63,20 @@ contract SensorFeedsTest is Fixture {
         _push(i, value, t);
     }
 
+    /// Expects the next call to skip reading `r` for `reason`.
+    function _expectSkipped(Readings.Reading memory r, ISensorFeeds.SkipReason reason) private {
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.ReadingSkipped(r.feedId, r.deviceId, r.timestamp, reason);
+    }
+
+    /// Pushes one reading that the feed skips for `reason` (the call itself succeeds).
+    function _pushSkipped(Readings.Reading[] memory rs, bytes[] memory sigs, ISensorFeeds.SkipReason reason)
+        private
+    {
+        _expectSkipped(rs[0], reason);
+        feeds.updateFeeds(rs, sigs);
+    }
+
     function _latest() private view returns (uint80 round, int256 answer, uint256 updatedAt) {
         (round, answer,, updatedAt,) = feeds.latestRoundData(FEED);
     }
@@ -107,32 +121,20 @@ contract SensorFeedsTest is Fixture {
         assertTrue(first == 10, "round 1 kept");
     }
 
-    function test_aFeedOfOneDeviceRejectsOutsidersForgedFutureAndOutOfRangeReadings() public {
+    function test_aFeedOfOneDeviceSkipsOutsidersForgedFutureAndOutOfRangeReadings() public {
         _configureSole(0);
         (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(1, 5, uint64(block.timestamp));
-        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsDeviceNotAllowed.selector, FEED, ids[1]));
-        feeds.updateFeeds(rs, sigs);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.DeviceNotAllowed);
 
         (rs, sigs) = _reading(0, 5, uint64(block.timestamp));
         sigs[0] = _sign(K1, sks[1], rs[0]);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                ISensorFeeds.SensorFeedsInvalidSignature.selector, ids[0], IDeviceRegistry.SignatureCheck.BadSignature
-            )
-        );
-        feeds.updateFeeds(rs, sigs);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.BadSignature);
 
-        uint64 ahead = uint64(block.timestamp + feeds.MAX_FUTURE() + 1);
-        (rs, sigs) = _reading(0, 5, ahead);
-        vm.expectRevert(
-            abi.encodeWithSelector(ISensorFeeds.SensorFeedsFutureReading.selector, ids[0], ahead, block.timestamp)
-        );
-        feeds.updateFeeds(rs, sigs);
+        (rs, sigs) = _reading(0, 5, uint64(block.timestamp + feeds.MAX_FUTURE() + 1));
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.FutureReading);
 
-        int256 huge = int256(type(int192).max) + 1;
-        (rs, sigs) = _reading(0, huge, uint64(block.timestamp));
-        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsValueOutOfRange.selector, huge));
-        feeds.updateFeeds(rs, sigs);
+        (rs, sigs) = _reading(0, int256(type(int192).max) + 1, uint64(block.timestamp));
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.ValueOutOfRange);
 
         vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsNoValue.selector, FEED));
         feeds.latestRoundData(FEED);
@@ -199,44 +201,116 @@ contract SensorFeedsTest is Fixture {
         _assertLatest(1, 500, "still one round", "value unchanged");
     }
 
-    function test_rejectsAReadingFromADeviceNotAllowedForTheFeed() public {
+    function test_skipsAReadingFromADeviceNotAllowedForTheFeed() public {
         _configure(1, 60);
         bytes32 outsider = _register(K1, 0xA4);
         Readings.Reading[] memory rs = new Readings.Reading[](1);
         bytes[] memory sigs = new bytes[](1);
         rs[0] = Readings.Reading(outsider, FEED, 1, uint64(block.timestamp), 1);
         sigs[0] = _sign(K1, 0xA4, rs[0]);
-        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsDeviceNotAllowed.selector, FEED, outsider));
-        feeds.updateFeeds(rs, sigs);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.DeviceNotAllowed);
     }
 
-    function test_rejectsASignatureFromAnotherDeviceOrCurve() public {
+    function test_skipsASignatureFromAnotherDeviceOrCurve() public {
         _configure(1, 60);
         (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(0, 1, uint64(block.timestamp));
         sigs[0] = _sign(K1, sks[1], rs[0]); // device 1 signs device 0's reading
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                ISensorFeeds.SensorFeedsInvalidSignature.selector, ids[0], IDeviceRegistry.SignatureCheck.BadSignature
-            )
-        );
-        feeds.updateFeeds(rs, sigs);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.BadSignature);
         sigs[0] = _sign(P256, sks[0], rs[0]); // a P-256 signature for a secp256k1 device
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                ISensorFeeds.SensorFeedsInvalidSignature.selector, ids[0], IDeviceRegistry.SignatureCheck.BadSignature
-            )
-        );
-        feeds.updateFeeds(rs, sigs);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.BadSignature);
+        vm.expectRevert(abi.encodeWithSelector(ISensorFeeds.SensorFeedsNoValue.selector, FEED));
+        feeds.latestRoundData(FEED);
     }
 
-    function test_rejectsAReadingDatedAheadOfTheBlock() public {
+    function test_skipsAReadingDatedAheadOfTheBlock() public {
         _configure(1, 60);
-        uint64 t = uint64(block.timestamp + feeds.MAX_FUTURE() + 1);
-        (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(0, 1, t);
-        vm.expectRevert(
-            abi.encodeWithSelector(ISensorFeeds.SensorFeedsFutureReading.selector, ids[0], t, block.timestamp)
-        );
+        (Readings.Reading[] memory rs, bytes[] memory sigs) =
+            _reading(0, 1, uint64(block.timestamp + feeds.MAX_FUTURE() + 1));
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.FutureReading);
+    }
+
+    function test_skipsAReadingOfAnUnknownFeed() public {
+        _configure(1, 60);
+        (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(0, 1, uint64(block.timestamp));
+        rs[0].feedId = keccak256("no such feed");
+        sigs[0] = _sign(K1, sks[0], rs[0]);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.UnknownFeed);
+    }
+
+    function test_skipsAReadingOfAnUnregisteredDevice() public {
+        bytes32 stranger = keccak256("never registered");
+        bytes32[] memory devs = new bytes32[](1);
+        devs[0] = stranger;
+        feeds.configureFeed(FEED, ISensorFeeds.FeedConfig(2, 1, 3600, 60), devs, "");
+        Readings.Reading[] memory rs = new Readings.Reading[](1);
+        bytes[] memory sigs = new bytes[](1);
+        rs[0] = Readings.Reading(stranger, FEED, 1, uint64(block.timestamp), 1);
+        sigs[0] = _sign(K1, sks[0], rs[0]);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.UnknownDevice);
+    }
+
+    function test_skipsAReadingOfARevokedDeviceFromTheRevocationOn() public {
+        _configure(1, 60);
+        uint64 t = uint64(block.timestamp - 100);
+        vm.prank(OPERATOR);
+        registry.revoke(ids[0], uint40(t + 10));
+        _push(0, 7, t + 9); // before the revocation: still taken
+        _assertLatest(1, 7, "one round", "the reading before the revocation");
+        (Readings.Reading[] memory rs, bytes[] memory sigs) = _reading(0, 8, t + 10);
+        _pushSkipped(rs, sigs, ISensorFeeds.SkipReason.KeyNotValidAtTime);
+        _assertLatest(1, 7, "still one round", "value unchanged");
+    }
+
+    /// One call with a reading of every kind that cannot be taken, around good readings of two
+    /// feeds: each bad one is skipped with its reason, and the good ones make their rounds.
+    function test_readingsThatCannotBeTakenNeverHoldBackTheOthersInTheSameCall() public {
+        _configure(2, 60); // FEED: devices 0, 1, 2, quorum 2
+        bytes32 sole = keccak256("cold-room-8/temperature");
+        bytes32[] memory one = new bytes32[](1);
+        one[0] = ids[2];
+        feeds.configureFeed(sole, ISensorFeeds.FeedConfig(2, 1, 3600, 60), one, "cold room 8");
+        bytes32 outsider = _register(K1, 0xA4);
+        vm.prank(OPERATOR);
+        registry.revoke(ids[1], uint40(block.timestamp - 50));
+        uint64 t = uint64(block.timestamp - 20);
+
+        Readings.Reading[] memory rs = new Readings.Reading[](9);
+        bytes[] memory sigs = new bytes[](9);
+        rs[0] = Readings.Reading(outsider, FEED, 1, t, 1); // not on the feed
+        sigs[0] = _sign(K1, 0xA4, rs[0]);
+        rs[1] = Readings.Reading(ids[0], FEED, 100, t, 1); // good
+        sigs[1] = _sign(K1, sks[0], rs[1]);
+        rs[2] = Readings.Reading(ids[1], FEED, 5, t, 1); // revoked since before t
+        sigs[2] = _sign(K1, sks[1], rs[2]);
+        rs[3] = Readings.Reading(ids[2], FEED, 300, t + 1, 1); // good
+        sigs[3] = _sign(K1, sks[2], rs[3]);
+        rs[4] = Readings.Reading(ids[0], FEED, 9, uint64(block.timestamp + 400), 2); // dated ahead
+        sigs[4] = _sign(K1, sks[0], rs[4]);
+        rs[5] = Readings.Reading(ids[2], keccak256("unknown"), 1, t, 2); // unknown feed
+        sigs[5] = _sign(K1, sks[2], rs[5]);
+        rs[6] = Readings.Reading(ids[2], sole, int256(type(int192).min) - 1, t, 3); // out of range
+        sigs[6] = _sign(K1, sks[2], rs[6]);
+        rs[7] = Readings.Reading(ids[2], sole, 42, t + 2, 4); // forged: signed by device 0
+        sigs[7] = _sign(K1, sks[0], rs[7]);
+        rs[8] = Readings.Reading(ids[2], sole, 41, t + 3, 5); // good
+        sigs[8] = _sign(K1, sks[2], rs[8]);
+
+        _expectSkipped(rs[0], ISensorFeeds.SkipReason.DeviceNotAllowed);
+        _expectSkipped(rs[2], ISensorFeeds.SkipReason.KeyNotValidAtTime);
+        _expectSkipped(rs[4], ISensorFeeds.SkipReason.FutureReading);
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.FeedUpdated(FEED, 1, 200, t + 1, 2);
+        _expectSkipped(rs[5], ISensorFeeds.SkipReason.UnknownFeed);
+        _expectSkipped(rs[6], ISensorFeeds.SkipReason.ValueOutOfRange);
+        _expectSkipped(rs[7], ISensorFeeds.SkipReason.BadSignature);
+        vm.expectEmit(address(feeds));
+        emit ISensorFeeds.FeedUpdated(sole, 1, 41, t + 3, 1);
         feeds.updateFeeds(rs, sigs);
+
+        _assertLatest(1, 200, "FEED: one round", "median of devices 0 and 2");
+        (, int256 answer,, uint256 updatedAt,) = feeds.latestRoundData(sole);
+        assertTrue(answer == 41, "the sole feed took its good reading");
+        assertEq(updatedAt, t + 3, "at its time");
     }
 
     function test_getValueNoOlderThanRevertsOnAStaleValue() public {
