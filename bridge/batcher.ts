@@ -4,14 +4,18 @@ import {
   type Chain,
   encodeFunctionData,
   type Hex,
+  keccak256,
   type PublicClient,
+  stringToHex,
   type Transport,
   type WalletClient,
+  zeroHash,
 } from "viem";
 import { sensorOracleAbi } from "../chain/abi.js";
 import { buildReadingTree } from "../protocol/index.js";
 import { toReading } from "./checks.js";
 import type { Metrics } from "./metrics.js";
+import type { InvalidReason, ReadingValidity } from "./reading-validity.js";
 import { type CommittedBatch, latestPerFeed, type ReadingStore, type StoredReading } from "./store/types.js";
 import { sendWithFeeBumping } from "./submitter.js";
 import { withinTime } from "./time-limit.js";
@@ -25,6 +29,13 @@ export type BatcherParameters = {
   maxBatchSize?: number;
   onCommitting?: (batch: { seq: number; root: Hex; readings: number }) => void;
   onCommitted?: (batch: CommittedBatch) => void;
+  /**
+   * At the cut, each reading is checked against the registry as it is then (synced to the chain's
+   * head); one that no longer verifies is left out of the batch with its reason (CommittedBatch
+   * `leftOut`), so that every committed reading verifies at commit time. Without it, none is checked.
+   */
+  validity?: ReadingValidity;
+  onLeftOut?: (left: { id: string; reason: InvalidReason }[]) => void;
   /** A commit not mined after this long is sent again with higher fees (default 60 s). */
   stuckAfterMs?: number;
   /** Fee increase per replacement, percent (default 20; nodes require at least 10). */
@@ -41,17 +52,21 @@ export type BatcherParameters = {
   onError?: (err: unknown) => void;
 };
 
-/** The readings of a batch, its Merkle root, and one transaction committing it, awaited. */
-async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
+/** The stored readings of these ids, all of them (a batch's readings never leave the store before it). */
+async function loadReadings(p: BatcherParameters, ids: string[], label: string): Promise<StoredReading[]> {
   const readings = (await p.store.getReadings(ids)).filter((r): r is StoredReading => r !== null);
   if (readings.length !== ids.length) throw new Error(`${label}: readings missing from store`);
+  return readings;
+}
+
+/** The Merkle root of the readings, and one transaction committing it, awaited. */
+function commitOf(p: BatcherParameters, readings: StoredReading[], label: string) {
   const root = buildReadingTree(readings.map(toReading)).root as Hex;
   // Timestamps are checked safe integers (wire.ts), so Number arithmetic is exact here.
   const times = readings.map((r) => Number(r.timestamp));
   const fromTime = BigInt(times.reduce((a, b) => Math.min(a, b)));
   const toTime = BigInt(times.reduce((a, b) => Math.max(a, b)));
   return {
-    readings,
     root,
     send: async () => {
       const data = encodeFunctionData({
@@ -67,9 +82,44 @@ async function sendCommit(p: BatcherParameters, ids: string[], label: string) {
 }
 
 /**
- * Cut a batch from the store, commit its Merkle root, record it as committed. A batch the store
- * hands out again after a crash has the same ids and so the same root; committing a root twice is
- * a no-op on-chain, so each reading ends in exactly one committed batch.
+ * The readings of a cut that no longer verify against the registry, learnt up to the chain's head
+ * now (a revocation or rotation dated back to before they were signed, mined after they were
+ * accepted): left out, counted by reason.
+ */
+async function leaveOut(p: BatcherParameters, readings: StoredReading[]) {
+  if (!p.validity) return [];
+  await p.validity.sync();
+  const invalid = await p.validity.checkAll(readings);
+  const left = readings.flatMap((r) => {
+    const reason = invalid.get(r.id);
+    return reason ? [{ id: r.id, reason }] : [];
+  });
+  for (const l of left) p.metrics.countReason(p.metrics.leftOut, l.reason);
+  if (left.length > 0) p.onLeftOut?.(left);
+  return left;
+}
+
+/**
+ * The record of a cut whose readings were all left out: nothing is committed, so its "root" is a
+ * name for the cut (derived from its ids, the same after a crash), never on-chain, final at once.
+ */
+function leftOutCut(ids: string[], leftOut: CommittedBatch["leftOut"]): CommittedBatch {
+  return {
+    root: keccak256(stringToHex(`sensor-oracle:left-out:${ids.join(",")}`)),
+    ids: [],
+    leftOut: leftOut ?? [],
+    txHash: zeroHash,
+    blockNumber: "0",
+    gasUsed: "0",
+    committedAt: Date.now(),
+  };
+}
+
+/**
+ * Cut a batch from the store, leave out the readings that no longer verify (`validity`), commit
+ * the Merkle root of the others, record it as committed. A batch the store hands out again after a
+ * crash has the same ids and so the same root (unless a revocation meanwhile leaves more out);
+ * committing a root twice is a no-op on-chain, so each reading ends in exactly one committed batch.
  */
 export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBatch | null> {
   const fence = await p.store.lease(p.owner ?? defaultOwner(), p.leaseTtlMs ?? 15_000);
@@ -77,12 +127,24 @@ export async function commitNextBatch(p: BatcherParameters): Promise<CommittedBa
   const pending = await p.store.nextBatch(p.maxBatchSize ?? 1024, fence);
   if (!pending) return null;
   const cutAt = performance.now();
-  const { readings, root, send } = await sendCommit(p, pending.ids, `batch ${pending.seq}`);
+  const label = `batch ${pending.seq}`;
+  const cut = await loadReadings(p, pending.ids, label);
+  const left = await leaveOut(p, cut);
+  const gone = new Set(left.map((l) => l.id));
+  const readings = cut.filter((r) => !gone.has(r.id));
+  if (readings.length === 0) {
+    const none = leftOutCut(pending.ids, left);
+    await p.store.completeBatch(pending, none, fence, []);
+    await p.store.updateBatch(none, true);
+    return none;
+  }
+  const { root, send } = commitOf(p, readings, label);
   p.onCommitting?.({ seq: pending.seq, root, readings: readings.length });
   const { hash, receipt } = await send();
   const committed: CommittedBatch = {
     root,
-    ids: pending.ids,
+    ids: readings.map((r) => r.id),
+    ...(left.length > 0 ? { leftOut: left } : {}),
     txHash: hash,
     blockNumber: receipt.blockNumber.toString(),
     gasUsed: receipt.gasUsed.toString(),
@@ -112,6 +174,10 @@ export async function reconcileBatches(p: BatcherParameters): Promise<number> {
   const confirmations = BigInt(p.confirmations ?? 2);
   let recommitted = 0;
   for (const b of unfinal) {
+    if (b.ids.length === 0) {
+      await p.store.updateBatch(b, true); // a cut with every reading left out: nothing on-chain
+      continue;
+    }
     const onChain = await p.publicClient.readContract({
       address: p.batches,
       abi: sensorOracleAbi,
@@ -119,7 +185,8 @@ export async function reconcileBatches(p: BatcherParameters): Promise<number> {
       args: [b.root],
     });
     if (onChain.committedAt === 0n) {
-      const { root, send } = await sendCommit(p, b.ids, `batch ${b.root}`);
+      const label = `batch ${b.root}`;
+      const { root, send } = commitOf(p, await loadReadings(p, b.ids, label), label);
       if (root !== b.root) throw new Error(`batch ${b.root}: its readings now give root ${root}`);
       const { hash, receipt } = await send();
       await p.store.updateBatch(
@@ -164,7 +231,8 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
       try {
         const b = await commitNextBatch(p);
         // Stopping: the batch in flight is finished; the rest waits for the next submitter.
-        if (stopped || !b || b.ids.length < (p.maxBatchSize ?? 1024)) return;
+        const cut = b ? b.ids.length + (b.leftOut?.length ?? 0) : 0;
+        if (stopped || !b || cut < (p.maxBatchSize ?? 1024)) return;
       } catch (err) {
         p.metrics.commitFailures += 1;
         p.onError?.(err);

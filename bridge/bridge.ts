@@ -6,6 +6,7 @@ import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from 
 import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
 import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
+import { chainSenderFor } from "./chain-sender.js";
 import type { AcceptedReading, CheckParameters } from "./checks.js";
 import { Closers } from "./closers.js";
 import { deviceView } from "./device-view.js";
@@ -15,6 +16,7 @@ import { Metrics } from "./metrics.js";
 import { FeedPusher, type PushedFeed, type PushSchedule, schedulePushes } from "./push/pusher.js";
 import { DeviceRateLimiter } from "./rate-limit.js";
 import { readinessCheck } from "./readiness.js";
+import { ReadingValidity } from "./reading-validity.js";
 import { RegistryCache } from "./registry/chain-registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
 import { P256VerifyPool } from "./verify-pool.js";
@@ -99,6 +101,14 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     if (p256Pool) closers.add("verify pool", () => p256Pool.close());
 
     const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
+    const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.oracle };
+    // Every committed or pushed reading is checked against the registry as it is at the cut.
+    const validity = new ReadingValidity(registry, domain);
+    // The batcher and the pusher send from one key: one sender, one nonce (chain-sender.ts).
+    chainSenderFor(p.publicClient, p.walletClient).onResync = (nonce, why) => {
+      metrics.nonceResyncs += 1;
+      p.log.warn({ nonce, why }, "submitter nonce read again from the chain");
+    };
     let mqttConnected = () => false;
     const app = buildApp({
       store: p.store,
@@ -110,6 +120,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       }),
       device: deviceView(p.certificates, registry),
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
+      validity,
     });
     closers.add("HTTP app", () => app.close());
 
@@ -122,6 +133,8 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       intervalMs: p.batchIntervalMs ?? 2000,
       maxBatchSize: p.maxBatchSize ?? 1024,
       owner: id,
+      validity,
+      onLeftOut: (left) => p.log.warn({ left }, "readings left out of the batch: they no longer verify"),
       onCommitting: (b) =>
         p.log.info({ batch: b.seq, root: b.root, readings: b.readings }, "committing batch"),
       onCommitted: (b) => {
@@ -149,6 +162,9 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
           walletClient: p.walletClient,
           metrics,
           owner: id,
+          validity,
+          onDropped: (r, reason) =>
+            p.log.warn({ reading: r.id, reason }, "reading dropped from the feed push"),
           onPushed: (feedId, value, readings, tx) =>
             p.log.info({ feedId, value: value.toString(), readings, tx }, "feed pushed"),
           onError: (err) => p.log.error({ err }, "feed push failed; will retry"),
@@ -175,7 +191,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       certificates: p.certificates,
       registry,
       store: p.store,
-      domain: { chainId: p.chainId, registry: p.contracts.oracle } satisfies ReadingDomain,
+      domain,
       observeVerify: (s: number) => metrics.verifyTime.observe(s),
       ...(p256Pool ? { p256Pool } : {}),
       ...(p.maxFutureSkewSec !== undefined ? { maxFutureSkewSec: p.maxFutureSkewSec } : {}),

@@ -60,6 +60,19 @@ export class Metrics {
   recommits = 0;
   feeBumps = 0;
   feedPushes = 0;
+  /** Feed updates (whole calls) that failed: reverted or not sent. */
+  pushFailures = 0;
+  /** Readings the pusher dropped and will never send, by reason (bridge/push/pusher.ts). */
+  readonly pushDropped: Record<string, number> = {};
+  /** Readings left out at the batch cut because they no longer verified, by reason (batcher.ts). */
+  readonly leftOut: Record<string, number> = {};
+  /** Times the submitter key's nonce was read again from the chain (bridge/chain-sender.ts). */
+  nonceResyncs = 0;
+
+  /** Count one reading under `reason` in a counter by reason. */
+  countReason(counter: Record<string, number>, reason: string): void {
+    counter[reason] = (counter[reason] ?? 0) + 1;
+  }
 
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
@@ -83,6 +96,18 @@ export class Metrics {
       ...metric("sensor_oracle_queue_depth", "gauge", "Readings waiting for a batch.", [["", queueDepth]]),
       ...Object.entries(COUNTERS).flatMap(([name, [help, value]]) =>
         metric(name, "counter", help, [["", value(this)]]),
+      ),
+      ...metric(
+        "sensor_oracle_push_readings_dropped_total",
+        "counter",
+        "Readings the feed pusher dropped (skipped on-chain or failing a pre-check), by reason.",
+        Object.entries(this.pushDropped).map(([r, n]) => [`{reason="${r}"}`, n]),
+      ),
+      ...metric(
+        "sensor_oracle_readings_left_out_total",
+        "counter",
+        "Readings left out of a batch at the cut because they no longer verified, by reason.",
+        Object.entries(this.leftOut).map(([r, n]) => [`{reason="${r}"}`, n]),
       ),
       ...metric("process_resident_memory_bytes", "gauge", "Resident memory of the bridge process.", [
         ["", process.memoryUsage.rss()],
@@ -133,4 +158,12 @@ const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
   ],
   sensor_oracle_fee_bumps_total: ["Commit transactions sent again with higher fees.", (m) => m.feeBumps],
   sensor_oracle_feed_pushes_total: ["Pushed feed updates (deviation or heartbeat).", (m) => m.feedPushes],
+  sensor_oracle_push_failures_total: [
+    "Feed updates that failed as a whole (reverted or not sent); retried, bisected, then dropped.",
+    (m) => m.pushFailures,
+  ],
+  sensor_oracle_nonce_resyncs_total: [
+    "Times the submitter key's next nonce was read again from the chain.",
+    (m) => m.nonceResyncs,
+  ],
 };

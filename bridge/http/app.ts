@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { DeviceInfo } from "../device-view.js";
 import type { Metrics } from "../metrics.js";
 import type { ReadyCheck } from "../readiness.js";
+import { type ReadingValidity, withValidity } from "../reading-validity.js";
 import type { ReadingStore } from "../store/types.js";
 import { batchRoutes } from "./batches.js";
 import { deviceRoutes } from "./devices.js";
@@ -26,6 +27,8 @@ export type AppParameters = {
   /** What the bridge knows of a device (certificate and registry record), or null. */
   device?: (name: string) => Promise<DeviceInfo | null>;
   limits?: HttpLimits;
+  /** Serve readings that no longer verify as "rejected"/"revoked", never as a feed's latest. */
+  validity?: ReadingValidity;
 };
 
 /** Limits against abusive HTTP clients (defaults in DEFAULT_HTTP_LIMITS). */
@@ -63,6 +66,7 @@ export function buildApp({
   ready,
   device,
   limits = DEFAULT_HTTP_LIMITS,
+  validity,
 }: AppParameters): FastifyInstance {
   const app = Fastify({
     logger,
@@ -94,10 +98,11 @@ export function buildApp({
   });
   const trees = new TreeBuilder();
   app.addHook("onClose", () => trees.close());
-  const view = readingView(store, trees);
+  const plain = readingView(store, trees);
+  const views = validity ? withValidity(plain, store, validity) : { reading: plain, latest: plain };
   void app.register(healthRoutes, { store, metrics, ready });
-  void app.register(readingRoutes, { view });
-  void app.register(feedRoutes, { store, view });
+  void app.register(readingRoutes, { view: views.reading });
+  void app.register(feedRoutes, { store, view: views.latest });
   void app.register(deviceRoutes, { store, device });
   void app.register(batchRoutes, { store });
   // In a plugin like the others, so that it is registered after @fastify/swagger, which documents it.

@@ -13,7 +13,9 @@ export type ReadingResponse = {
   reading: Pick<StoredReading, "deviceId" | "feedId" | "value" | "timestamp" | "sequence">;
   signature: Hex;
   curve: StoredReading["curve"];
-  status: "queued" | "committed";
+  /** "rejected": left out at the batch cut; "revoked": no longer verifies (bridge/reading-validity.ts). */
+  status: "queued" | "committed" | "rejected" | "revoked";
+  reason?: string;
   batch?: { root: Hex; txHash: Hex; blockNumber: string };
   proof?: Hex[];
 };

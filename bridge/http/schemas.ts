@@ -41,7 +41,8 @@ export const readingSchema = {
   required: ["id", "status", "reading", "signature", "curve"],
   properties: {
     id: { type: "string", description: "<device name>:<sequence>" },
-    status: { type: "string", enum: ["queued", "committed"] },
+    status: { type: "string", enum: ["queued", "committed", "rejected", "revoked"] },
+    reason: { type: "string", description: "why a reading is rejected or revoked" },
     reading: {
       type: "object",
       required: ["deviceId", "feedId", "value", "timestamp", "sequence"],

@@ -25,6 +25,11 @@ export interface DeviceRegistryView {
   refresh(deviceId: Hex, since: number): Promise<RegistryDevice | null>;
   /** Follow changes (revocations, rotations) as they happen; returns the function that stops following. */
   watch(): () => void;
+  /**
+   * Learn every change made up to the chain's head now (its revocation and rotation events), so
+   * that the next `get` of a changed device reads it again. Absent where records are always current.
+   */
+  sync?(): Promise<void>;
 }
 
 /** The key valid for a reading at `timestamp` (current or past), or null. Revocation is checked apart. */

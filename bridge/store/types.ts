@@ -33,7 +33,14 @@ export type PendingBatch = { seq: number; ids: string[] };
 
 export type CommittedBatch = {
   root: Hex;
+  /** The readings committed under the root (the cut's ids less those left out). */
   ids: string[];
+  /**
+   * Readings of the cut left out because they no longer verified against the registry
+   * (bridge/reading-validity.ts), with the reason: kept with the batch so they stay inspectable
+   * (`rejected` in the API). Their ids point at this root like the committed ones.
+   */
+  leftOut?: { id: string; reason: string }[];
   txHash: Hex;
   blockNumber: string;
   gasUsed: string;
