@@ -88,6 +88,18 @@ export class ChainSender {
     });
   }
 
+  /**
+   * Called before a transaction stuck under `nonce` is bumped: when the node's pending count is
+   * below `nonce`, a transaction before it was lost (dropped from a mempool, a node restarted), and
+   * everything after it waits behind the gap. The nonce is read again, so the next send fills it.
+   */
+  checkGap(nonce: number): Promise<void> {
+    return this.exclusive(async () => {
+      const pending = await this.pendingNonce();
+      if (pending < nonce && (this.next ?? 0) > pending) await this.resync("gap before a stuck transaction");
+    });
+  }
+
   /** Read the next nonce from the chain's pending count again (at start and after nonce errors). */
   private async resync(why: string): Promise<void> {
     this.next = await this.pendingNonce();

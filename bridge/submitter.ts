@@ -52,11 +52,13 @@ export async function sendWithFeeBumping(p: SubmitterParameters, data: Hex, labe
     }
     if (attempt >= (p.maxBumps ?? 5))
       throw new Error(`transaction of ${label} not mined after ${attempt} fee bumps`);
+    await sender.checkGap(first.nonce);
     const bump = (v: bigint) => (v * (100n + bumpPercent)) / 100n + 1n;
     fees = { maxFeePerGas: bump(fees.maxFeePerGas), maxPriorityFeePerGas: bump(fees.maxPriorityFeePerGas) };
     // Null: the node says the nonce is used, so one of the sent transactions was mined meanwhile.
     const replacement = await sender.replace(first.nonce, tx(fees));
-    if (replacement) sent.push(replacement);
+    if (!replacement) continue;
+    sent.push(replacement);
     p.metrics.feeBumps += 1;
     p.onFeeBump?.(label, fees.maxFeePerGas);
   }
