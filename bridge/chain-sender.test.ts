@@ -2,13 +2,12 @@ import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sensorFeedsAbi, sensorOracleAbi } from "../chain/abi.js";
 import { createFleetCa } from "../pki/fleet-ca.js";
-import { readingDigest, signDigest, verifyReadingSignature } from "../protocol/index.js";
+import { signedStoredReading } from "../testkit/signed-reading.js";
 import { deployStack, enrollDevice, type Stack } from "../testkit/stack.js";
 import { commitNextBatch } from "./batcher.js";
 import { Metrics } from "./metrics.js";
 import { FeedPusher } from "./push/pusher.js";
 import { MemoryStore } from "./store/memory-store.js";
-import { readingId, type StoredReading } from "./store/types.js";
 
 describe("one transaction sender per submitter key", () => {
   let stack: Stack;
@@ -37,34 +36,13 @@ describe("one transaction sender per submitter key", () => {
     });
     await stack.publicClient.waitForTransactionReceipt({ hash: configured });
     const domain = { chainId: stack.chainId, registry: stack.contracts.oracle };
-    const signed = (seq: number): StoredReading => {
-      const timestamp = BigInt(Math.floor(Date.now() / 1000) - 600 + seq);
-      const reading = {
-        deviceId: d.deviceId,
+    const signed = (seq: number) =>
+      signedStoredReading(d, domain, {
         feedId: stack.feedId,
         value: BigInt(seq * 1000),
-        timestamp,
+        timestamp: BigInt(Math.floor(Date.now() / 1000) - 600 + seq),
         sequence: BigInt(seq),
-      };
-      const digest = readingDigest(reading, domain);
-      const chainSig = verifyReadingSignature({
-        curve: "secp256k1",
-        publicKey: d.readingPublicKey,
-        digest,
-        signature: signDigest("secp256k1", d.readingSecretKey, digest),
-      }) as Uint8Array;
-      return {
-        id: readingId(d.name, BigInt(seq)),
-        deviceId: d.deviceId,
-        feedId: stack.feedId,
-        value: reading.value.toString(),
-        timestamp: timestamp.toString(),
-        sequence: String(seq),
-        signature: `0x${Buffer.from(chainSig).toString("hex")}` as Hex,
-        curve: "secp256k1",
-        receivedAt: Date.now(),
-      };
-    };
+      });
 
     const store = new MemoryStore();
     const metrics = new Metrics();
