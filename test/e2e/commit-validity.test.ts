@@ -23,7 +23,7 @@ type Served = {
   proof?: Hex[];
 };
 
-type Name = "a" | "b" | "c" | "d" | "e";
+type Name = "a" | "b" | "c" | "d" | "e" | "f";
 
 describe("every committed reading verifies at commit time (Mosquitto mTLS, Redis, Hardhat)", () => {
   let ca: FleetCa;
@@ -50,6 +50,7 @@ describe("every committed reading verifies at commit time (Mosquitto mTLS, Redis
     devices.c = await enrollDevice(stack, ca, "secp256k1");
     devices.d = await enrollDevice(stack, ca, "secp256k1");
     devices.e = await enrollDevice(stack, ca, "p256");
+    devices.f = await enrollDevice(stack, ca, "p256");
     const hash = await stack.admin.writeContract({
       address: stack.contracts.feeds,
       abi: sensorFeedsAbi,
@@ -204,5 +205,40 @@ describe("every committed reading verifies at commit time (Mosquitto mTLS, Redis
     expect(r.status).toBe("committed");
     expect(await verifyOnChain(r)).toBe(r.batch?.root);
     expect(((await latest()).json() as Served).id).toBe(e1);
+  });
+
+  it("takes a device's readings for at most one event poll after its revocation is mined, and commits none signed from its since", async () => {
+    const since = now() - 1;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const sent: { id: string; at: number; status: string; reason?: string }[] = [];
+    let minedAt = Number.POSITIVE_INFINITY;
+    const publishing = (async () => {
+      for (let i = 0; i < 60; i++) {
+        const seq = await agents.f.publish(stack.feedId, 600n + BigInt(i), BigInt(now()));
+        const ack = await agents.f.waitForAck(seq);
+        sent.push({ id: `${devices.f.name}:${seq}`, at: Date.now(), ...ack });
+        await sleep(40);
+      }
+    })();
+    await sleep(800);
+    await revokeDevice(writer(), devices.f.deviceId, since);
+    minedAt = Date.now(); // the receipt is back: the revocation is in the chain's head
+    await publishing;
+
+    const queued = sent.filter((s) => s.status === "queued");
+    const takenAfter = queued.filter((s) => s.at > minedAt);
+    const refused = sent.filter((s) => s.status === "rejected");
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((s) => s.reason === "revoked")).toBe(true);
+    // Taken after the block: within one event poll (1 s) and its two RPC round trips.
+    const lastTaken = Math.max(minedAt, ...takenAfter.map((s) => s.at));
+    expect(lastTaken - minedAt).toBeLessThan(2_500); // margin for a loaded machine
+
+    await bridge.flush();
+    for (const s of queued) expect(await get(s.id)).toMatchObject({ status: "rejected", reason: "revoked" });
+    expect(bridge.metrics.leftOut.revoked).toBeGreaterThanOrEqual(2 + 1 + queued.length); // with the tests above
+    console.info(
+      `revocation bound: ${queued.length} readings taken, ${takenAfter.length} of them after the revocation's receipt (last ${lastTaken - minedAt} ms after), all left out at the cut`,
+    );
   });
 });
