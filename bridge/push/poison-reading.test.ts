@@ -103,6 +103,7 @@ describe("the pusher with a reading whose update reverts whole", () => {
     }
     expect(poisonedCalls).toBe(4);
     expect(metrics.pushDropped).toEqual({ call_reverted: 1 });
+    expect(metrics.pushFailures).toBe(4); // the update of both, then b's alone three times
     expect(errors).toHaveLength(2);
     for (let i = 0; i < 5; i++) {
       now += 2_000;

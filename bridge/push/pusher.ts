@@ -127,7 +127,7 @@ export class FeedPusher {
         this.p.onPushed?.(feed.feedId, due.value, landed.size, hash);
         n++;
       } catch (err) {
-        this.p.metrics.pushFailures += 1;
+        if (!isRevert(err)) this.p.metrics.pushFailures += 1; // reverts are counted as they happen
         this.p.onError?.(err);
       }
     }
