@@ -95,7 +95,11 @@ async function main(): Promise<void> {
     ...(config.push?.feedsContract && config.push.feedsFile
       ? { push: { address: config.push.feedsContract, feeds: readPushedFeeds(config.push.feedsFile) } }
       : {}),
-    http: { host: config.http.host, port: config.http.port },
+    http: {
+      host: config.http.host,
+      port: config.http.port,
+      ...(config.http.cors ? { cors: config.http.cors } : {}),
+    },
     httpLimits: {
       requestsPerMinute: config.http.requestsPerMinute,
       maxConnections: config.http.maxConnections,
