@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bridge } from "../../bridge/bridge.js";
@@ -131,6 +132,21 @@ describe("ops/: Prometheus alert rules and the Grafana dashboard", () => {
       await bridge?.stop();
       await store?.close();
       await Promise.all([infra?.broker.stop(), infra?.redis.stop(), infra?.stack.close()]);
+    });
+
+    it("exports the submitter's balance and when the bridge's and the CA's certificates expire", async () => {
+      const body = (await bridge.app.inject({ url: "/metrics" })).body;
+      expect(Number(/^sensor_oracle_submitter_balance_ether (\S+)$/m.exec(body)?.[1])).toBeGreaterThan(0);
+      const expiry = (label: string) =>
+        Number(
+          new RegExp(
+            `^sensor_oracle_certificate_expiry_timestamp_seconds\\{certificate="${label}"\\} (\\S+)$`,
+            "m",
+          ).exec(body)?.[1],
+        );
+      const bridgeCert = new X509Certificate(infra.bridgeCert.certPem);
+      expect(expiry("bridge")).toBe(new Date(bridgeCert.validTo).getTime() / 1000);
+      expect(expiry("fleet_ca")).toBeGreaterThan(Date.now() / 1000);
     });
 
     it("exports every metric the alert rules and the dashboard read", () => {
