@@ -66,7 +66,8 @@ describe("the npm package: packed, installed without dev dependencies, run", () 
     mkdirSync(app);
     const packed = await run("npm", ["pack", "--json", "--pack-destination", work], repo);
     expect(packed.status, packed.stderr).toBe(0);
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as {
+    // prepack's output comes first; npm's JSON report starts on a line of its own.
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[$/m))) as {
       filename: string;
       files: { path: string }[];
     }[];
@@ -127,6 +128,24 @@ describe("the npm package: packed, installed without dev dependencies, run", () 
     expect(loaded.length).toBeGreaterThanOrEqual(2);
     for (const file of loaded) expect(existsSync(file), file).toBe(true);
   });
+
+  it("loads every compiled module with the runtime dependencies alone", async () => {
+    // Each module of dist/ imported by its package path (the CLI's entry point runs, so not it).
+    const script = `
+      import { readdirSync } from "node:fs";
+      const files = readdirSync("node_modules/sensor-oracle/dist", { recursive: true })
+        .filter((f) => /\\.m?js$/.test(f) && f !== "cli/main.js");
+      const failed = [];
+      for (const f of files)
+        await import("sensor-oracle/" + f).catch((e) => failed.push(f + ": " + e.message.split("\\n")[0]));
+      console.log(JSON.stringify({ loaded: files.length - failed.length, failed }));
+      process.exit(0);`;
+    const r = await run(process.execPath, ["--input-type=module", "-e", script], app);
+    expect(r.status, r.stderr).toBe(0);
+    const { loaded, failed } = JSON.parse(r.stdout) as { loaded: number; failed: string[] };
+    expect(failed).toEqual([]);
+    expect(loaded).toBeGreaterThan(50);
+  }, 60_000);
 
   it("runs the CLI under plain Node with npx: --version, --help, a command's --help", async () => {
     let r = await run("npx", ["--no-install", "sensor-oracle", "--version"], app);
