@@ -37,7 +37,9 @@ const BALANCE_READ_MS = 2_000;
  * The bridge's counters, gauges and histograms, rendered by prom-client with the process's default
  * metrics (CPU, memory, event-loop lag, GC, handles). The fields are the API the bridge's parts
  * count with (`metrics.accepted += 1`, `metrics.reject(reason)`, `metrics.batchSize.observe(n)`);
- * the registry reads them at each scrape.
+ * the registry reads them at each scrape. To add one: a counter is a field and a COUNTERS entry, a
+ * gauge a GAUGES entry (reading a field or a method), a histogram a Histogram field (registered at
+ * the first render).
  */
 export class Metrics {
   readonly batchSize = new Histogram(
