@@ -15,6 +15,7 @@ import { feedRoutes } from "./feeds.js";
 import { healthRoutes } from "./health.js";
 import { readingView } from "./reading-view.js";
 import { readingRoutes } from "./readings.js";
+import { describeResponses } from "./schemas.js";
 import { TreeBuilder } from "./tree-builder.js";
 
 export type { ReadyCheck } from "../readiness.js";
@@ -94,6 +95,7 @@ export function buildApp({
     },
   });
   app.setErrorHandler(answerError);
+  app.addHook("onRoute", describeResponses);
   void app.register(rateLimit, { max: limits.requestsPerMinute, timeWindow: 60_000 });
   if (corsSettings?.origins.length) {
     const origins = corsSettings.origins;

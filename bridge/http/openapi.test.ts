@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Metrics } from "../metrics.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { buildApp } from "./app.js";
+import { errorSchema } from "./schemas.js";
 
 type Responses = Record<string, { description?: string }>;
 type OpenApiDocument = { paths: Record<string, Record<string, { responses?: Responses }>> };
@@ -22,6 +23,23 @@ describe("bridge HTTP API: OpenAPI, Swagger UI, CORS", () => {
       for (const [method, op] of Object.entries(item))
         for (const [code, response] of Object.entries(op.responses ?? {}))
           expect(response.description, `${method} ${path} ${code}`).not.toBe("Default Response");
+    await a.close();
+  });
+
+  it("describes a route's answers by status code when the route does not", async () => {
+    const a = app();
+    void a.register(async (r) => {
+      r.get(
+        "/undescribed",
+        { schema: { summary: "x", response: { 200: { type: "object" }, 404: errorSchema } } },
+        async () => ({}),
+      );
+    });
+    const doc = (await a.inject({ url: "/openapi.json" })).json() as OpenApiDocument;
+    const responses = doc.paths["/undescribed"]?.get?.responses;
+    expect(responses?.["200"]?.description).toBe("the answer");
+    expect(responses?.["404"]?.description).toBe("not found: an error name and message");
+    expect((await new Validator().validate(doc as Parameters<Validator["validate"]>[0])).valid).toBe(true);
     await a.close();
   });
 
