@@ -125,7 +125,7 @@ export async function benchMemory(): Promise<MemoryResult> {
     }
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const accepted = Number(/sensor_oracle_readings_accepted_total (\d+)/.exec(metrics)?.[1] ?? 0);
-    const heapMb = Number(/nodejs_heap_used_bytes (\d+)/.exec(metrics)?.[1] ?? 0) / 1048576;
+    const heapMb = Number(/nodejs_heap_size_used_bytes (\d+)/.exec(metrics)?.[1] ?? 0) / 1048576;
     log(`  V8 heap in use at the end: ${heapMb.toFixed(0)} MB`);
     publisher.stdin?.end();
     const steady = samples.slice(Math.floor(samples.length / 2));

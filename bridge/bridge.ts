@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
 import { startBatcher } from "./batcher.js";
+import { watchedCertificates } from "./certificate-expiry.js";
 import type { FleetCertificates } from "./certificates.js";
 import { chainSenderFor } from "./chain-sender.js";
 import type { AcceptedReading, CheckParameters } from "./checks.js";
@@ -63,7 +64,7 @@ export type BridgeParameters = {
   verifyOnWorker?: boolean;
   /** Per-device limit (token bucket); default 20 readings/s with bursts of 40. */
   rateLimit?: { perSecond: number; burst: number };
-  http?: { port: number; host?: string };
+  http?: { port: number; host?: string; cors?: { origins: readonly string[] } };
   /** Limits against abusive HTTP clients (rate, timeouts, connections); defaults DEFAULT_HTTP_LIMITS. */
   httpLimits?: Partial<HttpLimits>;
   /** How far a reading may be dated ahead of this bridge's clock (default MAX_FUTURE_SKEW_SEC, 30 s). */
@@ -94,6 +95,9 @@ export type Bridge = {
 export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   const id = p.id ?? `sensor-oracle-bridge-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const metrics = new Metrics();
+  metrics.batchIntervalSeconds = (p.batchIntervalMs ?? 2000) / 1000;
+  metrics.watchSubmitterBalance(() => p.publicClient.getBalance({ address: p.walletClient.account.address }));
+  metrics.watchCertificates(() => watchedCertificates(p.mqtt, p.certificates));
   const closers = new Closers();
   try {
     // With a second core, P-256 checks run on a worker thread beside MQTT, TLS and Redis here.
@@ -121,6 +125,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       device: deviceView(p.certificates, registry),
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
       validity,
+      ...(p.http?.cors ? { cors: p.http.cors } : {}),
     });
     closers.add("HTTP app", () => app.close());
 

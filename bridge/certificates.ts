@@ -123,6 +123,17 @@ export class FleetCertificates {
     return n;
   }
 
+  /** The earliest notAfter among the devices' newest certificates not on the CRL (metrics), or null. */
+  earliestExpiry(): Date | null {
+    let earliest: Date | null = null;
+    for (const list of this.entries.values()) {
+      const newest = list.at(-1)?.parsed;
+      if (newest && !this.revoked.has(newest.serialNumber) && (!earliest || newest.notAfter < earliest))
+        earliest = newest.notAfter;
+    }
+    return earliest;
+  }
+
   /** The checked certificate of a device. Throws ReadingRejectedError (no_certificate, certificate_invalid, certificate_expired). */
   async resolve(name: string, now = new Date(), readingKey?: Uint8Array): Promise<DeviceCertificate> {
     const list = this.entries.get(name);

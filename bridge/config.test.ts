@@ -135,3 +135,27 @@ describe("bridge configuration", () => {
     expect(redactUrl(good.chain.rpcUrl)).toBe("https://rpc.example");
   });
 });
+
+describe("bridge configuration: CORS", () => {
+  it("is off by default and takes origins from the file or SO_HTTP_CORS_ORIGINS", () => {
+    expect(loadConfig(file("cors0.json", JSON.stringify(good)), {}).http.cors).toBeUndefined();
+    const withCors = { ...good, http: { cors: { origins: ["https://ops.example.com"] } } };
+    expect(loadConfig(file("cors1.json", JSON.stringify(withCors)), {}).http.cors).toEqual({
+      origins: ["https://ops.example.com"],
+    });
+    const fromEnv = loadConfig(file("cors2.json", JSON.stringify(good)), {
+      SO_HTTP_CORS_ORIGINS: "https://a.example, http://localhost:3000",
+    });
+    expect(fromEnv.http.cors).toEqual({ origins: ["https://a.example", "http://localhost:3000"] });
+  });
+
+  it.each([["https://a.example/path"], ["ftp://a.example"], ["a.example"], [""]])(
+    "refuses %j as an origin, naming http.cors.origins",
+    (origin) => {
+      const bad = { ...good, http: { cors: { origins: [origin] } } };
+      expect(keyOf(() => loadConfig(file("cors-bad.json", JSON.stringify(bad)), {}))).toBe(
+        "http.cors.origins",
+      );
+    },
+  );
+});

@@ -27,7 +27,14 @@ export type BridgeConfig = {
   chain: { rpcUrl: string; chainId: number; oracle: Hex; submitterKeyFile: string };
   fleet: { caFile: string; certificatesDir: string; crlFile?: string };
   batch: { intervalMs: number; maxSize: number };
-  http: { host: string; port: number; requestsPerMinute: number; maxConnections: number };
+  /** `cors.origins`: browser origins allowed to read the API ("*": any); CORS is off without it. */
+  http: {
+    host: string;
+    port: number;
+    requestsPerMinute: number;
+    maxConnections: number;
+    cors?: { origins: string[] };
+  };
   /** How far ahead of this bridge's clock a reading may be dated (seconds). */
   maxFutureSkewSec: number;
   rateLimit: { perSecond: number; burst: number };
@@ -39,7 +46,7 @@ export type BridgeConfig = {
 type Spec = {
   key: string;
   env: string;
-  kind: "string" | "url" | "file" | "dir" | "int" | "address" | "enum";
+  kind: "string" | "url" | "file" | "dir" | "int" | "address" | "enum" | "origins";
   def?: unknown;
   values?: string[];
   optional?: boolean;
@@ -71,6 +78,7 @@ const SPECS: Spec[] = [
   { key: "http.port", env: "SO_HTTP_PORT", kind: "int", def: 8080 },
   { key: "http.requestsPerMinute", env: "SO_HTTP_REQUESTS_PER_MINUTE", kind: "int", def: 600 },
   { key: "http.maxConnections", env: "SO_HTTP_MAX_CONNECTIONS", kind: "int", def: 256 },
+  { key: "http.cors.origins", env: "SO_HTTP_CORS_ORIGINS", kind: "origins", optional: true },
   { key: "maxFutureSkewSec", env: "SO_MAX_FUTURE_SKEW_SEC", kind: "int", def: MAX_FUTURE_SKEW_SEC },
   { key: "rateLimit.perSecond", env: "SO_RATE_LIMIT_PER_SECOND", kind: "int", def: 20 },
   { key: "rateLimit.burst", env: "SO_RATE_LIMIT_BURST", kind: "int", def: 40 },
@@ -168,6 +176,18 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       case "address":
         if (typeof v !== "string" || !isAddress(v)) throw bad("must be a 0x address");
         break;
+      case "origins": {
+        // A JSON array, or (from the environment) a comma-separated list: "*" or http(s) origins.
+        const list = Array.isArray(v)
+          ? v
+          : String(v)
+              .split(",")
+              .map((x) => x.trim());
+        if (list.length === 0 || !list.every(isOrigin))
+          throw bad('must be "*" or a list of origins such as "https://ops.example.com"');
+        v = list;
+        break;
+      }
       case "enum":
         if (!spec.values?.includes(String(v))) throw bad(`must be one of ${spec.values?.join(", ")}`);
         break;
@@ -199,6 +219,18 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     );
   }
   return out as BridgeConfig;
+}
+
+/** "*", or an http(s) origin: scheme, host and port, nothing after. */
+function isOrigin(x: unknown): boolean {
+  if (x === "*") return true;
+  if (typeof x !== "string") return false;
+  try {
+    const u = new URL(x);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin === x;
+  } catch {
+    return false;
+  }
 }
 
 /** The feeds to push, from push.feedsFile: checked here so a bad entry fails at start, naming it. */

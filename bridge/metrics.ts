@@ -1,37 +1,46 @@
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram as PromHistogram,
+  type Registry as PromRegistry,
+  Registry,
+} from "prom-client";
+import { formatEther } from "viem";
 import { REJECTION_REASONS, type RejectionReason } from "../protocol/index.js";
+import { withinTime } from "./time-limit.js";
 
-/** A Prometheus histogram with fixed upper bounds. */
+/** A Prometheus histogram with fixed upper bounds (a prom-client Histogram behind observe()). */
 export class Histogram {
-  private readonly counts: number[];
-  private sum = 0;
-  private count = 0;
+  readonly metric: PromHistogram;
 
   constructor(
     readonly name: string,
     readonly help: string,
     readonly bounds: readonly number[],
   ) {
-    this.counts = bounds.map(() => 0);
+    this.metric = new PromHistogram({ name, help, buckets: [...bounds], registers: [] });
   }
 
   observe(v: number): void {
-    this.sum += v;
-    this.count += 1;
-    for (let i = 0; i < this.bounds.length; i++)
-      if (v <= (this.bounds[i] as number)) this.counts[i] = (this.counts[i] as number) + 1;
-  }
-
-  render(): string[] {
-    return metric(this.name, "histogram", this.help, [
-      ...this.bounds.map((b, i) => [`_bucket{le="${b}"}`, this.counts[i] as number] as const),
-      [`_bucket{le="+Inf"}`, this.count],
-      ["_sum", this.sum],
-      ["_count", this.count],
-    ]);
+    this.metric.observe(v);
   }
 }
 
-/** The bridge's counters, rendered in Prometheus text format. */
+/** A certificate whose expiry is watched: a label and its notAfter (null: none loaded). */
+export type WatchedCertificate = { certificate: string; notAfter: Date | null };
+
+/** How long a scrape waits for the submitter's balance before it answers with the last one. */
+const BALANCE_READ_MS = 2_000;
+
+/**
+ * The bridge's counters, gauges and histograms, rendered by prom-client with the process's default
+ * metrics (CPU, memory, event-loop lag, GC, handles). The fields are the API the bridge's parts
+ * count with (`metrics.accepted += 1`, `metrics.reject(reason)`, `metrics.batchSize.observe(n)`);
+ * the registry reads them at each scrape. To add one: a counter is a field and a COUNTERS entry, a
+ * gauge a GAUGES entry (reading a field or a method), a histogram a Histogram field (registered at
+ * the first render).
+ */
 export class Metrics {
   readonly batchSize = new Histogram(
     "sensor_oracle_batch_size",
@@ -52,7 +61,6 @@ export class Metrics {
   readonly rejected: Record<RejectionReason, number> = Object.fromEntries(
     REJECTION_REASONS.map((r) => [r, 0]),
   ) as Record<RejectionReason, number>;
-  batchesCommitted = 0;
   readingsCommitted = 0;
   gasUsed = 0n;
   commitFailures = 0;
@@ -74,6 +82,90 @@ export class Metrics {
     counter[reason] = (counter[reason] ?? 0) + 1;
   }
 
+  /** The batch interval the bridge runs with (seconds), for "no commit for N windows" alerts. */
+  batchIntervalSeconds = 0;
+
+  /** The bridge's own metrics; the process's are shared by every Metrics (processRegistry). */
+  readonly registry: PromRegistry = new Registry();
+  private committed = 0;
+  /** When the last batch was committed, or when counting started (unix seconds). */
+  private lastCommitAt = Date.now() / 1000;
+  private queueDepth = 0;
+
+  constructor() {
+    const self = this;
+    const registers = [this.registry];
+    for (const [name, [help, value]] of Object.entries(COUNTERS)) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(Number(value(self)));
+        },
+      });
+    }
+    new Counter({
+      name: "sensor_oracle_readings_rejected_total",
+      help: "Readings refused, by reason.",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of REJECTION_REASONS) this.inc({ reason: r }, self.rejected[r]);
+      },
+    });
+    for (const [name, help, counter] of [
+      [
+        "sensor_oracle_push_readings_dropped_total",
+        "Readings the feed pusher dropped (skipped on-chain or failing a pre-check), by reason.",
+        this.pushDropped,
+      ],
+      [
+        "sensor_oracle_readings_left_out_total",
+        "Readings left out of a batch at the cut because they no longer verified, by reason.",
+        this.leftOut,
+      ],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        labelNames: ["reason"],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, n] of Object.entries(counter)) this.inc({ reason }, n);
+        },
+      });
+    }
+    for (const [name, [help, value]] of Object.entries(GAUGES)) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value(self));
+        },
+      });
+    }
+  }
+
+  /** Batches committed on-chain; counting one up also restarts the age of the last commit. */
+  get batchesCommitted(): number {
+    return this.committed;
+  }
+
+  set batchesCommitted(n: number) {
+    if (n > this.committed) this.lastCommitAt = Date.now() / 1000;
+    this.committed = n;
+  }
+
+  /** Seconds since the last commit (or since counting started, before the first one). */
+  secondsSinceLastCommit(): number {
+    return Math.max(0, Date.now() / 1000 - this.lastCommitAt);
+  }
+
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
   }
@@ -82,65 +174,86 @@ export class Metrics {
     return Object.values(this.rejected).reduce((a, b) => a + b, 0);
   }
 
-  render(queueDepth: number): string {
-    const lines = [
-      ...metric("sensor_oracle_readings_accepted_total", "counter", "Readings verified and durably queued.", [
-        ["", this.accepted],
-      ]),
-      ...metric(
-        "sensor_oracle_readings_rejected_total",
-        "counter",
-        "Readings refused, by reason.",
-        REJECTION_REASONS.map((r) => [`{reason="${r}"}`, this.rejected[r]]),
-      ),
-      ...metric("sensor_oracle_queue_depth", "gauge", "Readings waiting for a batch.", [["", queueDepth]]),
-      ...Object.entries(COUNTERS).flatMap(([name, [help, value]]) =>
-        metric(name, "counter", help, [["", value(this)]]),
-      ),
-      ...metric(
-        "sensor_oracle_push_readings_dropped_total",
-        "counter",
-        "Readings the feed pusher dropped (skipped on-chain or failing a pre-check), by reason.",
-        Object.entries(this.pushDropped).map(([r, n]) => [`{reason="${r}"}`, n]),
-      ),
-      ...metric(
-        "sensor_oracle_readings_left_out_total",
-        "counter",
-        "Readings left out of a batch at the cut because they no longer verified, by reason.",
-        Object.entries(this.leftOut).map(([r, n]) => [`{reason="${r}"}`, n]),
-      ),
-      ...metric("process_resident_memory_bytes", "gauge", "Resident memory of the bridge process.", [
-        ["", process.memoryUsage.rss()],
-      ]),
-      ...metric("nodejs_heap_used_bytes", "gauge", "V8 heap in use.", [["", process.memoryUsage().heapUsed]]),
-      ...this.batchSize.render(),
-      ...this.commitLatency.render(),
-      ...this.verifyTime.render(),
-    ];
-    return `${lines.join("\n")}\n`;
+  /**
+   * Export the submitter's balance (ether), read at each scrape. A read that fails or takes longer
+   * than 2 s leaves the last value; the gauge appears once the first read succeeded.
+   */
+  watchSubmitterBalance(read: () => Promise<bigint>): void {
+    let last: number | undefined;
+    new Gauge({
+      name: "sensor_oracle_submitter_balance_ether",
+      help: "Balance of the account that commits batches and pushes feeds (ether).",
+      registers: [this.registry],
+      async collect() {
+        const wei = await withinTime<bigint | null>(read(), BALANCE_READ_MS, () => null).catch(() => null);
+        if (wei !== null) last = Number(formatEther(wei));
+        if (last === undefined) this.reset();
+        else this.set(last);
+      },
+    });
+  }
+
+  /** Export when certificates expire (unix seconds), by label, read at each scrape. */
+  watchCertificates(read: () => WatchedCertificate[]): void {
+    new Gauge({
+      name: "sensor_oracle_certificate_expiry_timestamp_seconds",
+      help: "When a certificate the bridge depends on expires (unix seconds): bridge, fleet_ca, device_earliest.",
+      labelNames: ["certificate"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of read())
+          if (c.notAfter) this.set({ certificate: c.certificate }, c.notAfter.getTime() / 1000);
+      },
+    });
+  }
+
+  /** The Content-Type of what render() returns. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every metric in Prometheus text format: the process's, then the bridge's. */
+  async render(queueDepth: number): Promise<string> {
+    this.queueDepth = queueDepth;
+    this.registerHistograms();
+    const [proc, own] = await Promise.all([processRegistry().metrics(), this.registry.metrics()]);
+    return `${proc}\n${own}`;
+  }
+
+  /** Histogram fields (those above and any added later) join the registry at the first render. */
+  private registerHistograms(): void {
+    for (const h of Object.values(this))
+      if (h instanceof Histogram && !this.registry.getSingleMetric(h.name))
+        this.registry.registerMetric(h.metric);
+  }
+
+  /** For GAUGES: the queue depth the last render() was given. */
+  lastQueueDepth(): number {
+    return this.queueDepth;
   }
 }
 
-type MetricType = "counter" | "gauge" | "histogram";
+let shared: PromRegistry | undefined;
 
-/** HELP and TYPE lines, then one sample line per (suffix and labels, value). */
-function metric(
-  name: string,
-  type: MetricType,
-  help: string,
-  samples: readonly (readonly [suffix: string, value: number | bigint])[],
-): string[] {
-  return [
-    `# HELP ${name} ${help}`,
-    `# TYPE ${name} ${type}`,
-    ...samples.map(([suffix, value]) => `${name}${suffix} ${value}`),
-  ];
+/**
+ * The process's metrics (process_*, nodejs_*: CPU, resident memory, heap, event-loop lag, GC),
+ * collected once per process: every Metrics (tests start several bridges in one process) renders
+ * the same ones, and their event-loop and GC observers are started once.
+ */
+function processRegistry(): PromRegistry {
+  if (!shared) {
+    shared = new Registry();
+    collectDefaultMetrics({ register: shared, eventLoopMonitoringPrecision: 10 });
+  }
+  return shared;
 }
 
 type Value = (m: Metrics) => number | bigint;
 
-/** The counters rendered after the queue depth, by name: help and value. */
+/** The counters, by name: help and the field they read. */
 const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
+  sensor_oracle_readings_accepted_total: ["Readings verified and durably queued.", (m) => m.accepted],
   sensor_oracle_batches_committed_total: ["Batches committed on-chain.", (m) => m.batchesCommitted],
   sensor_oracle_readings_committed_total: ["Readings in committed batches.", (m) => m.readingsCommitted],
   sensor_oracle_commit_gas_used_total: ["Gas used by batch commits.", (m) => m.gasUsed],
@@ -165,5 +278,18 @@ const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
   sensor_oracle_nonce_resyncs_total: [
     "Times the submitter key's next nonce was read again from the chain.",
     (m) => m.nonceResyncs,
+  ],
+};
+
+/** The gauges, by name: help and what they read. */
+const GAUGES: Record<string, readonly [help: string, value: (m: Metrics) => number]> = {
+  sensor_oracle_queue_depth: ["Readings waiting for a batch.", (m) => m.lastQueueDepth()],
+  sensor_oracle_seconds_since_last_commit: [
+    "Seconds since this bridge last committed a batch (since its start, before the first).",
+    (m) => m.secondsSinceLastCommit(),
+  ],
+  sensor_oracle_batch_interval_seconds: [
+    "The batch interval this bridge runs with (seconds).",
+    (m) => m.batchIntervalSeconds,
   ],
 };

@@ -1,5 +1,7 @@
-// The bridge as a service: node bridge/server.ts <config.json>  (or SO_CONFIG=<file>; SO_* variables override).
-import { readFileSync, statSync } from "node:fs";
+// The bridge as a service: `sensor-oracle bridge run --config <config.json>`, or from the sources
+// node bridge/server.ts <config.json>  (or SO_CONFIG=<file>; SO_* variables override).
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { pino } from "pino";
 import { createChainClients } from "../chain/clients.js";
 import { startBridge } from "./bridge.js";
@@ -14,8 +16,8 @@ import { withinTime } from "./time-limit.js";
 
 let redact: Redactor = (text) => text;
 
-async function main(): Promise<void> {
-  const config = loadConfig(process.argv[2] ?? process.env.SO_CONFIG);
+async function main(configFile: string | undefined): Promise<void> {
+  const config = loadConfig(configFile);
   // The RPC URL (API keys in its path or query) and the Redis URL (a password) never reach the
   // log: viem and ioredis put the URL they called into their error messages.
   redact = createRedactor([config.chain.rpcUrl, config.redis.url]);
@@ -95,7 +97,11 @@ async function main(): Promise<void> {
     ...(config.push?.feedsContract && config.push.feedsFile
       ? { push: { address: config.push.feedsContract, feeds: readPushedFeeds(config.push.feedsFile) } }
       : {}),
-    http: { host: config.http.host, port: config.http.port },
+    http: {
+      host: config.http.host,
+      port: config.http.port,
+      ...(config.http.cors ? { cors: config.http.cors } : {}),
+    },
     httpLimits: {
       requestsPerMinute: config.http.requestsPerMinute,
       maxConnections: config.http.maxConnections,
@@ -162,9 +168,19 @@ function warnIfReadableByOthers(file: string, key: string, log: pino.Logger): vo
     log.warn({ setting: key, file }, "key file is readable by others: chmod 600 it");
 }
 
-main().catch((err: unknown) => {
-  const message =
-    err instanceof ConfigError ? err.shortMessage : err instanceof Error ? err.message : String(err);
-  console.error(redact(`sensor-oracle bridge: ${message}`));
-  process.exit(1);
-});
+/**
+ * Run the bridge until SIGTERM or SIGINT (it then drains and exits 0). A bridge that cannot start
+ * says why in one line on stderr (secrets redacted) and exits 1.
+ */
+export function runBridge(configFile: string | undefined): void {
+  main(configFile).catch((err: unknown) => {
+    const message =
+      err instanceof ConfigError ? err.shortMessage : err instanceof Error ? err.message : String(err);
+    console.error(redact(`sensor-oracle bridge: ${message}`));
+    process.exit(1);
+  });
+}
+
+// Run directly (`node --import tsx bridge/server.ts <file>`, npm run bridge), not imported by the CLI.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href)
+  runBridge(process.argv[2] ?? process.env.SO_CONFIG);

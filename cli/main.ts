@@ -1,61 +1,49 @@
+#!/usr/bin/env node
 // sensor-oracle: one command per fleet task. Progress goes to stderr, the one-line result to
 // stdout; every failure is one line on stderr and exit code 1 (2 for a usage error). Secrets
 // (PINs, the operator's key) come from files or the environment, never from the command line.
-import { SensorOracleError } from "../protocol/index.js";
+import { SensorOracleError } from "../protocol/errors.js";
 import { UsageError } from "./args.js";
-import { agentRun } from "./commands/agent.js";
-import { brokerConfig } from "./commands/broker.js";
-import { caInit } from "./commands/ca.js";
-import { deviceList, deviceRevoke, deviceStatus } from "./commands/device.js";
-import { deviceEnroll } from "./commands/device-enroll.js";
-import { deviceRotate } from "./commands/device-rotate.js";
-import { tokenCheck } from "./commands/token.js";
+import { COMMANDS, commandHelp, usage } from "./command-list.js";
+import { packageVersion } from "./version.js";
 
-const USAGE = `usage: sensor-oracle <command> [options]
-
-  ca init        --dir <fleet> [--name <fleet name>] [--rpc-url <url> --chain-id <n> --registry <0x..> --operator-key-file <file>]
-                 [--bridge-url <http://bridge:port>]
-  broker config  --dir <fleet> --port <port> [--host <name>] [--bridge-cn <cn>[,<cn>...]]
-  device enroll  --dir <fleet> --curve p256|secp256k1 --label <key label>
-                 --module <pkcs11 .so> --token-label <label> --pin-file <file>
-  device enroll  --dir <fleet> --curve p256|secp256k1 --software   (development: keys in files)
-  device rotate  --dir <fleet> --name <device name> --label <new key label>
-                 --module <pkcs11 .so> --token-label <label> --pin-file <file>
-  device revoke  --dir <fleet> --name <device name> [--since <unix seconds>]
-  device list    --dir <fleet> [--bridge-url <url>]
-  device status  --dir <fleet> --name <device name> [--bridge-url <url>]
-  agent run      --config <fleet>/agents/<name>.json --url <mqtts://host:port> [--feed <name>] [--count <n>] [--interval-ms <ms>]
-  token check    --module <pkcs11 .so> (--token-label <l> | --token-serial <s>) (--pin-file <f> | --pin-env <VAR>)
-`;
-
-const COMMANDS: Record<string, (argv: string[]) => Promise<string>> = {
-  "ca init": caInit,
-  "broker config": brokerConfig,
-  "device enroll": deviceEnroll,
-  "device rotate": deviceRotate,
-  "device revoke": deviceRevoke,
-  "device list": deviceList,
-  "device status": deviceStatus,
-  "agent run": agentRun,
-  "token check": tokenCheck,
-};
-
-const [command, sub, ...rest] = process.argv.slice(2);
-const run = COMMANDS[`${command} ${sub}`];
-if (!command || command === "help" || command === "--help") {
-  console.log(USAGE);
+const [first, second, ...rest] = process.argv.slice(2);
+if (first === "--version" || first === "-V" || first === "version") {
+  console.log(packageVersion());
   process.exit(0);
 }
-if (!run) {
-  console.error(`sensor-oracle: unknown command "${[command, sub].filter(Boolean).join(" ")}"\n${USAGE}`);
+if (!first || first === "help" || first === "--help" || first === "-h") {
+  // `help device enroll` is `device enroll --help`.
+  const asked = first === "help" ? COMMANDS.find((c) => c.name === `${second} ${rest[0]}`) : undefined;
+  console.log(asked ? commandHelp(asked) : usage(packageVersion()));
+  process.exit(0);
+}
+const command = COMMANDS.find((c) => c.name === `${first} ${second}`);
+if (!command) {
+  // `sensor-oracle device --help`: the group's commands.
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+  if (group.length && (second === "--help" || second === "-h")) {
+    console.log(group.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join("\n"));
+    process.exit(0);
+  }
+  console.error(
+    group.length && !second
+      ? `sensor-oracle ${first}: which one? ${group.map((c) => c.name).join(", ")}`
+      : `sensor-oracle: unknown command "${[first, second].filter(Boolean).join(" ")}" (sensor-oracle --help lists them)`,
+  );
   process.exit(2);
 }
+if (rest.includes("--help") || rest.includes("-h")) {
+  console.log(commandHelp(command));
+  process.exit(0);
+}
 try {
+  const run = await command.load();
   console.log(await run(rest));
   process.exit(0);
 } catch (err) {
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-    console.error(`sensor-oracle ${command} ${sub}: ${(err as Error).message}`);
+    console.error(`sensor-oracle ${command.name}: ${(err as Error).message}`);
     process.exit(2);
   }
   if (err instanceof SensorOracleError) {

@@ -28,6 +28,8 @@ function servedRoutes(app: ReturnType<typeof buildApp>): Map<string, string[]> {
   for (const line of app.printRoutes({ commonPrefix: false }).split("\n")) {
     const m = /^[\s│├└─]*(\/\S*) \((.*)\)$/.exec(line);
     if (!m?.[1] || !m[2]) continue;
+    // Swagger UI's pages (/docs and the routes nested under it) are not API routes.
+    if (m[1].startsWith("/docs") || /^[\s│]/.test(line)) continue;
     const methods = m[2]
       .split(", ")
       .map((x) => x.toLowerCase())

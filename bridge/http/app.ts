@@ -1,6 +1,8 @@
 import { createServer } from "node:http";
+import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { DeviceInfo } from "../device-view.js";
 import type { Metrics } from "../metrics.js";
@@ -14,6 +16,7 @@ import { feedRoutes } from "./feeds.js";
 import { healthRoutes } from "./health.js";
 import { readingView } from "./reading-view.js";
 import { readingRoutes } from "./readings.js";
+import { describeResponses } from "./schemas.js";
 import { TreeBuilder } from "./tree-builder.js";
 
 export type { ReadyCheck } from "../readiness.js";
@@ -29,6 +32,8 @@ export type AppParameters = {
   limits?: HttpLimits;
   /** Serve readings that no longer verify as "rejected"/"revoked", never as a feed's latest. */
   validity?: ReadingValidity;
+  /** Browser origins allowed to call the API (CORS); none by default. "*" allows any. */
+  cors?: { origins: readonly string[] };
 };
 
 /** Limits against abusive HTTP clients (defaults in DEFAULT_HTTP_LIMITS). */
@@ -56,8 +61,9 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
  * The bridge's HTTP API, built without a port so tests call it with app.inject:
  * /healthz, /readyz, /metrics (health.ts), /readings/:id (the reading, its on-chain signature, its
  * batch and Merkle proof: what a consumer passes to verifyReading), /feeds/:feedId/latest,
- * /devices/:name, /batches/:root, and /openapi.json, the OpenAPI document @fastify/swagger
- * generates from the routes' schemas.
+ * /devices/:name, /batches/:root, /openapi.json, the OpenAPI document @fastify/swagger generates
+ * from the routes' schemas, and /docs, Swagger UI on that document. CORS answers only the origins
+ * given (none by default: browsers on other origins cannot read the API).
  */
 export function buildApp({
   store,
@@ -67,6 +73,7 @@ export function buildApp({
   device,
   limits = DEFAULT_HTTP_LIMITS,
   validity,
+  cors: corsSettings,
 }: AppParameters): FastifyInstance {
   const app = Fastify({
     logger,
@@ -92,10 +99,17 @@ export function buildApp({
     },
   });
   app.setErrorHandler(answerError);
+  app.addHook("onRoute", describeResponses);
   void app.register(rateLimit, { max: limits.requestsPerMinute, timeWindow: 60_000 });
+  if (corsSettings?.origins.length) {
+    const origins = corsSettings.origins;
+    void app.register(cors, { origin: origins.includes("*") ? "*" : [...origins], methods: ["GET", "HEAD"] });
+  }
   void app.register(swagger, {
     openapi: { openapi: "3.1.0", info: { title: "sensor-oracle bridge", version: "1" } },
   });
+  // Swagger UI's pages and assets are not API routes: hidden from the document.
+  void app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, uiConfig: { deepLinking: false } });
   const trees = new TreeBuilder();
   app.addHook("onClose", () => trees.close());
   const plain = readingView(store, trees);

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 
 /** What a route answers when its params fail their schema: today's status, error name and message. */
 export type InvalidRequest = {
@@ -24,6 +24,30 @@ export function answerInvalid(err: FastifyError, req: FastifyRequest, reply: Fas
   const params = (req.params ?? {}) as Record<string, string>;
   const message = typeof invalid.message === "function" ? invalid.message(params) : invalid.message;
   return reply.code(invalid.status ?? 400).send({ error: invalid.error, message });
+}
+
+/** What an answer is, by status code, for a route's response schema that does not say. */
+const STATUS_DESCRIPTIONS: Record<string, string> = {
+  200: "the answer",
+  204: "no content",
+  400: "a malformed request: an error name and message",
+  404: "not found: an error name and message",
+  429: "too many requests from this address",
+  500: "an internal error",
+  503: "not available now",
+};
+
+/**
+ * An onRoute hook: every response of a route's schema gets a description (OpenAPI requires one;
+ * @fastify/swagger would write "Default Response"), by status code unless the route gives its own.
+ */
+export function describeResponses(route: RouteOptions): void {
+  const response = (route.schema as { response?: Record<string, { description?: string }> } | undefined)
+    ?.response;
+  if (!response) return;
+  for (const [code, schema] of Object.entries(response))
+    if (schema && typeof schema === "object" && !schema.description)
+      response[code] = { ...schema, description: STATUS_DESCRIPTIONS[code] ?? `status ${code}` };
 }
 
 export const hex32 = { type: "string", pattern: "^0x[0-9a-f]{64}$" } as const;

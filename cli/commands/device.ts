@@ -5,7 +5,7 @@ import { sensorOracleAbi } from "../../chain/abi.js";
 import { revokeDevice } from "../../fleet/registry-admin.js";
 import { FLEET_CA_FILES, loadFleetCa, saveFleetCa } from "../../pki/fleet-ca.js";
 import { deviceNameToId, SensorOracleError } from "../../protocol/index.js";
-import { args, need, progress } from "../args.js";
+import { args, inParallel, need, progress, progressCounter } from "../args.js";
 import { readFleet, registryWriter } from "../fleet-config.js";
 
 /** `device revoke`: the certificate onto the CRL, the device revoked on-chain. */
@@ -30,24 +30,42 @@ export async function deviceRevoke(argv: string[]): Promise<string> {
   return `device ${name} revoked: CRL ${join(dir, "ca", FLEET_CA_FILES.crl)} updated, ${onChain}`;
 }
 
-/** The last reading the bridge has seen from a device, in words. */
-async function lastReadingSeen(bridgeUrl: string | undefined, name: string): Promise<string> {
-  if (!bridgeUrl) return "- (no bridge url)";
+/** How many devices are looked up at once, on-chain and at the bridge. */
+const LOOKUPS_AT_ONCE = 16;
+
+/** The last reading the bridge has seen from a device; `error` when the bridge could not say. */
+type LastReading = { sequence: string; timestamp: string } | null | { error: string };
+
+/** A device as `device list` and `device status` show it (and print with --json). */
+type DeviceRow = {
+  name: string;
+  curve: string;
+  certificate: { status: "valid" | "expired" | "revoked"; serialNumber: string; notAfter: string };
+  /** The registry's record; null when fleet.json names no chain. */
+  chain: { status: "unregistered" | "active" | "revoked"; revokedAt?: number } | null;
+  /** Null when no bridge URL is known. */
+  bridge: { url: string; lastReading: LastReading } | null;
+};
+
+async function lastReadingSeen(bridgeUrl: string, name: string): Promise<LastReading> {
   try {
     const res = await fetch(`${bridgeUrl}/devices/${name}`, { signal: AbortSignal.timeout(5_000) });
-    if (res.status === 404) return "none";
-    if (!res.ok) return `bridge answered ${res.status}`;
+    if (res.status === 404) return null;
+    if (!res.ok) return { error: `bridge answered ${res.status}` };
     const body = (await res.json()) as { lastReading: { sequence: string; timestamp: string } | null };
-    if (!body.lastReading) return "none";
-    const at = new Date(Number(body.lastReading.timestamp) * 1000).toISOString();
-    return `#${body.lastReading.sequence} signed ${at}`;
+    return body.lastReading
+      ? { sequence: body.lastReading.sequence, timestamp: body.lastReading.timestamp }
+      : null;
   } catch {
-    return "bridge unreachable";
+    return { error: "bridge unreachable" };
   }
 }
 
-/** Each device's current certificate, its state on-chain and the last reading the bridge saw. */
-async function deviceRows(dir: string, bridgeUrl?: string) {
+/**
+ * The fleet's devices (or the one named): each one's current certificate, its record on-chain and
+ * the last reading the bridge saw, looked up LOOKUPS_AT_ONCE devices at a time with progress.
+ */
+async function deviceRows(dir: string, bridgeUrl: string | undefined, only?: string): Promise<DeviceRow[]> {
   const cfg = readFleet(dir);
   const bridge = bridgeUrl ?? cfg.bridgeUrl;
   const revoked = new Set(
@@ -55,54 +73,94 @@ async function deviceRows(dir: string, bridgeUrl?: string) {
       JSON.parse(readFileSync(join(dir, "ca", FLEET_CA_FILES.revoked), "utf8")) as { serialNumber: string }[]
     ).map((r) => r.serialNumber),
   );
-  const clients = cfg.chain ? registryWriter(cfg.chain) : undefined;
-  const rows = [];
   // The current certificate of each device (after a rotation, older ones are kept beside it).
   const current = new Map<string, ReturnType<typeof parseDeviceCertificate>>();
   for (const f of readdirSync(join(dir, "devices")).filter((x) => x.endsWith(".pem"))) {
     const dc = parseDeviceCertificate(readFileSync(join(dir, "devices", f), "utf8"));
+    if (only !== undefined && dc.name !== only) continue;
     const seen = current.get(dc.name);
     if (!seen || dc.notBefore >= seen.notBefore) current.set(dc.name, dc);
   }
-  for (const dc of current.values()) {
-    let chain = "-";
-    if (clients) {
+  const devices = [...current.values()];
+  const clients = cfg.chain && devices.length ? registryWriter(cfg.chain) : undefined;
+  let chainStates: DeviceRow["chain"][] = devices.map(() => null);
+  if (clients) {
+    const step = progressCounter(`registry records read on chain ${cfg.chain?.chainId}:`, devices.length);
+    chainStates = await inParallel(devices, LOOKUPS_AT_ONCE, async (dc) => {
       const d = await clients.publicClient.readContract({
         address: clients.registry,
         abi: sensorOracleAbi,
         functionName: "getDevice",
         args: [deviceNameToId(dc.name)],
       });
-      chain = ["unregistered", "active", `revoked since ${d.revokedAt}`][d.status] ?? "?";
-    }
-    rows.push({
-      name: dc.name,
-      curve: dc.curve,
-      expires: dc.notAfter.toISOString().slice(0, 10),
-      certificate: revoked.has(dc.serialNumber) ? "revoked" : dc.notAfter < new Date() ? "expired" : "valid",
-      chain,
-      lastReading: await lastReadingSeen(bridge, dc.name),
+      step();
+      const status = (["unregistered", "active", "revoked"] as const)[d.status] ?? "unregistered";
+      return status === "revoked" ? { status, revokedAt: Number(d.revokedAt) } : { status };
     });
   }
-  return rows;
+  let lastReadings: (LastReading | undefined)[] = devices.map(() => undefined);
+  if (bridge) {
+    const step = progressCounter(`last readings asked of ${bridge}:`, devices.length);
+    lastReadings = await inParallel(devices, LOOKUPS_AT_ONCE, async (dc) => {
+      const r = await lastReadingSeen(bridge, dc.name);
+      step();
+      return r;
+    });
+  }
+  const now = new Date();
+  return devices.map((dc, i) => ({
+    name: dc.name,
+    curve: dc.curve,
+    certificate: {
+      status: revoked.has(dc.serialNumber) ? "revoked" : dc.notAfter < now ? "expired" : "valid",
+      serialNumber: dc.serialNumber,
+      notAfter: dc.notAfter.toISOString(),
+    },
+    chain: chainStates[i] ?? null,
+    bridge: bridge ? { url: bridge, lastReading: lastReadings[i] ?? null } : null,
+  }));
 }
 
-/** `device list`: one line per device. */
+/** A row's words: state on-chain and last reading seen. */
+function describeRow(r: DeviceRow) {
+  const chain = !r.chain
+    ? "-"
+    : r.chain.status === "revoked"
+      ? `revoked since ${r.chain.revokedAt}`
+      : r.chain.status;
+  const last = r.bridge?.lastReading;
+  const lastReading = !r.bridge
+    ? "- (no bridge url)"
+    : !last
+      ? "none"
+      : "error" in last
+        ? last.error
+        : `#${last.sequence} signed ${new Date(Number(last.timestamp) * 1000).toISOString()}`;
+  return { chain, lastReading, expires: r.certificate.notAfter.slice(0, 10) };
+}
+
+/** `device list`: one line per device (or, with --json, one JSON document), then a summary. */
 export async function deviceList(argv: string[]): Promise<string> {
-  const v = args(argv, { dir: "string", "bridge-url": "string" });
+  const v = args(argv, { dir: "string", "bridge-url": "string", json: "boolean" });
   const rows = await deviceRows(resolve(need(v, "dir")), v["bridge-url"]);
-  for (const r of rows)
+  const valid = rows.filter((r) => r.certificate.status === "valid").length;
+  if (v.json) return JSON.stringify({ devices: rows, total: rows.length, validCertificates: valid }, null, 2);
+  for (const r of rows) {
+    const d = describeRow(r);
     console.log(
-      `${r.name}  ${r.curve.padEnd(9)}  expires ${r.expires}  certificate ${r.certificate.padEnd(7)}  on-chain ${r.chain}  last reading ${r.lastReading}`,
+      `${r.name}  ${r.curve.padEnd(9)}  expires ${d.expires}  certificate ${r.certificate.status.padEnd(7)}  on-chain ${d.chain}  last reading ${d.lastReading}`,
     );
-  return `${rows.length} devices, ${rows.filter((r) => r.certificate === "valid").length} with a valid certificate`;
+  }
+  return `${rows.length} devices, ${valid} with a valid certificate`;
 }
 
-/** `device status`: one device, in one line. */
+/** `device status`: one device, in one line (or, with --json, one JSON document). */
 export async function deviceStatus(argv: string[]): Promise<string> {
-  const v = args(argv, { dir: "string", name: "string", "bridge-url": "string" });
+  const v = args(argv, { dir: "string", name: "string", "bridge-url": "string", json: "boolean" });
   const name = need(v, "name");
-  const row = (await deviceRows(resolve(need(v, "dir")), v["bridge-url"])).find((r) => r.name === name);
+  const [row] = await deviceRows(resolve(need(v, "dir")), v["bridge-url"], name);
   if (!row) throw new SensorOracleError(`No device ${name} in this fleet.`);
-  return `device ${row.name} (${row.curve}): certificate ${row.certificate}, expires ${row.expires}, on-chain ${row.chain}, last reading ${row.lastReading}`;
+  if (v.json) return JSON.stringify(row, null, 2);
+  const d = describeRow(row);
+  return `device ${row.name} (${row.curve}): certificate ${row.certificate.status}, expires ${d.expires}, on-chain ${d.chain}, last reading ${d.lastReading}`;
 }

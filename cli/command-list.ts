@@ -1,0 +1,211 @@
+/** An option of a command, as its help shows it and completion offers it. */
+export type OptionHelp = {
+  /** The flag without dashes, as the command's parseArgs spec names it. */
+  name: string;
+  /** What the value is (`<file>`, `p256|secp256k1`); none for a switch. */
+  value?: string;
+  /** The values completion offers (otherwise files, for a <file> or <dir> value). */
+  choices?: readonly string[];
+  help: string;
+  required?: boolean;
+};
+
+/** A command: its words, a one-line summary, its options, and the module that runs it (loaded on use). */
+export type CommandHelp = {
+  name: string;
+  summary: string;
+  options: readonly OptionHelp[];
+  /** Forms of the command line beyond the options (alternatives, examples). */
+  notes?: readonly string[];
+  load: () => Promise<(argv: string[]) => Promise<string>>;
+};
+
+const FLEET_DIR: OptionHelp = {
+  name: "dir",
+  value: "<dir>",
+  help: "the fleet folder (written by ca init)",
+  required: true,
+};
+const TOKEN: readonly OptionHelp[] = [
+  { name: "module", value: "<file>", help: "the PKCS#11 module (.so) of the token" },
+  { name: "token-label", value: "<label>", help: "the token's label" },
+  { name: "pin-file", value: "<file>", help: "a file holding the user PIN (never the PIN itself)" },
+];
+const BRIDGE_URL: OptionHelp = {
+  name: "bridge-url",
+  value: "<url>",
+  help: "the bridge's HTTP API, for the last reading seen (default: fleet.json's)",
+};
+const JSON_OUTPUT: OptionHelp = { name: "json", help: "print one JSON document instead of text" };
+
+/**
+ * Every command, in the order `--help` lists them. Command modules are imported only when their
+ * command runs, so `--help`, `--version` and completion start without viem, x509 or PKCS#11.
+ */
+export const COMMANDS: readonly CommandHelp[] = [
+  {
+    name: "ca init",
+    summary: "Create a fleet folder: root and issuing CA, and the chain it registers devices on.",
+    options: [
+      FLEET_DIR,
+      { name: "name", value: "<fleet name>", help: 'the CAs\' common name (default "sensor-oracle fleet")' },
+      { name: "rpc-url", value: "<url>", help: "the chain's JSON-RPC URL (then the three below too)" },
+      { name: "chain-id", value: "<n>", help: "the chain id" },
+      { name: "registry", value: "<0x..>", help: "the fleet's SensorOracle contract" },
+      { name: "operator-key-file", value: "<file>", help: "the operator's private key (OPERATOR_ROLE)" },
+      { name: "bridge-url", value: "<url>", help: "the bridge's HTTP API, kept in fleet.json" },
+    ],
+    load: async () => (await import("./commands/ca.js")).caInit,
+  },
+  {
+    name: "broker config",
+    summary: "Write Mosquitto's mTLS configuration, its certificate and the bridge's client certificate.",
+    options: [
+      FLEET_DIR,
+      { name: "port", value: "<port>", help: "the broker's TLS port", required: true },
+      { name: "host", value: "<name>", help: "the broker's host name (default localhost)" },
+      { name: "bridge-cn", value: "<cn>[,<cn>...]", help: "the bridges' client certificate names" },
+    ],
+    load: async () => (await import("./commands/broker.js")).brokerConfig,
+  },
+  {
+    name: "device enroll",
+    summary: "Enrol a device: key in its token, certificate, registration on-chain, agent config.",
+    options: [
+      FLEET_DIR,
+      {
+        name: "curve",
+        value: "p256|secp256k1",
+        choices: ["p256", "secp256k1"],
+        help: "the reading key's curve",
+        required: true,
+      },
+      { name: "label", value: "<key label>", help: "the key's label in the token" },
+      ...TOKEN,
+      { name: "software", help: "development only: keys in files, no token" },
+    ],
+    notes: [
+      "sensor-oracle device enroll --dir <fleet> --curve p256 --software   (development: keys in files)",
+    ],
+    load: async () => (await import("./commands/device-enroll.js")).deviceEnroll,
+  },
+  {
+    name: "device rotate",
+    summary: "Give a device a new key in its token: new certificate, key rotated on-chain.",
+    options: [
+      FLEET_DIR,
+      { name: "name", value: "<device name>", help: "the device (64 hex digits)", required: true },
+      { name: "label", value: "<key label>", help: "the new key's label in the token", required: true },
+      ...TOKEN,
+    ],
+    load: async () => (await import("./commands/device-rotate.js")).deviceRotate,
+  },
+  {
+    name: "device revoke",
+    summary: "Put a device's certificate on the CRL and revoke it on-chain.",
+    options: [
+      FLEET_DIR,
+      { name: "name", value: "<device name>", help: "the device (64 hex digits)", required: true },
+      {
+        name: "since",
+        value: "<unix seconds>",
+        help: "readings signed from then on are refused (default now)",
+      },
+    ],
+    load: async () => (await import("./commands/device.js")).deviceRevoke,
+  },
+  {
+    name: "device list",
+    summary: "Every device: certificate, state on-chain, last reading the bridge saw.",
+    options: [FLEET_DIR, BRIDGE_URL, JSON_OUTPUT],
+    load: async () => (await import("./commands/device.js")).deviceList,
+  },
+  {
+    name: "device status",
+    summary: "One device: certificate, state on-chain, last reading the bridge saw.",
+    options: [
+      FLEET_DIR,
+      { name: "name", value: "<device name>", help: "the device (64 hex digits)", required: true },
+      BRIDGE_URL,
+      JSON_OUTPUT,
+    ],
+    load: async () => (await import("./commands/device.js")).deviceStatus,
+  },
+  {
+    name: "agent run",
+    summary: "Run a device agent: sign readings (token or software key) and publish them over mTLS.",
+    options: [
+      {
+        name: "config",
+        value: "<file>",
+        help: "the agent config (<fleet>/agents/<name>.json)",
+        required: true,
+      },
+      { name: "url", value: "<mqtts://host:port>", help: "the broker", required: true },
+      { name: "feed", value: "<name>", help: "the feed the readings belong to" },
+      { name: "count", value: "<n>", help: "readings to publish, then stop" },
+      { name: "interval-ms", value: "<ms>", help: "time between readings" },
+    ],
+    load: async () => (await import("./commands/agent.js")).agentRun,
+  },
+  {
+    name: "token check",
+    summary: "Open a PKCS#11 token and log in: checks the module, the token and the PIN.",
+    options: [
+      { name: "module", value: "<file>", help: "the PKCS#11 module (.so) of the token", required: true },
+      { name: "token-label", value: "<label>", help: "the token's label (or --token-serial)" },
+      { name: "token-serial", value: "<serial>", help: "the token's serial number" },
+      { name: "pin-file", value: "<file>", help: "a file holding the user PIN (or --pin-env)" },
+      { name: "pin-env", value: "<VAR>", help: "an environment variable holding the user PIN" },
+    ],
+    load: async () => (await import("./commands/token.js")).tokenCheck,
+  },
+  {
+    name: "bridge run",
+    summary: "Run the bridge service until SIGTERM or SIGINT (SO_* variables override the file).",
+    options: [{ name: "config", value: "<file>", help: "the bridge's JSON config (or SO_CONFIG)" }],
+    notes: [
+      'V8 limits as `npm run bridge` sets them: NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=4"',
+    ],
+    load: async () => (await import("./commands/bridge.js")).bridgeRun,
+  },
+  {
+    name: "completion bash",
+    summary: 'Print a bash completion script: eval "$(sensor-oracle completion bash)"',
+    options: [],
+    load: async () => (await import("./completion.js")).completionBash,
+  },
+];
+
+/** The usage of every command, one or two lines each (`sensor-oracle --help`). */
+export function usage(version: string): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    `sensor-oracle ${version}: signed sensor readings from hardware keys to on-chain batches`,
+    "",
+    "usage: sensor-oracle <command> [options]",
+    "",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    "  sensor-oracle <command> --help   a command's options",
+    "  sensor-oracle --version          the version",
+    "",
+    "Progress goes to stderr, the one-line result to stdout. Exit codes: 0 done, 1 failed, 2 usage.",
+  ].join("\n");
+}
+
+/** One command's help: its synopsis, summary and options (`sensor-oracle device enroll --help`). */
+export function commandHelp(c: CommandHelp): string {
+  const flag = (o: OptionHelp) => `--${o.name}${o.value ? ` ${o.value}` : ""}`;
+  const synopsis = c.options.map((o) => (o.required ? flag(o) : `[${flag(o)}]`)).join(" ");
+  const width = Math.max(0, ...c.options.map((o) => flag(o).length)) + 2;
+  return [
+    `usage: sensor-oracle ${c.name} ${synopsis}`.trimEnd(),
+    "",
+    c.summary,
+    ...(c.options.length ? ["", "options:"] : []),
+    ...c.options.map((o) => `  ${flag(o).padEnd(width)}${o.help}${o.required ? " (required)" : ""}`),
+    `  ${"--help".padEnd(width)}this help`,
+    ...(c.notes?.length ? ["", ...c.notes] : []),
+  ].join("\n");
+}
