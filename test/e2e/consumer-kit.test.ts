@@ -223,3 +223,19 @@ describe("the consumer kit against a real bridge and chain (docs/CONSUMERS.md)",
     expect(await revertOf(send(gate, gateAbi, "release"))).toBe("ColdRoomGateStaleFeed");
   });
 });
+
+describe("docs/CONSUMERS.md", () => {
+  it("shows the examples as they are: every line of each Solidity excerpt is in the file it names", () => {
+    const doc = readFileSync(new URL("../../docs/CONSUMERS.md", import.meta.url), "utf8");
+    const excerpts = [...doc.matchAll(/```solidity\n\/\/ (contracts\/\S+\.sol)\n([\s\S]*?)```/g)];
+    expect(excerpts.map((m) => m[1])).toEqual([
+      "contracts/examples/ExcursionClaim.sol",
+      "contracts/examples/ColdRoomGate.sol",
+    ]);
+    for (const [, file, body] of excerpts) {
+      const source = readFileSync(new URL(`../../${file}`, import.meta.url), "utf8");
+      const missing = (body as string).split("\n").filter((l) => l.trim() && !source.includes(l.trimEnd()));
+      expect(missing, file).toEqual([]);
+    }
+  });
+});
