@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import hardhatToolboxViemPlugin from "@nomicfoundation/hardhat-toolbox-viem";
-import { configVariable, defineConfig } from "hardhat/config";
+import { configVariable, defineConfig, overrideTask } from "hardhat/config";
 import type { HttpNetworkUserConfig } from "hardhat/types/config";
 
 const require = createRequire(import.meta.url);
@@ -49,6 +49,12 @@ const testnet = (
 
 export default defineConfig({
   plugins: [hardhatToolboxViemPlugin],
+  // `ignition deploy` checks the fleet's parameters first: no zero submitter, no feed without devices.
+  tasks: [
+    overrideTask(["ignition", "deploy"])
+      .setAction(() => import("./ignition/deploy-task.js"))
+      .build(),
+  ],
   solidity: { profiles: { default: BUILD, production: BUILD } },
   paths: { tests: { solidity: "./contracts/test" } },
   networks: {
