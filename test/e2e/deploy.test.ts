@@ -222,7 +222,17 @@ describe("docs/DEPLOY.md, every tested command, against a local hardhat node", (
     expect(await node.admin.getBalance({ address: submitter })).toBeGreaterThan(parseEther("0.09"));
     const artifact = JSON.parse(
       readFileSync(join(ROOT, "artifacts/contracts/SensorOracle.sol/SensorOracle.json"), "utf8"),
-    ) as { deployedBytecode: Hex; immutableReferences: Record<string, { start: number; length: number }[]> };
+    ) as {
+      deployedBytecode: Hex;
+      immutableReferences: Record<string, { start: number; length: number }[]>;
+      buildInfoId: string;
+    };
+    // Ignition builds with the `production` profile: it must be the build bench:gas measured.
+    const buildInfo = JSON.parse(
+      readFileSync(join(ROOT, `artifacts/build-info/${artifact.buildInfoId}.json`), "utf8"),
+    ) as { input: { settings: { optimizer: unknown; evmVersion: string } } };
+    expect(buildInfo.input.settings.optimizer).toEqual({ enabled: true, runs: 10_000 });
+    expect(buildInfo.input.settings.evmVersion).toBe("cancun");
     const masked = (code: string) => {
       const bytes = Buffer.from(code.slice(2), "hex");
       for (const refs of Object.values(artifact.immutableReferences))
