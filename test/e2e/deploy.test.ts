@@ -136,6 +136,7 @@ describe("docs/DEPLOY.md, every tested command, against a local hardhat node", (
       BROKER_PORT: String(await freePort()),
       REDIS_PORT: String(await freePort()),
       BRIDGE_PORT: String(await freePort()),
+      SOFTHSM2_CONF: join(dir, "fleet/softhsm/softhsm2.conf"),
     };
   });
 
@@ -193,10 +194,10 @@ describe("docs/DEPLOY.md, every tested command, against a local hardhat node", (
     expect(await node.admin.getTransactionCount({ address: node.admin.account.address })).toBe(0);
   });
 
-  it("deploys, sets up CA, broker, Redis, a device, a pushed feed and the bridge, and a consumer verifies the device's reading", async () => {
+  it("deploys, sets up CA, broker, Redis, a token device and a software one, a pushed feed and the bridge; the devices publish and a consumer verifies", async () => {
     const blocks = testedBlocks();
-    // Keys (2), contracts (2), CA, broker (2), Redis, device, feed, bridge (2), agent, proof, consumer.
-    expect(blocks).toHaveLength(15);
+    // Keys (2), contracts (2), CA, broker (2), Redis, devices (3), feed, bridge (2), agents, proof, consumer.
+    expect(blocks).toHaveLength(17);
     const out: string[] = [];
     for (const block of blocks) {
       if (block.background) await start(block.script, block.background);
@@ -244,14 +245,21 @@ describe("docs/DEPLOY.md, every tested command, against a local hardhat node", (
     );
 
     // The device: registered on-chain by `device enroll`, its readings committed and pushed, verified by the consumer.
-    const [deviceName] = readdirSync(join(fleet, "devices")).map((f) => f.replace(/\.pem$/, ""));
-    const device = await node.admin.readContract({
-      address: oracle,
-      abi: sensorOracleAbi,
-      functionName: "getDevice",
-      args: [`0x${deviceName}`],
-    });
-    expect(device.status).toBe(1);
+    const names = readdirSync(join(fleet, "devices")).map((f) => f.replace(/\.pem$/, ""));
+    expect(names).toHaveLength(2);
+    const curves = [];
+    for (const name of names) {
+      const device = await node.admin.readContract({
+        address: oracle,
+        abi: sensorOracleAbi,
+        functionName: "getDevice",
+        args: [`0x${name}`],
+      });
+      expect(device.status).toBe(1);
+      curves.push(device.curve);
+    }
+    expect(curves.sort()).toEqual([1, 2]); // the software secp256k1 device and the token's P-256 one
+    expect(all).toMatch(/3 readings signed in the token and published, 3 queued by the bridge/);
     expect(all).toMatch(/3 readings signed with the software key and published, 3 queued by the bridge/);
     expect(all).toMatch(/"status":"committed"/);
     expect(all).toMatch(
