@@ -182,6 +182,24 @@ describe("docs/DEPLOY.md, every tested command, against a local hardhat node", (
     });
   };
 
+  it("sets every variable the document's Settings export, and only those (and the localhost network's URL)", () => {
+    const settings = /^```sh\n(export FLEET=[\s\S]*?)^```$/m.exec(DOC)?.[1] ?? "";
+    const exported = [...settings.matchAll(/\b([A-Z][A-Z0-9_]+)=/g)].map((m) => m[1]);
+    expect(exported.sort()).toEqual(
+      [
+        "FLEET",
+        "NETWORK",
+        "CHAIN_ID",
+        "RPC_URL",
+        "BROKER_PORT",
+        "REDIS_PORT",
+        "BRIDGE_PORT",
+        "SOFTHSM2_CONF",
+      ].sort(),
+    );
+    for (const name of exported) expect(env[name as string], name).toBeTruthy();
+  });
+
   it("refuses a parameter file with a zero submitter before sending anything", async () => {
     const file = join(dir, "zero.json");
     writeFileSync(file, JSON.stringify({ SensorOracle: { submitter: zeroAddress } }));
