@@ -5,7 +5,9 @@ import { keccak256, toBytes } from "viem";
  * The contracts of one fleet: SensorOracle (its device registry and its reading batches in one
  * contract, so a verification reads one account) and SensorFeeds. The deployer is their admin; it
  * grants OPERATOR_ROLE (register, revoke, rotate devices) to `operator` and SUBMITTER_ROLE (commit
- * batches) to the bridge's `submitter` address.
+ * batches; pushing feeds needs no role) to the bridge's `submitter` address, then sends the submitter
+ * `submitterFunding` wei for its gas (default 0). `hardhat ignition deploy` refuses a missing or
+ * zero submitter before sending anything (ignition/check-parameters.ts).
  */
 export default buildModule("SensorOracle", (m) => {
   const deployer = m.getAccount(0);
@@ -16,7 +18,13 @@ export default buildModule("SensorOracle", (m) => {
   const feeds = m.contract("SensorFeeds", [oracle, deployer]);
 
   m.call(oracle, "grantRole", [keccak256(toBytes("OPERATOR_ROLE")), operator], { id: "GrantOperator" });
-  m.call(oracle, "grantRole", [keccak256(toBytes("SUBMITTER_ROLE")), submitter], { id: "GrantSubmitter" });
+  const grant = m.call(oracle, "grantRole", [keccak256(toBytes("SUBMITTER_ROLE")), submitter], {
+    id: "GrantSubmitter",
+  });
+  // After the grants, so the contracts keep the deployer's first two addresses on a fresh chain.
+  m.send("FundSubmitter", submitter, m.getParameter<bigint>("submitterFunding", 0n), undefined, {
+    after: [grant],
+  });
 
   return { oracle, feeds };
 });
