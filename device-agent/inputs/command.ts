@@ -213,6 +213,9 @@ class CommandRunner {
       });
       child.on("close", (code, signal) => {
         clearTimeout(timer);
+        // Once it was told to stop, nothing it started may outlive it (a child forked as the
+        // group was signalled would otherwise keep running).
+        if ((failure || this.#closed) && child.pid) killGroup(child.pid, "SIGKILL");
         this.#child = undefined;
         const stderr = errTail.trim() ? { details: `stderr: ${errTail.trim()}` } : {};
         if (failure) reject(failure);
@@ -229,16 +232,20 @@ class CommandRunner {
   #kill(signal: "SIGTERM" | "SIGKILL"): void {
     const child = this.#child;
     if (!child?.pid) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // Already gone.
-    }
+    killGroup(child.pid, signal);
     if (signal === "SIGTERM") {
       const t = setTimeout(() => {
         if (this.#child === child) this.#kill("SIGKILL");
       }, this.#grace);
       t.unref();
     }
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
   }
 }

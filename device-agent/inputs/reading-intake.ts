@@ -1,7 +1,7 @@
 import { walkCauses } from "../../protocol/index.js";
 import { READING_INPUT_REASONS, ReadingInputError, type ReadingInputReason } from "../errors.js";
 import type { FeedTable } from "../feeds.js";
-import type { ReadingSink } from "../reading-sink.js";
+import type { ReadingSink, TakenReading } from "../reading-sink.js";
 import type { InputLog } from "./input-log.js";
 import { readingFromInput } from "./reading-input.js";
 
@@ -45,9 +45,13 @@ export class ReadingIntake {
 
   /** Check, scale and take one reading; rejects with a (counted) ReadingInputError. */
   async take(source: InputSource, input: unknown, o: IntakeOptions): Promise<{ sequence: bigint }> {
-    let reading: ReturnType<typeof readingFromInput>;
+    return this.hand(source, this.check(source, input, o));
+  }
+
+  /** Check and scale a reading without taking it; throws a (counted) ReadingInputError. */
+  check(source: InputSource, input: unknown, o: IntakeOptions): TakenReading {
     try {
-      reading = readingFromInput({
+      return readingFromInput({
         feeds: this.feeds,
         input,
         receivedAt: o.receivedAt,
@@ -56,6 +60,10 @@ export class ReadingIntake {
     } catch (err) {
       throw this.refused(source, err);
     }
+  }
+
+  /** Hand a checked reading to the sink; rejects with a (counted) ReadingInputError, e.g. `outbox_full`. */
+  async hand(source: InputSource, reading: TakenReading): Promise<{ sequence: bigint }> {
     try {
       const taken = await this.#sink.take(reading);
       this.#taken[source] += 1;
@@ -68,15 +76,15 @@ export class ReadingIntake {
     }
   }
 
-  /** Count a refusal (a line or body that never became a reading, or one `take` refused); returns it. */
-  refused(source: InputSource, err: unknown): ReadingInputError {
+  /** Count a refusal (of `count` readings: a line or body that never became one, or one `take` refused); returns it. */
+  refused(source: InputSource, err: unknown, count = 1): ReadingInputError {
     const e =
       err instanceof ReadingInputError
         ? err
         : new ReadingInputError("malformed", err instanceof Error ? err.message : String(err), {
             cause: err,
           });
-    this.#rejected[source][e.reason] += 1;
+    this.#rejected[source][e.reason] += count;
     return e;
   }
 
