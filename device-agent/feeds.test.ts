@@ -30,7 +30,7 @@ describe("feeds: config", () => {
     const feeds = parseFeeds([
       { name: "temperature", decimals: 3, unit: "°C", min: -55, max: "125" },
       { name: "humidity", scale: "0.01" },
-      { name: "door" },
+      "door",
     ]);
     expect([...feeds.keys()]).toEqual(["temperature", "humidity", "door"]);
     expect(feeds.get("temperature")).toEqual({
@@ -54,7 +54,7 @@ describe("feeds: config", () => {
   it("names the offending key of a bad feeds section", () => {
     expect(configKeyOf(() => parseFeeds([]))).toBe("feeds");
     expect(configKeyOf(() => parseFeeds({ temperature: {} }))).toBe("feeds");
-    expect(configKeyOf(() => parseFeeds([{ name: "t" }, "x"]))).toBe("feeds[1]");
+    expect(configKeyOf(() => parseFeeds([{ name: "t" }, 5]))).toBe("feeds[1]");
     expect(configKeyOf(() => parseFeeds([{ name: "" }]))).toBe("feeds[0].name");
     expect(configKeyOf(() => parseFeeds([{ name: "a b" }]))).toBe("feeds[0].name");
     expect(configKeyOf(() => parseFeeds([{ name: "t" }, { name: "t" }]))).toBe("feeds[1].name");

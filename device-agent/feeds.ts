@@ -55,7 +55,10 @@ const FEED_KEYS = new Set(["name", "decimals", "scale", "unit", "min", "max", "r
 const FEED_NAME = /^[^\s\p{Cc}]{1,128}$/u;
 const DECIMAL = /^([+-])?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
-/** Read and check the config's `feeds` section: a non-empty list of FeedConfig with distinct names and ids. */
+/**
+ * Read and check the config's `feeds` section: a non-empty list of FeedConfig (or bare names, every
+ * default) with distinct names and ids.
+ */
 export function parseFeeds(section: unknown, key = "feeds"): FeedTable {
   if (!Array.isArray(section) || section.length === 0)
     throw new FeedConfigError(key, "expected a non-empty list of feeds ({ name, decimals, unit, min, max })");
@@ -75,6 +78,8 @@ export function parseFeeds(section: unknown, key = "feeds"): FeedTable {
 
 /** One feed entry (parseFeeds checks the list). */
 export function parseFeed(entry: unknown, key = "feed"): FeedSpec {
+  // A bare name is a feed with every default: "door" is { "name": "door" }.
+  if (typeof entry === "string") return parseFeed({ name: entry }, key);
   if (typeof entry !== "object" || entry === null || Array.isArray(entry))
     throw new FeedConfigError(key, "expected an object { name, decimals?, unit?, min?, max? }");
   const e = entry as Record<string, unknown>;
