@@ -156,6 +156,36 @@ describe("http input: POST /readings on loopback or a Unix socket", () => {
     });
   });
 
+  it("answers a request in progress when it is closed, then refuses new connections", async () => {
+    const { sink, post, base } = await start();
+    sink.delayMs = 300;
+    const pending = post({ feed: "humidity", value: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = server?.close();
+    server = undefined;
+    expect(await pending).toMatchObject({ status: 201, body: { sequences: ["1"] } });
+    await closing;
+    await expect(fetch(`${base}/readings`, { method: "POST", body: "{}" })).rejects.toThrow();
+  });
+
+  it("counts nothing for a client that leaves before its body is complete", async () => {
+    const { intake, port } = await start();
+    const req = request({
+      port,
+      host: "127.0.0.1",
+      method: "POST",
+      path: "/readings",
+      headers: { "content-length": 500 },
+    });
+    req.on("error", () => {});
+    req.write('{"feed":"humidity",');
+    await new Promise((r) => setTimeout(r, 100));
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const rejected = Object.values(intake.stats().rejected.http).reduce((a, b) => a + b, 0);
+    expect(rejected).toBe(0);
+  });
+
   it("refuses to listen beyond loopback unless told to", async () => {
     await expect(start({ host: "0.0.0.0", port: 0 })).rejects.toBeInstanceOf(InputConfigError);
     await expect(start({ host: "192.168.1.10", port: 0 })).rejects.toThrow(/allowNonLoopback/);

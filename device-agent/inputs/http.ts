@@ -38,6 +38,8 @@ export type HttpInput = {
 
 /** Seconds a client is asked to wait after a 503 (the outbox full). */
 const RETRY_AFTER_SEC = 5;
+/** On close, requests in progress get this long to be answered. */
+const CLOSE_GRACE_MS = 2_000;
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
 
 /** Is this a loopback host (127.0.0.0/8, ::1, localhost)? */
@@ -97,7 +99,8 @@ export async function startHttpInput(p: HttpInputParameters): Promise<HttpInput>
     if (Number(req.headers["content-length"] ?? 0) > maxBody)
       return closeAfter(req, res, () => refuse(res, 413, tooLarge));
     const body = await readBody(req, maxBody);
-    if (body === null) return closeAfter(req, res, () => refuse(res, 413, tooLarge));
+    if (body === "aborted") return; // the client went away: nobody to answer, nothing taken
+    if (body === "too_large") return closeAfter(req, res, () => refuse(res, 413, tooLarge));
     const receivedAt = now();
     let parsed: unknown;
     try {
@@ -169,10 +172,13 @@ export async function startHttpInput(p: HttpInputParameters): Promise<HttpInput>
   p.log.info({ source: "http", ...address }, "http input listening");
   return {
     address,
+    // No new connections; requests being handled get their answer (a reading taken and not
+    // answered would be sent again by its client) for up to 2 s, then every connection is closed.
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
       }),
   };
 }
@@ -193,9 +199,9 @@ function closeAfter(req: IncomingMessage, res: ServerResponse, answer: () => voi
   res.on("finish", () => req.socket.destroySoon());
 }
 
-/** The body, or null once it grows past `max` bytes (reading stops there). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
+/** The body; "too_large" once it grows past `max` bytes (reading stops there); "aborted" if the client left. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | "too_large" | "aborted"> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (d: Buffer) => {
@@ -203,12 +209,14 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
       if (size > max) {
         req.off("data", onData);
         req.pause();
-        resolve(null);
+        resolve("too_large");
       } else chunks.push(d);
     };
     req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    // After "end" or "too_large" these change nothing (a promise settles once).
+    req.on("error", () => resolve("aborted"));
+    req.on("close", () => resolve("aborted"));
   });
 }
 
