@@ -16,3 +16,66 @@ export class TokenError extends SensorOracleError {
     this.code = code;
   }
 }
+
+/** The agent config's `feeds` section is wrong: `key` names the offending entry (e.g. "feeds[1].decimals"). */
+export class FeedConfigError extends SensorOracleError {
+  override name = "FeedConfigError" as const;
+  readonly key: string;
+  constructor(key: string, shortMessage: string, params: BaseErrorParameters = {}) {
+    super(`${key}: ${shortMessage}`, params);
+    this.key = key;
+  }
+}
+
+/** The agent config's `inputs` section is wrong: `key` names the offending entry (e.g. "inputs.http.host"). */
+export class InputConfigError extends SensorOracleError {
+  override name = "InputConfigError" as const;
+  readonly key: string;
+  constructor(key: string, shortMessage: string, params: BaseErrorParameters = {}) {
+    super(`${key}: ${shortMessage}`, params);
+    this.key = key;
+  }
+}
+
+/** Why an input refused a reading: each reason is a counted label (InputStats) and goes back to its source. */
+export const READING_INPUT_REASONS = [
+  /** Not a reading at all: a line that is not JSON, a body that is not an object, fields of the wrong type. */
+  "malformed",
+  "unknown_feed",
+  /** The value is not a number or a decimal string. */
+  "not_a_number",
+  /** NaN or ±Infinity. */
+  "not_finite",
+  /** More fraction digits than the feed's decimals keep (and the feed does not round). */
+  "too_precise",
+  /** Outside the feed's [min, max] or outside int256 once scaled. */
+  "out_of_range",
+  /** takenAt is not whole unix seconds (or looks like milliseconds). */
+  "bad_timestamp",
+  /** A line or body above the input's size limit. */
+  "too_large",
+  /** A command that could not start, exited non-zero or was killed by a signal. */
+  "command_failed",
+  /** A command that did not finish within its timeout (it is killed). */
+  "command_timeout",
+  /** The agent's outbox is full: the reading was refused, nothing stored was dropped. */
+  "outbox_full",
+  /** The agent refused the reading for another reason (its error is logged). */
+  "sink_failed",
+] as const;
+export type ReadingInputReason = (typeof READING_INPUT_REASONS)[number];
+
+/** A reading an input refused before (or as) it reached the agent; `reason` is the counted label. */
+export class ReadingInputError extends SensorOracleError {
+  override name = "ReadingInputError" as const;
+  readonly reason: ReadingInputReason;
+  constructor(reason: ReadingInputReason, shortMessage: string, params: BaseErrorParameters = {}) {
+    super(shortMessage, params);
+    this.reason = reason;
+  }
+}
+
+/** A certificate file that is not a readable PEM certificate. */
+export class CertificateReadError extends SensorOracleError {
+  override name = "CertificateReadError" as const;
+}

@@ -1,9 +1,13 @@
 import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
+import { findPkcs11Engine } from "./engine.js";
 import { TokenError } from "./errors.js";
 
-/** Debian's libengine-pkcs11-openssl (libp11) installs the OpenSSL engine here. */
+/**
+ * Where Debian's libengine-pkcs11-openssl (libp11) puts the OpenSSL engine on x86_64 only.
+ * @deprecated Leave the engine out of configs: tokenTlsContext finds it for the machine (engine.ts).
+ */
 export const DEFAULT_PKCS11_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
 
 export type TokenTlsParameters = {
@@ -13,7 +17,8 @@ export type TokenTlsParameters = {
   token: string;
   keyLabel: string;
   pinFile: string;
-  engine?: string;
+  /** The OpenSSL pkcs11 engine; when absent, found for this machine's architecture (engine.ts). */
+  engine?: string | undefined;
 };
 
 /**
@@ -25,12 +30,8 @@ export type TokenTlsParameters = {
  * naming what to install.
  */
 export function tokenTlsContext(p: TokenTlsParameters): SecureContext {
-  const engine = p.engine ?? DEFAULT_PKCS11_ENGINE;
-  if (!existsSync(engine)) {
-    throw new TokenError("engine_missing", "The OpenSSL pkcs11 engine is not installed.", {
-      details: `${engine} not found: install libengine-pkcs11-openssl (Debian/Ubuntu) or libp11 (others)`,
-    });
-  }
+  // A configured path is used as it is (or refused when missing); otherwise looked up for this machine.
+  const engine = findPkcs11Engine({ configured: p.engine });
   if (!existsSync(p.pinFile))
     throw new TokenError("pin_missing", "PIN file not found.", { details: p.pinFile });
   process.env.OPENSSL_ENGINES = dirname(engine);
