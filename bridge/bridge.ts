@@ -4,6 +4,7 @@ import mqtt from "mqtt";
 import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
+import { secp256k1Implementation, secp256k1NativeError } from "../protocol/secp256k1-native.mjs";
 import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
 import type { AcceptedReading, CheckParameters } from "./checks.js";
@@ -17,7 +18,7 @@ import { DeviceRateLimiter } from "./rate-limit.js";
 import { readinessCheck } from "./readiness.js";
 import { RegistryCache } from "./registry/chain-registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
-import { P256VerifyPool } from "./verify-pool.js";
+import { defaultVerifyWorkers, VerifyPool } from "./verify-pool.js";
 
 /** Largest MQTT packet the bridge takes: a reading payload, its topic and the packet header. */
 export const MAX_BRIDGE_PACKET_BYTES = MAX_PAYLOAD_BYTES + 512;
@@ -57,8 +58,10 @@ export type BridgeParameters = {
   stuckAfterMs?: number;
   /** Messages processed at once (default 1024); beyond it the broker is slowed by held PUBACKs. */
   maxInFlight?: number;
-  /** Check P-256 signatures on a worker thread (default: when the machine has more than one core). */
+  /** Check signatures (both curves) on worker threads (default: when the machine has more than one core). */
   verifyOnWorker?: boolean;
+  /** How many verify worker threads (default defaultVerifyWorkers(): the cores beside the main thread, 1 to 4). */
+  verifyWorkers?: number;
   /** Per-device limit (token bucket); default 20 readings/s with bursts of 40. */
   rateLimit?: { perSecond: number; burst: number };
   http?: { port: number; host?: string };
@@ -94,9 +97,25 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   const metrics = new Metrics();
   const closers = new Closers();
   try {
-    // With a second core, P-256 checks run on a worker thread beside MQTT, TLS and Redis here.
-    const p256Pool = (p.verifyOnWorker ?? availableParallelism() > 1) ? new P256VerifyPool() : undefined;
-    if (p256Pool) closers.add("verify pool", () => p256Pool.close());
+    // secp256k1 at native speed needs libsecp256k1's binding; without it, checks fall back to
+    // @noble/curves at about 380/s on a core: the bridge runs, but says so loudly.
+    if (secp256k1Implementation !== "native")
+      p.log.error(
+        { implementation: secp256k1Implementation, cause: secp256k1NativeError },
+        "secp256k1 native binding unavailable: secp256k1 readings are checked about 40 times slower (npm rebuild secp256k1)",
+      );
+    // With a second core, signature checks run on worker threads beside MQTT, TLS and Redis here.
+    const verifyPool =
+      (p.verifyOnWorker ?? availableParallelism() > 1)
+        ? new VerifyPool({
+            workers: p.verifyWorkers ?? defaultVerifyWorkers(),
+            onWorkerExit: (e) => {
+              metrics.verifyWorkerRestarts += 1;
+              p.log.error(e, "verify worker exited: replaced, its checks queued again");
+            },
+          })
+        : undefined;
+    if (verifyPool) closers.add("verify pool", () => verifyPool.close());
 
     const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
     let mqttConnected = () => false;
@@ -107,6 +126,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
         mqttConnected: () => mqttConnected(),
         store: p.store,
         publicClient: p.publicClient,
+        ...(verifyPool ? { verifyPool } : {}),
       }),
       device: deviceView(p.certificates, registry),
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
@@ -177,7 +197,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       store: p.store,
       domain: { chainId: p.chainId, registry: p.contracts.oracle } satisfies ReadingDomain,
       observeVerify: (s: number) => metrics.verifyTime.observe(s),
-      ...(p256Pool ? { p256Pool } : {}),
+      ...(verifyPool ? { verifyPool } : {}),
       ...(p.maxFutureSkewSec !== undefined ? { maxFutureSkewSec: p.maxFutureSkewSec } : {}),
     };
     await startIntake({

@@ -60,6 +60,7 @@ export class Metrics {
   recommits = 0;
   feeBumps = 0;
   feedPushes = 0;
+  verifyWorkerRestarts = 0;
 
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
@@ -133,4 +134,8 @@ const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
   ],
   sensor_oracle_fee_bumps_total: ["Commit transactions sent again with higher fees.", (m) => m.feeBumps],
   sensor_oracle_feed_pushes_total: ["Pushed feed updates (deviation or heartbeat).", (m) => m.feedPushes],
+  sensor_oracle_verify_worker_restarts_total: [
+    "Verify workers replaced after they exited (crash, out of memory, hung).",
+    (m) => m.verifyWorkerRestarts,
+  ],
 };
