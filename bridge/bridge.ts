@@ -20,6 +20,10 @@ import { RegistryCache } from "./registry/chain-registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
 import { defaultVerifyWorkers, VerifyPool } from "./verify-pool.js";
 
+/** The pause before the first MQTT reconnect attempt; it doubles after each failure up to MQTT_RETRY_MAX_MS. */
+export const MQTT_RETRY_MIN_MS = 1_000;
+export const MQTT_RETRY_MAX_MS = 30_000;
+
 /** Largest MQTT packet the bridge takes: a reading payload, its topic and the packet header. */
 export const MAX_BRIDGE_PACKET_BYTES = MAX_PAYLOAD_BYTES + 512;
 
@@ -69,6 +73,13 @@ export type BridgeParameters = {
   httpLimits?: Partial<HttpLimits>;
   /** How far a reading may be dated ahead of this bridge's clock (default MAX_FUTURE_SKEW_SEC, 30 s). */
   maxFutureSkewSec?: number;
+  /**
+   * Resolve only once subscribed to the broker (default true). The service passes false: it
+   * starts with the broker down, reports not ready and connects when the broker is up.
+   */
+  waitForBroker?: boolean;
+  /** More readiness conditions: each returns why the bridge is not ready, or null (e.g. Redis durability). */
+  notReadyBecause?: Record<string, () => string | null>;
   log: Logger;
   onAccepted?: (r: AcceptedReading) => void;
   onRejected?: (deviceName: string | null, err: ReadingRejectedError) => void;
@@ -79,6 +90,8 @@ export type Bridge = {
   id: string;
   metrics: Metrics;
   app: ReturnType<typeof buildApp>;
+  /** Resolves once subscribed to the broker the first time. */
+  subscribed: Promise<void>;
   /** Commit what is queued now (tests and shutdown). */
   flush(): Promise<void>;
   /** Push the feeds that are due now. */
@@ -119,11 +132,14 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
 
     const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
     let mqttConnected = () => false;
+    let mqttReason = (): string | null => null;
     const app = buildApp({
       store: p.store,
       metrics,
       ready: readinessCheck({
         mqttConnected: () => mqttConnected(),
+        mqttReason: () => mqttReason(),
+        ...(p.notReadyBecause ? { more: p.notReadyBecause } : {}),
         store: p.store,
         publicClient: p.publicClient,
         ...(verifyPool ? { verifyPool } : {}),
@@ -176,21 +192,40 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       : undefined;
 
     const protocolVersion = p.mqtt.protocolVersion ?? 5;
-    const client = await mqtt.connectAsync(p.mqtt.url, {
+    // The broker may be down (or not yet up): the client retries with a growing pause (1 s,
+    // doubling to 30 s, back to 1 s once connected) and /readyz says why it is not connected.
+    const client = mqtt.connect(p.mqtt.url, {
       protocolVersion,
       ca: p.mqtt.ca,
       cert: p.mqtt.cert,
       key: p.mqtt.key,
       clientId: p.mqtt.clientId ?? id,
       rejectUnauthorized: true,
-      reconnectPeriod: 1000,
+      reconnectPeriod: MQTT_RETRY_MIN_MS,
       // MQTT 5: the broker must not forward a packet larger than this to the bridge (a reading is
       // at most MAX_PAYLOAD_BYTES; the rest is topic and header). Defence in depth beside the
       // broker's own limit: a huge message is dropped at the broker, never buffered here.
       ...(protocolVersion === 5 ? { properties: { maximumPacketSize: MAX_BRIDGE_PACKET_BYTES } } : {}),
     });
-    closers.add("MQTT client", () => client.endAsync());
+    let mqttError: string | null = null;
+    client.on("error", (err) => {
+      if (mqttError !== err.message) p.log.warn({ err: err.message }, "MQTT connection error; retrying");
+      mqttError = err.message;
+    });
+    client.on("close", () => {
+      client.options.reconnectPeriod = Math.min(
+        MQTT_RETRY_MAX_MS,
+        (client.options.reconnectPeriod ?? MQTT_RETRY_MIN_MS) * 2,
+      );
+    });
+    client.on("connect", () => {
+      if (mqttError) p.log.info("MQTT connected");
+      mqttError = null;
+      client.options.reconnectPeriod = MQTT_RETRY_MIN_MS;
+    });
+    closers.add("MQTT client", () => client.endAsync(!client.connected));
     mqttConnected = () => client.connected;
+    mqttReason = () => mqttError;
     const ingest: CheckParameters = {
       certificates: p.certificates,
       registry,
@@ -200,7 +235,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       ...(verifyPool ? { verifyPool } : {}),
       ...(p.maxFutureSkewSec !== undefined ? { maxFutureSkewSec: p.maxFutureSkewSec } : {}),
     };
-    await startIntake({
+    const subscribed = startIntake({
       client,
       protocolVersion,
       ...(p.mqtt.shareGroup ? { shareGroup: p.mqtt.shareGroup } : {}),
@@ -221,12 +256,16 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     const pushes: PushSchedule | undefined = pusher && schedulePushes(pusher, p.push?.intervalMs ?? 1000);
     if (pushes) closers.add("push schedule", () => pushes.stop());
 
+    // HTTP first: /healthz and /readyz answer while the broker, Redis or the chain are still down.
     if (p.http) await app.listen({ port: p.http.port, host: p.http.host ?? "127.0.0.1" });
+    if (p.waitForBroker ?? true) await subscribed;
+    else void subscribed.then(() => p.log.info("subscribed to readings"));
 
     return {
       id,
       metrics,
       app,
+      subscribed,
       flush: () => batcher.flush(),
       pushFeeds: () => pushes?.pushNow() ?? Promise.resolve(0),
       stop: () => closers.closeAll(),

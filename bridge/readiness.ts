@@ -27,6 +27,8 @@ export function readinessCheck(p: {
   store: ReadingStore;
   publicClient: PublicClient;
   verifyPool?: { status(): VerifyPoolStatus };
+  /** More conditions by name: each returns why the bridge is not ready, or null. */
+  more?: Record<string, () => string | null>;
   timeoutMs?: number;
 }): () => Promise<ReadyCheck> {
   const timeoutMs = p.timeoutMs ?? READY_PROBE_TIMEOUT_MS;
@@ -59,6 +61,11 @@ export function readinessCheck(p: {
       checks.verify = live > 0;
       if (!checks.verify) reasons.verify = `no verify worker running (${size} configured, being replaced)`;
       extra.verifyWorkers = { size, live, restarts };
+    }
+    for (const [name, why] of Object.entries(p.more ?? {})) {
+      const reason = why();
+      checks[name] = reason === null;
+      if (reason !== null) reasons[name] = reason;
     }
     const ok = Object.values(checks).every(Boolean);
     return { ok, checks, ...(ok ? {} : { reasons }), ...extra };
