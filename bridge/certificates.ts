@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, unwatchFile, watchFile } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, type Stats, statSync, unwatchFile, watchFile } from "node:fs";
+import { join, resolve } from "node:path";
 import * as x509 from "@peculiar/x509";
 import type { Hex } from "viem";
 import {
@@ -23,7 +23,29 @@ export type DeviceCertificate = {
   notAfter: Date;
 };
 
-type Entry = { pem: string; parsed: DeviceCertificate; checked?: Promise<DeviceCertificate> };
+/**
+ * One certificate: what it says, and where to read it again for the CA check on first use (its
+ * file; the PEM itself only for certificates added without one). No PEM is held for files: with
+ * 100,000 devices that would be about 90 MB.
+ */
+type Entry = { parsed: DeviceCertificate; pem?: string; file?: string; checked?: Promise<DeviceCertificate> };
+
+/** A certificate file as last seen: unchanged while its inode, size and modification time are. */
+type SeenFile = { ino: number; size: number; mtimeMs: number; ctimeMs: number; name: string; serial: string };
+
+/** What one folder scan did. */
+export type ScanResult = {
+  /** .pem files in the folder. */
+  files: number;
+  /** Files read and parsed (new or changed). */
+  parsed: number;
+  /** Files gone since the last scan, whose certificates were dropped. */
+  removed: number;
+  /** Files that failed to parse (logged by the caller; the others load). */
+  failed: { file: string; error: string }[];
+  /** Whether the folder itself was unchanged and no file was looked at (quick scans only). */
+  skipped: boolean;
+};
 
 /**
  * Device certificates the fleet CA issued, by device name. The broker authenticates each TLS
@@ -38,6 +60,11 @@ export class FleetCertificates {
   // still need the certificate of the old key.
   private readonly entries = new Map<string, Entry[]>();
   private revoked = new Set<string>();
+  /** Certificate files by path, as last scanned. */
+  private readonly seen = new Map<string, SeenFile>();
+  private readonly dirStamp = new Map<string, string>();
+  /** Certificates parsed since start (every add and every file read). */
+  parses = 0;
 
   /** @param caPem the fleet's CA bundle: the issuing CA(s) and the root they chain to. */
   constructor(caPem: string) {
@@ -102,25 +129,106 @@ export class FleetCertificates {
 
   /** Add (or replace) a device certificate; the device name is taken from its subject CN. */
   add(pem: string): string {
-    const parsed = parseDeviceCertificate(pem);
+    return this.addParsed(parseDeviceCertificate(pem), { pem });
+  }
+
+  private addParsed(parsed: DeviceCertificate, source: { pem?: string; file?: string }): string {
+    this.parses += 1;
     const list = (this.entries.get(parsed.name) ?? []).filter(
       (e) => e.parsed.serialNumber !== parsed.serialNumber,
     );
-    list.push({ pem, parsed });
+    list.push({ parsed, ...source });
     this.entries.set(parsed.name, list);
     return parsed.name;
   }
 
-  /** Load every *.pem in a directory. */
+  private dropFile(path: string, seen: SeenFile): void {
+    const list = this.entries.get(seen.name)?.filter((e) => e.file !== path) ?? [];
+    if (list.length) this.entries.set(seen.name, list);
+    else this.entries.delete(seen.name);
+    this.seen.delete(path);
+  }
+
+  /**
+   * Load every *.pem in a directory: returns how many there are. Incremental: a file whose inode,
+   * size and modification times are as last seen is not read again; a changed file replaces what
+   * it held, a removed file's certificate is dropped. See scanDirectory.
+   */
   loadDirectory(dir: string): number {
-    let n = 0;
+    const r = this.scanDirectory(dir, { full: true });
+    const first = r.failed[0];
+    if (first) throw new TypeError(`certificate ${first.file} not loaded: ${first.error}`);
+    return r.files;
+  }
+
+  /**
+   * Scan a certificate folder: new and changed files are parsed, removed ones dropped, the rest
+   * only stat'ed. Without `full`, a folder whose own modification time is unchanged is not listed
+   * at all (adding, removing or renaming a file changes it; rewriting a file in place does not:
+   * the periodic full scan picks that up). A file that does not parse is reported in `failed`
+   * and the others still load.
+   */
+  scanDirectory(folder: string, opts: { full?: boolean } = {}): ScanResult {
+    const dir = resolve(folder);
+    const result: ScanResult = { files: 0, parsed: 0, removed: 0, failed: [], skipped: false };
+    const d = statSync(dir);
+    const stamp = `${d.ino}:${d.mtimeMs}:${d.ctimeMs}`;
+    if (!opts.full && this.dirStamp.get(dir) === stamp) {
+      result.skipped = true;
+      result.files = [...this.seen.keys()].filter((f) => f.startsWith(`${dir}/`)).length;
+      return result;
+    }
+    const present = new Set<string>();
     for (const f of readdirSync(dir)) {
-      if (f.endsWith(".pem")) {
-        this.add(readFileSync(join(dir, f), "utf8"));
-        n++;
+      if (!f.endsWith(".pem")) continue;
+      const path = join(dir, f);
+      let st: Stats;
+      try {
+        st = statSync(path);
+      } catch {
+        continue; // removed between the listing and now
+      }
+      present.add(path);
+      result.files += 1;
+      const before = this.seen.get(path);
+      if (
+        before &&
+        before.ino === st.ino &&
+        before.size === st.size &&
+        before.mtimeMs === st.mtimeMs &&
+        before.ctimeMs === st.ctimeMs
+      )
+        continue;
+      try {
+        const parsed = parseDeviceCertificate(readFileSync(path, "utf8"));
+        if (before) this.dropFile(path, before);
+        this.addParsed(parsed, { file: path });
+        this.seen.set(path, {
+          ino: st.ino,
+          size: st.size,
+          mtimeMs: st.mtimeMs,
+          ctimeMs: st.ctimeMs,
+          name: parsed.name,
+          serial: parsed.serialNumber,
+        });
+        result.parsed += 1;
+      } catch (err) {
+        result.failed.push({ file: path, error: err instanceof Error ? err.message : String(err) });
       }
     }
-    return n;
+    for (const [path, seen] of this.seen) {
+      if (path.startsWith(`${dir}/`) && !present.has(path)) {
+        this.dropFile(path, seen);
+        result.removed += 1;
+      }
+    }
+    this.dirStamp.set(dir, stamp);
+    return result;
+  }
+
+  /** Devices with at least one certificate loaded. */
+  get size(): number {
+    return this.entries.size;
   }
 
   /** The checked certificate of a device. Throws ReadingRejectedError (no_certificate, certificate_invalid, certificate_expired). */
@@ -155,9 +263,23 @@ export class FleetCertificates {
     return dc;
   }
 
-  /** The entry's certificate, parsed when added, once its signature chains to a fleet CA. */
+  /**
+   * The entry's certificate, parsed when added, once its signature chains to a fleet CA. A file's
+   * certificate is read again for this (once): it must still be the one parsed.
+   */
   private async check(entry: Entry): Promise<DeviceCertificate> {
-    const cert = new x509.X509Certificate(entry.pem);
+    let pem = entry.pem;
+    if (pem === undefined) {
+      try {
+        pem = readFileSync(entry.file as string, "utf8");
+      } catch {
+        throw certificateInvalid(entry.parsed.name, "certificate file no longer readable");
+      }
+    }
+    const cert = new x509.X509Certificate(pem);
+    if (cert.serialNumber !== entry.parsed.serialNumber) {
+      throw certificateInvalid(entry.parsed.name, "certificate file changed since it was loaded");
+    }
     const issuer = (await this.trustedCas()).find((c) => c.subject === cert.issuer);
     const signedByCa =
       !!issuer &&

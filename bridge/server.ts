@@ -30,11 +30,24 @@ async function main(): Promise<void> {
     retryCount: 3,
   });
   const certificates = new FleetCertificates(readFileSync(config.fleet.caFile, "utf8"));
-  const enrolled = certificates.loadDirectory(config.fleet.certificatesDir);
+  const started = performance.now();
+  const first = certificates.scanDirectory(config.fleet.certificatesDir, { full: true });
+  for (const f of first.failed) log.error({ file: f.file, error: f.error }, "certificate not loaded");
+  const enrolled = first.files;
+  log.info(
+    { certificates: first.parsed, ms: Math.round(performance.now() - started) },
+    "device certificates loaded",
+  );
   // Enrolments and rotations add certificates to the folder: pick them up without a restart.
+  // Every 5 s a quick scan (nothing is read unless the folder changed), every minute a full one
+  // (a file rewritten in place); only new or changed files are parsed.
+  let scans = 0;
   const reload = setInterval(() => {
     try {
-      certificates.loadDirectory(config.fleet.certificatesDir);
+      const r = certificates.scanDirectory(config.fleet.certificatesDir, { full: ++scans % 12 === 0 });
+      for (const f of r.failed) log.error({ file: f.file, error: f.error }, "certificate not loaded");
+      if (r.parsed || r.removed)
+        log.info({ added: r.parsed, removed: r.removed }, "device certificates updated");
     } catch (err) {
       log.error({ err }, "certificates folder not reloaded");
     }
