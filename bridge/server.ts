@@ -60,6 +60,9 @@ async function main(): Promise<void> {
     url: config.redis.url,
     prefix: config.redis.prefix,
     ...redisTls(config),
+    ...(config.redis.sentinels
+      ? { sentinels: config.redis.sentinels, name: config.redis.name as string }
+      : {}),
     onError: (err) => log.warn({ err }, "Redis connection error; retrying"),
   });
   // A "queued" ack must mean the reading survives: refuse a Redis that would lose it, at start
@@ -68,13 +71,15 @@ async function main(): Promise<void> {
   // until its settings have been read; a Redis that answers but is not durable stops the start.
   let refusing: string | null = "Redis durability not checked yet (Redis unreachable)";
   store.refuseReadings(refusing);
+  const readDurability = (ms: number) =>
+    withinTime<DurabilityReport | null>(store.checkDurability(), ms, () => null).catch(() => null);
+  // A Redis that answers now and is not durable stops the start before anything else is opened.
+  const early = await readDurability(2_000);
+  if (early) assertDurable(early);
   const firstDurability = (async () => {
+    if (early) return early;
     for (let pauseMs = 1_000; ; pauseMs = Math.min(30_000, pauseMs * 2)) {
-      const report = await withinTime<DurabilityReport | null>(
-        store.checkDurability(),
-        5_000,
-        () => null,
-      ).catch(() => null);
+      const report = await readDurability(5_000);
       if (report) return report;
       log.warn({ retryInMs: pauseMs }, "Redis not reachable; readings refused until it is");
       await new Promise((r) => setTimeout(r, pauseMs));
