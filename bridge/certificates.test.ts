@@ -1,9 +1,11 @@
+import "reflect-metadata";
 import { mkdtempSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
-import { FleetCertificates } from "./certificates.js";
+import { FleetCertificates, parseDeviceCertificate } from "./certificates.js";
 
 const N = 2_000;
 
@@ -66,6 +68,25 @@ describe("FleetCertificates: incremental folder scans", () => {
     expect(broken.failed.map((f) => f.file)).toEqual([join(dir, "broken.pem")]);
     unlinkSync(join(dir, "broken.pem"));
   }, 120_000);
+
+  it("reads a certificate as @peculiar/x509 does (serial, fingerprint, validity, keys), through OpenSSL", async () => {
+    for (const d of [...devices.slice(0, 100), ...extra]) {
+      const fast = parseDeviceCertificate(d.certPem);
+      const ref = new x509.X509Certificate(d.certPem);
+      expect(fast.serialNumber).toBe(ref.serialNumber);
+      expect(fast.fingerprint).toBe(`0x${Buffer.from(await ref.getThumbprint("SHA-256")).toString("hex")}`);
+      expect(fast.notBefore.getTime()).toBe(ref.notBefore.getTime());
+      expect(fast.notAfter.getTime()).toBe(ref.notAfter.getTime());
+      expect(fast.name).toBe(d.name);
+      expect(fast.curve).toBe(d.curve);
+      expect(Buffer.from(fast.readingPublicKey)).toEqual(Buffer.from(d.readingPublicKey));
+    }
+    // A certificate of another CA parses (what it says) but does not resolve (who issued it).
+    const other = await (await createFleetCa()).issueDevice({ curve: "p256" });
+    const certs = new FleetCertificates(ca.certPem);
+    certs.add(other.certPem);
+    await expect(certs.resolve(other.name)).rejects.toMatchObject({ reason: "certificate_invalid" });
+  });
 
   it("loadDirectory keeps its contract: the number of certificate files, a bad file throws", () => {
     const certs = new FleetCertificates(ca.certPem);

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, type Stats, statSync, unwatchFile, watchFile } from "node:fs";
 import { join, resolve } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -95,6 +95,16 @@ export class FleetCertificates {
       return ok;
     })();
     return this.trusted;
+  }
+
+  private trustedNode: Promise<X509Certificate[]> | undefined;
+
+  /** The trusted CAs as node:crypto certificates (for OpenSSL's signature check). */
+  private trustedNodeCas(): Promise<X509Certificate[]> {
+    this.trustedNode ??= this.trustedCas().then((cas) =>
+      cas.map((c) => new X509Certificate(Buffer.from(c.rawData))),
+    );
+    return this.trustedNode;
   }
 
   /**
@@ -276,14 +286,18 @@ export class FleetCertificates {
         throw certificateInvalid(entry.parsed.name, "certificate file no longer readable");
       }
     }
-    const cert = new x509.X509Certificate(pem);
-    if (cert.serialNumber !== entry.parsed.serialNumber) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      throw certificateInvalid(entry.parsed.name, "certificate file no longer parses");
+    }
+    if (cert.serialNumber.toLowerCase() !== entry.parsed.serialNumber) {
       throw certificateInvalid(entry.parsed.name, "certificate file changed since it was loaded");
     }
-    const issuer = (await this.trustedCas()).find((c) => c.subject === cert.issuer);
-    const signedByCa =
-      !!issuer &&
-      (await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true }).catch(() => false));
+    // OpenSSL checks the signature (0.1 ms; @peculiar/x509 through WebCrypto took several).
+    const issuer = (await this.trustedNodeCas()).find((c) => cert.checkIssued(c));
+    const signedByCa = !!issuer && cert.verify(issuer.publicKey);
     if (!signedByCa) throw certificateInvalid(entry.parsed.name, "not issued by the fleet CA");
     return entry.parsed;
   }
@@ -300,16 +314,22 @@ function certificateInvalid(name: string, details: string): ReadingRejectedError
  * the device name (CN, repeated in a SAN URI), the reading key and its curve, the fingerprint.
  */
 export function parseDeviceCertificate(pem: string): DeviceCertificate {
-  const cert = new x509.X509Certificate(pem);
-  const name = cert.subjectName.getField("CN")[0] ?? "";
+  // node:crypto (OpenSSL) rather than @peculiar/x509: measured 0.15 against 2.6 ms a certificate
+  // here, which at 100,000 devices is the bridge's start-up (15 s against 4 minutes).
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch (err) {
+    throw certificateInvalid("(unparsed)", `not a certificate: ${err instanceof Error ? err.message : err}`);
+  }
+  const cn = cert.subject.split("\n").find((l) => l.startsWith("CN="));
+  const name = cn ? cn.slice(3) : "";
   if (!isDeviceName(name)) throw certificateInvalid(name, "CN is not a 64-hex device name");
-  const uris = (cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [])
-    .filter((n) => n.type === "url")
-    .map((n) => n.value);
+  const uris = sanUris(cert.subjectAltName);
   if (!uris.some((u) => parseDeviceSanUri(u) === name))
     throw certificateInvalid(name, "SAN does not name this device");
-  const spki = new Uint8Array(cert.publicKey.rawData);
-  const tlsKey = spki.slice(spki.length - 65);
+  const spki = cert.publicKey.export({ type: "spki", format: "der" });
+  const tlsKey = new Uint8Array(spki.subarray(spki.length - 65));
   const named = uris.map(parseReadingKeySanUri).find((k) => k !== null);
   let curve: CurveName = "p256";
   let readingPublicKey: Uint8Array = tlsKey;
@@ -320,16 +340,33 @@ export function parseDeviceCertificate(pem: string): DeviceCertificate {
     curve = named.curve;
     readingPublicKey = named.publicKey;
   }
-  const fingerprint = `0x${createHash("sha256").update(Buffer.from(cert.rawData)).digest("hex")}` as Hex;
+  const fingerprint = `0x${createHash("sha256").update(cert.raw).digest("hex")}` as Hex;
   return {
     name,
-    serialNumber: cert.serialNumber,
+    serialNumber: cert.serialNumber.toLowerCase(),
     curve,
     readingPublicKey,
     fingerprint,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore: cert.validFromDate,
+    notAfter: cert.validToDate,
   };
+}
+
+/**
+ * The URIs of OpenSSL's subjectAltName text ("URI:a, DNS:b, URI:c"); a value with a comma or a
+ * quote comes JSON-quoted.
+ */
+function sanUris(san: string | undefined): string[] {
+  const out: string[] = [];
+  for (const m of (san ?? "").matchAll(/(?:^|, )URI:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const v = m[1] as string;
+    try {
+      out.push(v.startsWith('"') ? (JSON.parse(v) as string) : v);
+    } catch {
+      // not a URI we can read: it names no device
+    }
+  }
+  return out;
 }
 
 /** sha256 of a certificate's DER: the fingerprint the registry holds. */
