@@ -149,6 +149,8 @@ export async function benchIngest(curve: CurveName): Promise<AcceptedReading> {
     store,
     batchIntervalMs: 3_600_000, // ingest only
     rateLimit: { perSecond: 1e9, burst: 1e9 },
+    // BENCH_VERIFY_WORKERS: how many verify workers (default: the bridge's own choice).
+    ...(process.env.BENCH_VERIFY_WORKERS ? { verifyWorkers: Number(process.env.BENCH_VERIFY_WORKERS) } : {}),
     log: pino({ level: "silent" }),
     onAccepted: () => {
       const now = performance.now();
