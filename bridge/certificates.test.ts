@@ -88,6 +88,25 @@ describe("FleetCertificates: incremental folder scans", () => {
     await expect(certs.resolve(other.name)).rejects.toMatchObject({ reason: "certificate_invalid" });
   });
 
+  it("keeps parsed certificates within its memory budget and reads evicted ones again from their files", async () => {
+    const certs = new FleetCertificates(ca.certPem, { cacheBytes: 1 }); // the minimum: 16 certificates
+    certs.scanDirectory(dir, { full: true });
+    const parsedAtScan = certs.parses;
+    const sample = devices.slice(10, 110);
+    for (const d of sample)
+      expect((await certs.resolve(d.name, new Date(), d.readingPublicKey)).name).toBe(d.name);
+    // Each of them was evicted long before: read and parsed again, once.
+    expect(certs.parses - parsedAtScan).toBe(sample.length);
+    // A file that no longer holds what the scan saw is not used before the next scan looks at it.
+    const [victim, other] = devices.slice(200, 202) as [IssuedDevice, IssuedDevice];
+    writeFileSync(join(dir, `${victim.name}.pem`), other.certPem);
+    try {
+      await expect(certs.resolve(victim.name)).rejects.toMatchObject({ reason: "key_mismatch" });
+    } finally {
+      writeFileSync(join(dir, `${victim.name}.pem`), victim.certPem);
+    }
+  });
+
   it("loadDirectory keeps its contract: the number of certificate files, a bad file throws", () => {
     const certs = new FleetCertificates(ca.certPem);
     expect(certs.loadDirectory(dir)).toBe(N);

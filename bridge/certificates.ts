@@ -3,6 +3,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, type Stats, statSync, unwatchFile, watchFile } from "node:fs";
 import { join, resolve } from "node:path";
 import * as x509 from "@peculiar/x509";
+import { LRUCache } from "lru-cache";
 import type { Hex } from "viem";
 import {
   type CurveName,
@@ -24,14 +25,29 @@ export type DeviceCertificate = {
 };
 
 /**
- * One certificate: what it says, and where to read it again for the CA check on first use (its
- * file; the PEM itself only for certificates added without one). No PEM is held for files: with
- * 100,000 devices that would be about 90 MB.
+ * A certificate in full: what it says, its PEM until the CA check has run, and that check. Kept
+ * for certificates added as PEM; for files, in a cache bounded by memory (read again on a miss).
  */
-type Entry = { parsed: DeviceCertificate; pem?: string; file?: string; checked?: Promise<DeviceCertificate> };
+type Loaded = { parsed: DeviceCertificate; pem?: string | undefined; checked?: Promise<DeviceCertificate> };
+
+/**
+ * One certificate of a device, as the folder index keeps it: its serial and its file (measured
+ * with 2,000: 560 bytes of heap a certificate with the file index, 1.5 KB parsed and cached), or,
+ * for a certificate added as PEM, the certificate itself.
+ */
+type Entry = { serial: string; file?: string; loaded?: Loaded };
 
 /** A certificate file as last seen: unchanged while its inode, size and modification time are. */
-type SeenFile = { ino: number; size: number; mtimeMs: number; ctimeMs: number; name: string; serial: string };
+type SeenFile = { ino: number; size: number; mtimeMs: number; ctimeMs: number; name: string };
+
+/**
+ * What one cached certificate costs (its parsed form, key and strings), measured as about 1 KB
+ * with 2,000 certificates, rounded up; its PEM, until checked, is counted on top.
+ */
+const LOADED_BYTES = 1_300;
+
+/** The default memory budget of the parsed-certificate cache: 32 MiB, about 25,000 devices. */
+export const DEFAULT_CERTIFICATE_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** What one folder scan did. */
 export type ScanResult = {
@@ -66,8 +82,18 @@ export class FleetCertificates {
   /** Certificates parsed since start (every add and every file read). */
   parses = 0;
 
-  /** @param caPem the fleet's CA bundle: the issuing CA(s) and the root they chain to. */
-  constructor(caPem: string) {
+  /** Parsed certificates of folder files, least recently used out first. */
+  private readonly cache: LRUCache<string, Loaded>;
+
+  /**
+   * @param caPem the fleet's CA bundle: the issuing CA(s) and the root they chain to.
+   * @param opts.cacheBytes memory budget of the parsed-certificate cache (default 32 MiB).
+   */
+  constructor(caPem: string, opts: { cacheBytes?: number } = {}) {
+    this.cache = new LRUCache({
+      maxSize: Math.max(LOADED_BYTES * 16, opts.cacheBytes ?? DEFAULT_CERTIFICATE_CACHE_BYTES),
+      sizeCalculation: (l) => LOADED_BYTES + (l.pem?.length ?? 0),
+    });
     this.cas = x509.PemConverter.decode(caPem).map((der) => new x509.X509Certificate(der));
     if (this.cas.length === 0) throw new TypeError("no CA certificate in the fleet CA bundle");
   }
@@ -139,15 +165,14 @@ export class FleetCertificates {
 
   /** Add (or replace) a device certificate; the device name is taken from its subject CN. */
   add(pem: string): string {
-    return this.addParsed(parseDeviceCertificate(pem), { pem });
+    const parsed = parseDeviceCertificate(pem);
+    return this.addEntry(parsed, { serial: parsed.serialNumber, loaded: { parsed, pem } });
   }
 
-  private addParsed(parsed: DeviceCertificate, source: { pem?: string; file?: string }): string {
+  private addEntry(parsed: DeviceCertificate, entry: Entry): string {
     this.parses += 1;
-    const list = (this.entries.get(parsed.name) ?? []).filter(
-      (e) => e.parsed.serialNumber !== parsed.serialNumber,
-    );
-    list.push({ parsed, ...source });
+    const list = (this.entries.get(parsed.name) ?? []).filter((e) => e.serial !== parsed.serialNumber);
+    list.push(entry);
     this.entries.set(parsed.name, list);
     return parsed.name;
   }
@@ -157,6 +182,31 @@ export class FleetCertificates {
     if (list.length) this.entries.set(seen.name, list);
     else this.entries.delete(seen.name);
     this.seen.delete(path);
+    this.cache.delete(path);
+  }
+
+  /**
+   * An entry's certificate in full: kept, cached, or read again from its file. Null when the file
+   * is gone or no longer holds this device's certificate of that serial (the next scan updates).
+   */
+  private load(name: string, entry: Entry): Loaded | null {
+    if (entry.loaded) return entry.loaded;
+    const file = entry.file as string;
+    const hit = this.cache.get(file);
+    if (hit) return hit;
+    let pem: string;
+    let parsed: DeviceCertificate;
+    try {
+      pem = readFileSync(file, "utf8");
+      parsed = parseDeviceCertificate(pem);
+    } catch {
+      return null;
+    }
+    if (parsed.name !== name || parsed.serialNumber !== entry.serial) return null;
+    this.parses += 1;
+    const loaded: Loaded = { parsed, pem };
+    this.cache.set(file, loaded);
+    return loaded;
   }
 
   /**
@@ -210,16 +260,18 @@ export class FleetCertificates {
       )
         continue;
       try {
-        const parsed = parseDeviceCertificate(readFileSync(path, "utf8"));
+        const pem = readFileSync(path, "utf8");
+        const parsed = parseDeviceCertificate(pem);
         if (before) this.dropFile(path, before);
-        this.addParsed(parsed, { file: path });
+        this.addEntry(parsed, { serial: parsed.serialNumber, file: path });
+        // Parsed anyway: cached while the budget allows, so the first readings need no read.
+        this.cache.set(path, { parsed, pem });
         this.seen.set(path, {
           ino: st.ino,
           size: st.size,
           mtimeMs: st.mtimeMs,
           ctimeMs: st.ctimeMs,
           name: parsed.name,
-          serial: parsed.serialNumber,
         });
         result.parsed += 1;
       } catch (err) {
@@ -250,16 +302,18 @@ export class FleetCertificates {
       });
     }
     // The newest certificate, or the newest one that carries the given reading key.
-    const entry = readingKey
-      ? list.findLast((e) => Buffer.compare(e.parsed.readingPublicKey, readingKey) === 0)
-      : list.at(-1);
-    if (!entry) {
+    let chosen: Loaded | undefined;
+    for (let i = list.length - 1; i >= 0 && !chosen; i--) {
+      const l = this.load(name, list[i] as Entry);
+      if (l && (!readingKey || Buffer.compare(l.parsed.readingPublicKey, readingKey) === 0)) chosen = l;
+    }
+    if (!chosen) {
       throw new ReadingRejectedError("key_mismatch", "No enrolled certificate carries the registry's key.", {
         details: `device ${name}`,
       });
     }
-    entry.checked ??= this.check(entry);
-    const dc = await entry.checked;
+    chosen.checked ??= this.check(chosen);
+    const dc = await chosen.checked;
     if (this.revoked.has(dc.serialNumber)) {
       throw new ReadingRejectedError("revoked", "Device certificate is on the fleet CRL.", {
         details: `device ${name}, serial ${dc.serialNumber}`,
@@ -273,33 +327,21 @@ export class FleetCertificates {
     return dc;
   }
 
-  /**
-   * The entry's certificate, parsed when added, once its signature chains to a fleet CA. A file's
-   * certificate is read again for this (once): it must still be the one parsed.
-   */
-  private async check(entry: Entry): Promise<DeviceCertificate> {
-    let pem = entry.pem;
-    if (pem === undefined) {
-      try {
-        pem = readFileSync(entry.file as string, "utf8");
-      } catch {
-        throw certificateInvalid(entry.parsed.name, "certificate file no longer readable");
-      }
-    }
+  /** The certificate, once its signature chains to a fleet CA; its PEM is let go after. */
+  private async check(loaded: Loaded): Promise<DeviceCertificate> {
+    const name = loaded.parsed.name;
     let cert: X509Certificate;
     try {
-      cert = new X509Certificate(pem);
+      cert = new X509Certificate(loaded.pem as string);
     } catch {
-      throw certificateInvalid(entry.parsed.name, "certificate file no longer parses");
+      throw certificateInvalid(name, "certificate no longer parses");
     }
-    if (cert.serialNumber.toLowerCase() !== entry.parsed.serialNumber) {
-      throw certificateInvalid(entry.parsed.name, "certificate file changed since it was loaded");
-    }
+    loaded.pem = undefined;
     // OpenSSL checks the signature (0.1 ms; @peculiar/x509 through WebCrypto took several).
     const issuer = (await this.trustedNodeCas()).find((c) => cert.checkIssued(c));
     const signedByCa = !!issuer && cert.verify(issuer.publicKey);
-    if (!signedByCa) throw certificateInvalid(entry.parsed.name, "not issued by the fleet CA");
-    return entry.parsed;
+    if (!signedByCa) throw certificateInvalid(name, "not issued by the fleet CA");
+    return loaded.parsed;
   }
 }
 
