@@ -212,7 +212,8 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       if (mqttError !== err.message) p.log.warn({ err: err.message }, "MQTT connection error; retrying");
       mqttError = err.message;
     });
-    client.on("close", () => {
+    // Each attempt doubles the pause before the next one: 1 s, 2 s, 4 s... 30 s.
+    client.on("reconnect", () => {
       client.options.reconnectPeriod = Math.min(
         MQTT_RETRY_MAX_MS,
         (client.options.reconnectPeriod ?? MQTT_RETRY_MIN_MS) * 2,
