@@ -4,6 +4,7 @@ import mqtt from "mqtt";
 import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
+import { secp256k1Implementation, secp256k1NativeError } from "../protocol/secp256k1-native.mjs";
 import { startBatcher } from "./batcher.js";
 import { watchedCertificates } from "./certificate-expiry.js";
 import type { FleetCertificates } from "./certificates.js";
@@ -20,7 +21,11 @@ import { readinessCheck } from "./readiness.js";
 import { ReadingValidity } from "./reading-validity.js";
 import { RegistryCache } from "./registry/chain-registry.js";
 import type { CommittedBatch, ReadingStore } from "./store/types.js";
-import { P256VerifyPool } from "./verify-pool.js";
+import { defaultVerifyWorkers, VerifyPool } from "./verify-pool.js";
+
+/** The pause before the first MQTT reconnect attempt; it doubles after each failure up to MQTT_RETRY_MAX_MS. */
+export const MQTT_RETRY_MIN_MS = 1_000;
+export const MQTT_RETRY_MAX_MS = 30_000;
 
 /** Largest MQTT packet the bridge takes: a reading payload, its topic and the packet header. */
 export const MAX_BRIDGE_PACKET_BYTES = MAX_PAYLOAD_BYTES + 512;
@@ -60,8 +65,10 @@ export type BridgeParameters = {
   stuckAfterMs?: number;
   /** Messages processed at once (default 1024); beyond it the broker is slowed by held PUBACKs. */
   maxInFlight?: number;
-  /** Check P-256 signatures on a worker thread (default: when the machine has more than one core). */
+  /** Check signatures (both curves) on worker threads (default: when the machine has more than one core). */
   verifyOnWorker?: boolean;
+  /** How many verify worker threads (default defaultVerifyWorkers(): the cores beside the main thread, 1 to 4). */
+  verifyWorkers?: number;
   /** Per-device limit (token bucket); default 20 readings/s with bursts of 40. */
   rateLimit?: { perSecond: number; burst: number };
   http?: { port: number; host?: string; cors?: { origins: readonly string[] } };
@@ -69,6 +76,13 @@ export type BridgeParameters = {
   httpLimits?: Partial<HttpLimits>;
   /** How far a reading may be dated ahead of this bridge's clock (default MAX_FUTURE_SKEW_SEC, 30 s). */
   maxFutureSkewSec?: number;
+  /**
+   * Resolve only once subscribed to the broker (default true). The service passes false: it
+   * starts with the broker down, reports not ready and connects when the broker is up.
+   */
+  waitForBroker?: boolean;
+  /** More readiness conditions: each returns why the bridge is not ready, or null (e.g. Redis durability). */
+  notReadyBecause?: Record<string, () => string | null>;
   log: Logger;
   onAccepted?: (r: AcceptedReading) => void;
   onRejected?: (deviceName: string | null, err: ReadingRejectedError) => void;
@@ -79,6 +93,8 @@ export type Bridge = {
   id: string;
   metrics: Metrics;
   app: ReturnType<typeof buildApp>;
+  /** Resolves once subscribed to the broker the first time. */
+  subscribed: Promise<void>;
   /** Commit what is queued now (tests and shutdown). */
   flush(): Promise<void>;
   /** Push the feeds that are due now. */
@@ -100,9 +116,25 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   metrics.watchCertificates(() => watchedCertificates(p.mqtt, p.certificates));
   const closers = new Closers();
   try {
-    // With a second core, P-256 checks run on a worker thread beside MQTT, TLS and Redis here.
-    const p256Pool = (p.verifyOnWorker ?? availableParallelism() > 1) ? new P256VerifyPool() : undefined;
-    if (p256Pool) closers.add("verify pool", () => p256Pool.close());
+    // secp256k1 at native speed needs libsecp256k1's binding; without it, checks fall back to
+    // @noble/curves at about 380/s on a core: the bridge runs, but says so loudly.
+    if (secp256k1Implementation !== "native")
+      p.log.error(
+        { implementation: secp256k1Implementation, cause: secp256k1NativeError },
+        "secp256k1 native binding unavailable: secp256k1 readings are checked about 40 times slower (npm rebuild secp256k1)",
+      );
+    // With a second core, signature checks run on worker threads beside MQTT, TLS and Redis here.
+    const verifyPool =
+      (p.verifyOnWorker ?? availableParallelism() > 1)
+        ? new VerifyPool({
+            workers: p.verifyWorkers ?? defaultVerifyWorkers(),
+            onWorkerExit: (e) => {
+              metrics.verifyWorkerRestarts += 1;
+              p.log.error(e, "verify worker exited: replaced, its checks queued again");
+            },
+          })
+        : undefined;
+    if (verifyPool) closers.add("verify pool", () => verifyPool.close());
 
     const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
     const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.oracle };
@@ -114,13 +146,17 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       p.log.warn({ nonce, why }, "submitter nonce read again from the chain");
     };
     let mqttConnected = () => false;
+    let mqttReason = (): string | null => null;
     const app = buildApp({
       store: p.store,
       metrics,
       ready: readinessCheck({
         mqttConnected: () => mqttConnected(),
+        mqttReason: () => mqttReason(),
+        ...(p.notReadyBecause ? { more: p.notReadyBecause } : {}),
         store: p.store,
         publicClient: p.publicClient,
+        ...(verifyPool ? { verifyPool } : {}),
       }),
       device: deviceView(p.certificates, registry),
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
@@ -177,31 +213,51 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       : undefined;
 
     const protocolVersion = p.mqtt.protocolVersion ?? 5;
-    const client = await mqtt.connectAsync(p.mqtt.url, {
+    // The broker may be down (or not yet up): the client retries with a growing pause (1 s,
+    // doubling to 30 s, back to 1 s once connected) and /readyz says why it is not connected.
+    const client = mqtt.connect(p.mqtt.url, {
       protocolVersion,
       ca: p.mqtt.ca,
       cert: p.mqtt.cert,
       key: p.mqtt.key,
       clientId: p.mqtt.clientId ?? id,
       rejectUnauthorized: true,
-      reconnectPeriod: 1000,
+      reconnectPeriod: MQTT_RETRY_MIN_MS,
       // MQTT 5: the broker must not forward a packet larger than this to the bridge (a reading is
       // at most MAX_PAYLOAD_BYTES; the rest is topic and header). Defence in depth beside the
       // broker's own limit: a huge message is dropped at the broker, never buffered here.
       ...(protocolVersion === 5 ? { properties: { maximumPacketSize: MAX_BRIDGE_PACKET_BYTES } } : {}),
     });
-    closers.add("MQTT client", () => client.endAsync());
+    let mqttError: string | null = null;
+    client.on("error", (err) => {
+      if (mqttError !== err.message) p.log.warn({ err: err.message }, "MQTT connection error; retrying");
+      mqttError = err.message;
+    });
+    // Each attempt doubles the pause before the next one: 1 s, 2 s, 4 s... 30 s.
+    client.on("reconnect", () => {
+      client.options.reconnectPeriod = Math.min(
+        MQTT_RETRY_MAX_MS,
+        (client.options.reconnectPeriod ?? MQTT_RETRY_MIN_MS) * 2,
+      );
+    });
+    client.on("connect", () => {
+      if (mqttError) p.log.info("MQTT connected");
+      mqttError = null;
+      client.options.reconnectPeriod = MQTT_RETRY_MIN_MS;
+    });
+    closers.add("MQTT client", () => client.endAsync(!client.connected));
     mqttConnected = () => client.connected;
+    mqttReason = () => mqttError;
     const ingest: CheckParameters = {
       certificates: p.certificates,
       registry,
       store: p.store,
       domain,
       observeVerify: (s: number) => metrics.verifyTime.observe(s),
-      ...(p256Pool ? { p256Pool } : {}),
+      ...(verifyPool ? { verifyPool } : {}),
       ...(p.maxFutureSkewSec !== undefined ? { maxFutureSkewSec: p.maxFutureSkewSec } : {}),
     };
-    await startIntake({
+    const subscribed = startIntake({
       client,
       protocolVersion,
       ...(p.mqtt.shareGroup ? { shareGroup: p.mqtt.shareGroup } : {}),
@@ -222,12 +278,16 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     const pushes: PushSchedule | undefined = pusher && schedulePushes(pusher, p.push?.intervalMs ?? 1000);
     if (pushes) closers.add("push schedule", () => pushes.stop());
 
+    // HTTP first: /healthz and /readyz answer while the broker, Redis or the chain are still down.
     if (p.http) await app.listen({ port: p.http.port, host: p.http.host ?? "127.0.0.1" });
+    if (p.waitForBroker ?? true) await subscribed;
+    else void subscribed.then(() => p.log.info("subscribed to readings"));
 
     return {
       id,
       metrics,
       app,
+      subscribed,
       flush: () => batcher.flush(),
       pushFeeds: () => pushes?.pushNow() ?? Promise.resolve(0),
       stop: () => closers.closeAll(),

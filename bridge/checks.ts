@@ -1,5 +1,6 @@
 import type { Hex } from "viem";
 import {
+  type CurveName,
   decodeReadingMessage,
   isLowSP256,
   MAX_FUTURE_SKEW_SEC,
@@ -8,13 +9,15 @@ import {
   type ReadingDomain,
   ReadingRejectedError,
   readingDigest,
+  secp256k1ChainSignature,
   verifyReadingSignature,
 } from "../protocol/index.js";
 import type { FleetCertificates } from "./certificates.js";
+import { VerifyCheckFailedError } from "./errors.js";
 import { type DeviceRegistryView, keyAt } from "./registry/types.js";
 import { StoreUnavailableError } from "./store/errors.js";
 import { MAX_SEQUENCE_GAP, type ReadingStore, readingId, type StoredReading } from "./store/types.js";
-import type { P256VerifyPool } from "./verify-pool.js";
+import type { VerifyPool } from "./verify-pool.js";
 
 export type CheckParameters = {
   certificates: FleetCertificates;
@@ -26,8 +29,8 @@ export type CheckParameters = {
   now?: () => number;
   /** Called with the signature verification time in seconds. */
   observeVerify?: (seconds: number) => void;
-  /** Where P-256 signatures are checked off the main thread (bridge/verify-pool.ts); inline without. */
-  p256Pool?: P256VerifyPool;
+  /** Where signatures (both curves) are checked off the main thread (bridge/verify-pool.ts); inline without. */
+  verifyPool?: VerifyPool;
 };
 
 /** How long a device waits before sending again a reading the store could not take (Redis full). */
@@ -180,15 +183,38 @@ async function checkAgainstRegistry(
     });
   }
   const t0 = performance.now();
-  let chainSig: Uint8Array | null;
-  if (p.p256Pool && key.curve === "p256") {
-    const ok =
-      isLowSP256(signature) &&
-      (await p.p256Pool.verify(key.publicKey, Buffer.from(digest.slice(2), "hex"), signature));
-    chainSig = ok ? p256ChainSignature(signature, key.publicKey) : null;
-  } else {
-    chainSig = verifyReadingSignature({ curve: key.curve, publicKey: key.publicKey, digest, signature });
-  }
+  const chainSig = p.verifyPool
+    ? await checkOnPool(p.verifyPool, deviceName, key, digest, signature)
+    : verifyReadingSignature({ curve: key.curve, publicKey: key.publicKey, digest, signature });
   p.observeVerify?.((performance.now() - t0) / 1000);
   return chainSig ? { key, chainSig } : "stale";
+}
+
+/**
+ * The signature checked on the verify pool, in its on-chain form, or null. A check the pool gave
+ * up on (it killed its workers again and again) is refused as a bad signature: sent again, it
+ * would only kill them again.
+ */
+async function checkOnPool(
+  pool: VerifyPool,
+  deviceName: string,
+  key: { curve: CurveName; publicKey: Uint8Array },
+  digest: Hex,
+  signature: Uint8Array,
+): Promise<Uint8Array | null> {
+  if (key.curve === "p256" && !isLowSP256(signature)) return null;
+  let answer: number;
+  try {
+    answer = await pool.check(key.curve, key.publicKey, Buffer.from(digest.slice(2), "hex"), signature);
+  } catch (err) {
+    if (!(err instanceof VerifyCheckFailedError)) throw err;
+    throw new ReadingRejectedError("bad_signature", "The reading's signature check failed repeatedly.", {
+      details: `device ${deviceName}: ${err.details}`,
+      cause: err,
+    });
+  }
+  if (answer === 0) return null;
+  return key.curve === "p256"
+    ? p256ChainSignature(signature, key.publicKey)
+    : secp256k1ChainSignature(signature, answer);
 }

@@ -41,6 +41,28 @@ describe("bridge configuration", () => {
     expect(c.mqtt.protocolVersion).toBe(5);
   });
 
+  it("takes Redis sentinels from the file or SO_REDIS_SENTINELS, with the primary's name, and refuses bad ones", () => {
+    const sentinels = [
+      { host: "10.0.0.1", port: 26379 },
+      { host: "10.0.0.2", port: 26380 },
+    ];
+    const withSentinels = { ...good, redis: { ...good.redis, sentinels, name: "so-primary" } };
+    expect(loadConfig(file("s1.json", JSON.stringify(withSentinels)), {}).redis).toMatchObject({
+      sentinels,
+      name: "so-primary",
+      waitReplicas: 0,
+    });
+    const fromEnv = loadConfig(file("s2.json", JSON.stringify(good)), {
+      SO_REDIS_SENTINELS: "10.0.0.1:26379,10.0.0.2:26380",
+      SO_REDIS_NAME: "so-primary",
+    });
+    expect(fromEnv.redis.sentinels).toEqual(sentinels);
+    const noName = { ...good, redis: { ...good.redis, sentinels } };
+    expect(keyOf(() => loadConfig(file("s3.json", JSON.stringify(noName)), {}))).toBe("redis.name");
+    const bad = { ...good, redis: { ...good.redis, sentinels: [{ host: "x" }], name: "n" } };
+    expect(keyOf(() => loadConfig(file("s4.json", JSON.stringify(bad)), {}))).toBe("redis.sentinels");
+  });
+
   it("lets SO_* environment variables override the file", () => {
     const c = loadConfig(file("ok2.json", JSON.stringify(good)), {
       SO_BATCH_MAX_SIZE: "64",

@@ -22,6 +22,12 @@ export type BridgeConfig = {
     tls?: { caFile: string; certFile: string; keyFile: string };
     /** How often the running bridge checks that Redis is still durable (seconds). */
     durabilityCheckSec: number;
+    /** Redis Sentinel: the sentinels to ask for the primary `name` (url then gives only password and db). */
+    sentinels?: { host: string; port: number }[];
+    name?: string;
+    /** Ack a reading only once this many replicas hold it (Redis WAIT; 0: off), within waitReplicasTimeoutMs. */
+    waitReplicas: number;
+    waitReplicasTimeoutMs: number;
   };
   /** `oracle`: the fleet's SensorOracle contract (registry and batches in one). */
   chain: { rpcUrl: string; chainId: number; oracle: Hex; submitterKeyFile: string };
@@ -46,7 +52,7 @@ export type BridgeConfig = {
 type Spec = {
   key: string;
   env: string;
-  kind: "string" | "url" | "file" | "dir" | "int" | "address" | "enum" | "origins";
+  kind: "string" | "url" | "file" | "dir" | "int" | "address" | "enum" | "origins" | "hostports";
   def?: unknown;
   values?: string[];
   optional?: boolean;
@@ -62,6 +68,10 @@ const SPECS: Spec[] = [
   { key: "redis.url", env: "SO_REDIS_URL", kind: "url" },
   { key: "redis.prefix", env: "SO_REDIS_PREFIX", kind: "string", def: "so" },
   { key: "redis.durabilityCheckSec", env: "SO_REDIS_DURABILITY_CHECK_SEC", kind: "int", def: 30 },
+  { key: "redis.sentinels", env: "SO_REDIS_SENTINELS", kind: "hostports", optional: true },
+  { key: "redis.name", env: "SO_REDIS_NAME", kind: "string", optional: true },
+  { key: "redis.waitReplicas", env: "SO_REDIS_WAIT_REPLICAS", kind: "int", def: 0 },
+  { key: "redis.waitReplicasTimeoutMs", env: "SO_REDIS_WAIT_REPLICAS_TIMEOUT_MS", kind: "int", def: 1000 },
   { key: "redis.tls.caFile", env: "SO_REDIS_TLS_CA_FILE", kind: "file", optional: true },
   { key: "redis.tls.certFile", env: "SO_REDIS_TLS_CERT_FILE", kind: "file", optional: true },
   { key: "redis.tls.keyFile", env: "SO_REDIS_TLS_KEY_FILE", kind: "file", optional: true },
@@ -191,6 +201,28 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       case "enum":
         if (!spec.values?.includes(String(v))) throw bad(`must be one of ${spec.values?.join(", ")}`);
         break;
+      case "hostports": {
+        // [{ "host": "10.0.0.1", "port": 26379 }, ...] in the file; "10.0.0.1:26379,10.0.0.2:26379" in the environment.
+        const list =
+          typeof v === "string"
+            ? v.split(",").map((hp) => {
+                const i = hp.lastIndexOf(":");
+                return { host: hp.slice(0, i).trim(), port: Number(hp.slice(i + 1)) };
+              })
+            : v;
+        const ok = (e: unknown): e is { host: string; port: number } =>
+          !!e &&
+          typeof e === "object" &&
+          typeof (e as { host?: unknown }).host === "string" &&
+          (e as { host: string }).host.length > 0 &&
+          Number.isSafeInteger((e as { port?: unknown }).port) &&
+          (e as { port: number }).port > 0 &&
+          (e as { port: number }).port < 65536;
+        if (!Array.isArray(list) || list.length === 0 || !list.every(ok))
+          throw bad("must be a non-empty list of { host, port } (host:port,host:port in the environment)");
+        v = list.map((e) => ({ host: e.host, port: e.port }));
+        break;
+      }
       default:
         if (typeof v !== "string") throw bad("must be a string");
     }
@@ -206,6 +238,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     );
   if (mqtt.shareGroup !== undefined && !SHARE_GROUP.test(mqtt.shareGroup))
     throw new ConfigError("mqtt.shareGroup", "must be 1 to 64 of A-Z a-z 0-9 _ -");
+  const redis = out.redis as { sentinels?: unknown[]; name?: string };
+  if (redis.sentinels && !redis.name)
+    throw new ConfigError(
+      "redis.name",
+      "is required with redis.sentinels: the primary's name the sentinels monitor",
+    );
   const tls = (out.redis as { tls?: Record<string, string> }).tls;
   if (tls && !(tls.caFile && tls.certFile && tls.keyFile)) {
     const missing = ["caFile", "certFile", "keyFile"].find((k) => !tls[k]);

@@ -129,7 +129,21 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
     else held.push(() => done());
   };
   const topic = p.protocolVersion === 5 ? bridgeSubscription(p.shareGroup) : ALL_READINGS;
-  await client.subscribeAsync(topic, { qos: 1 });
+  // The broker may be down when the bridge starts: subscribe on the first connection (mqtt.js
+  // subscribes again by itself after a reconnect). Resolves once subscribed.
+  await new Promise<void>((resolve) => {
+    const subscribe = () => {
+      client.subscribeAsync(topic, { qos: 1 }).then(
+        () => resolve(),
+        (err: unknown) => {
+          log.warn({ err }, "MQTT subscription failed; will retry on the next connection");
+          client.once("connect", subscribe);
+        },
+      );
+    };
+    if (client.connected) subscribe();
+    else client.once("connect", subscribe);
+  });
 }
 
 /** At most one `rate_limited` answer per device in this time. */

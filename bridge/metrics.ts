@@ -68,6 +68,7 @@ export class Metrics {
   recommits = 0;
   feeBumps = 0;
   feedPushes = 0;
+  verifyWorkerRestarts = 0;
   /** Feed updates (whole calls) that failed: reverted or not sent. */
   pushFailures = 0;
   /** Readings the pusher dropped and will never send, by reason (bridge/push/pusher.ts). */
@@ -278,6 +279,10 @@ const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
   sensor_oracle_nonce_resyncs_total: [
     "Times the submitter key's next nonce was read again from the chain.",
     (m) => m.nonceResyncs,
+  ],
+  sensor_oracle_verify_worker_restarts_total: [
+    "Verify workers replaced after they exited (crash, out of memory, hung).",
+    (m) => m.verifyWorkerRestarts,
   ],
 };
 

@@ -19,7 +19,11 @@ describe("readinessCheck", () => {
       timeoutMs: 200,
     });
     const started = Date.now();
-    expect(await ready()).toEqual({ ok: false, checks: { mqtt: true, redis: false, chain: true } });
+    expect(await ready()).toEqual({
+      ok: false,
+      checks: { mqtt: true, redis: false, chain: true },
+      reasons: { redis: "no answer within 200 ms" },
+    });
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
@@ -30,5 +34,26 @@ describe("readinessCheck", () => {
       publicClient: chainUp as PublicClient,
     });
     expect(await ready()).toEqual({ ok: true, checks: { mqtt: true, redis: true, chain: true } });
+  });
+
+  it("reports the verify workers, and is not ready while none runs, with the reasons", async () => {
+    let live = 2;
+    const ready = readinessCheck({
+      mqttConnected: () => false,
+      mqttReason: () => "connect ECONNREFUSED 127.0.0.1:1",
+      store: new MemoryStore(),
+      publicClient: {
+        getBlockNumber: async () => Promise.reject(new Error("fetch failed")),
+      } as unknown as PublicClient,
+      verifyPool: { status: () => ({ size: 2, live, restarts: 3, queued: 0, inFlight: 0 }) },
+    });
+    expect(await ready()).toMatchObject({
+      ok: false,
+      checks: { mqtt: false, redis: true, chain: false, verify: true },
+      reasons: { mqtt: "connect ECONNREFUSED 127.0.0.1:1", chain: "fetch failed" },
+      verifyWorkers: { size: 2, live: 2, restarts: 3 },
+    });
+    live = 0;
+    expect((await ready()).reasons?.verify).toMatch(/no verify worker running/);
   });
 });

@@ -32,11 +32,24 @@ async function main(configFile: string | undefined): Promise<void> {
     retryCount: 3,
   });
   const certificates = new FleetCertificates(readFileSync(config.fleet.caFile, "utf8"));
-  const enrolled = certificates.loadDirectory(config.fleet.certificatesDir);
+  const started = performance.now();
+  const first = certificates.scanDirectory(config.fleet.certificatesDir, { full: true });
+  for (const f of first.failed) log.error({ file: f.file, error: f.error }, "certificate not loaded");
+  const enrolled = first.files;
+  log.info(
+    { certificates: first.parsed, ms: Math.round(performance.now() - started) },
+    "device certificates loaded",
+  );
   // Enrolments and rotations add certificates to the folder: pick them up without a restart.
+  // Every 5 s a quick scan (nothing is read unless the folder changed), every minute a full one
+  // (a file rewritten in place); only new or changed files are parsed.
+  let scans = 0;
   const reload = setInterval(() => {
     try {
-      certificates.loadDirectory(config.fleet.certificatesDir);
+      const r = certificates.scanDirectory(config.fleet.certificatesDir, { full: ++scans % 12 === 0 });
+      for (const f of r.failed) log.error({ file: f.file, error: f.error }, "certificate not loaded");
+      if (r.parsed || r.removed)
+        log.info({ added: r.parsed, removed: r.removed }, "device certificates updated");
     } catch (err) {
       log.error({ err }, "certificates folder not reloaded");
     }
@@ -49,32 +62,31 @@ async function main(configFile: string | undefined): Promise<void> {
     url: config.redis.url,
     prefix: config.redis.prefix,
     ...redisTls(config),
+    ...(config.redis.sentinels
+      ? { sentinels: config.redis.sentinels, name: config.redis.name as string }
+      : {}),
     onError: (err) => log.warn({ err }, "Redis connection error; retrying"),
   });
   // A "queued" ack must mean the reading survives: refuse a Redis that would lose it, at start
-  // and while running (AOF switched off, a restart without it).
-  const durability = await withinTime(store.checkDurability(), 10_000, () => {
-    throw new Error("Redis did not answer within 10 s");
-  });
-  for (const c of durability.checks.filter((x) => x.status === "warn" || x.status === "unknown"))
-    log.warn({ setting: c.setting, value: c.value, fix: c.fix }, "Redis durability");
-  assertDurable(durability);
-  let refusing: string | null = null;
-  const recheck = setInterval(() => {
-    void withinTime<DurabilityReport | null>(store.checkDurability(), 5_000, () => null)
-      .catch(() => null)
-      .then((report) => {
-        // No answer: keep the last verdict (a Redis that does not answer takes no writes anyway).
-        if (!report) return;
-        const refusal = notDurableBecause(report);
-        if (refusal && !refusing)
-          log.error({ reason: refusal }, "Redis is not durable: readings refused until it is");
-        if (!refusal && refusing) log.info("Redis is durable again: readings accepted");
-        refusing = refusal;
-        store.refuseReadings(refusal);
-      });
-  }, Math.max(1, config.redis.durabilityCheckSec) * 1000);
-  recheck.unref();
+  // and while running (AOF switched off, a restart without it, a replica promoted without it).
+  // Redis may be down at start: readings are refused (answered `retry`) and /readyz says why
+  // until its settings have been read; a Redis that answers but is not durable stops the start.
+  let refusing: string | null = "Redis durability not checked yet (Redis unreachable)";
+  store.refuseReadings(refusing);
+  const readDurability = (ms: number) =>
+    withinTime<DurabilityReport | null>(store.checkDurability(), ms, () => null).catch(() => null);
+  // A Redis that answers now and is not durable stops the start before anything else is opened.
+  const early = await readDurability(2_000);
+  if (early) assertDurable(early);
+  const firstDurability = (async () => {
+    if (early) return early;
+    for (let pauseMs = 1_000; ; pauseMs = Math.min(30_000, pauseMs * 2)) {
+      const report = await readDurability(5_000);
+      if (report) return report;
+      log.warn({ retryInMs: pauseMs }, "Redis not reachable; readings refused until it is");
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  })();
   const bridge = await startBridge({
     mqtt: {
       url: config.mqtt.url,
@@ -107,18 +119,12 @@ async function main(configFile: string | undefined): Promise<void> {
       maxConnections: config.http.maxConnections,
     },
     log,
+    // Start in any order: HTTP answers now; MQTT, Redis and the chain are retried until up.
+    waitForBroker: false,
+    notReadyBecause: { durability: () => refusing },
   });
-  log.info(
-    {
-      id: bridge.id,
-      rpc: redactUrl(config.chain.rpcUrl),
-      submitter: walletClient.account.address,
-      devices: enrolled,
-      http: config.http.port,
-      redis: durability.status,
-    },
-    "bridge started",
-  );
+  log.info({ http: config.http.port }, "bridge listening; waiting for the broker, Redis and the chain");
+  let recheck: NodeJS.Timeout | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -129,7 +135,7 @@ async function main(configFile: string | undefined): Promise<void> {
       process.exit(1);
     }, 30_000);
     stopCrl();
-    clearInterval(recheck);
+    if (recheck) clearInterval(recheck);
     await bridge.stop();
     await store.close();
     clearTimeout(timer);
@@ -141,6 +147,39 @@ async function main(configFile: string | undefined): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  const durability = await firstDurability;
+  for (const c of durability.checks.filter((x) => x.status === "warn" || x.status === "unknown"))
+    log.warn({ setting: c.setting, value: c.value, fix: c.fix }, "Redis durability");
+  assertDurable(durability);
+  refusing = null;
+  store.refuseReadings(null);
+  recheck = setInterval(() => {
+    void withinTime<DurabilityReport | null>(store.checkDurability(), 5_000, () => null)
+      .catch(() => null)
+      .then((report) => {
+        // No answer: keep the last verdict (a Redis that does not answer takes no writes anyway).
+        if (!report) return;
+        const refusal = notDurableBecause(report);
+        if (refusal && !refusing)
+          log.error({ reason: refusal }, "Redis is not durable: readings refused until it is");
+        if (!refusal && refusing) log.info("Redis is durable again: readings accepted");
+        refusing = refusal;
+        store.refuseReadings(refusal);
+      });
+  }, Math.max(1, config.redis.durabilityCheckSec) * 1000);
+  recheck.unref();
+  await bridge.subscribed;
+  log.info(
+    {
+      id: bridge.id,
+      rpc: redactUrl(config.chain.rpcUrl),
+      submitter: walletClient.account.address,
+      devices: enrolled,
+      http: config.http.port,
+      redis: durability.status,
+    },
+    "bridge started",
+  );
 }
 
 /** Why this report is not durable enough (assertDurable's message), or null. */

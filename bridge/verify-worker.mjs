@@ -1,27 +1,12 @@
-// The worker of bridge/verify-pool.ts: ES256 checks of fixed-size records (65-byte key, 32-byte
-// digest, 64-byte r||s), one result byte each (1 valid, 0 not).
-import { verify } from "node:crypto";
-import { parentPort } from "node:worker_threads";
-import { p256KeyObject } from "../protocol/p256-key.mjs";
+// The worker of bridge/verify-pool.ts: checks batches of records (verify-records.mjs) and answers
+// one result byte per record.
+import { parentPort, workerData } from "node:worker_threads";
+import { setP256KeyCacheBytes } from "../protocol/p256-key.mjs";
+import { checkRecords } from "./verify-records.mjs";
 
-const RECORD = 65 + 32 + 64;
+if (workerData?.keyCacheBytes) setP256KeyCacheBytes(workerData.keyCacheBytes);
 
 parentPort?.on("message", ({ id, buf }) => {
-  const n = buf.length / RECORD;
-  const results = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * RECORD;
-    try {
-      const ok = verify(
-        "sha256",
-        buf.subarray(o + 65, o + 97),
-        { key: p256KeyObject(buf.subarray(o, o + 65)), dsaEncoding: "ieee-p1363" },
-        buf.subarray(o + 97, o + 161),
-      );
-      results[i] = ok ? 1 : 0;
-    } catch {
-      results[i] = 0;
-    }
-  }
+  const results = checkRecords(buf);
   parentPort?.postMessage({ id, results }, [results.buffer]);
 });

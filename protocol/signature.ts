@@ -1,9 +1,10 @@
 import { verify as cryptoVerify } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { type Hex, hexToBytes, toHex } from "viem";
+import { type Hex, hexToBytes } from "viem";
 import { p256KeyObject } from "./p256-key.mjs";
 import type { CurveName } from "./reading.js";
+import { secp256k1RecoveryByte } from "./secp256k1-native.mjs";
 
 /**
  * Signatures on the wire are 64 bytes r||s, low-S, for both curves (docs/PROTOCOL.md):
@@ -85,8 +86,9 @@ export type VerifyReadingSignatureParameters = {
  * on-chain form (P-256: r||s||x||y, the device's key appended; secp256k1: r||s||v) when it is
  * valid, or null.
  * P-256 goes through node:crypto (OpenSSL), which measured about 30 times faster here than
- * @noble/curves; secp256k1 recovers the key with @noble/curves (node:crypto cannot take a
- * keccak digest as the message hash).
+ * @noble/curves; secp256k1 goes through libsecp256k1's native binding (protocol/secp256k1-native.mjs:
+ * about 15,000 checks/s on one core against 380/s for @noble/curves, which remains the fallback
+ * when the binding cannot load; node:crypto cannot take a keccak digest as the message hash).
  */
 export function verifyReadingSignature(p: VerifyReadingSignatureParameters): Uint8Array | null {
   if (p.signature.length !== 64) return null;
@@ -100,27 +102,14 @@ export function verifyReadingSignature(p: VerifyReadingSignatureParameters): Uin
     );
     return ok ? p256ChainSignature(p.signature, p.publicKey) : null;
   }
-  let sig: ReturnType<typeof secp256k1.Signature.fromBytes>;
-  try {
-    sig = secp256k1.Signature.fromBytes(p.signature, "compact");
-  } catch {
-    return null;
-  }
-  if (sig.hasHighS()) return null;
-  const hash = Buffer.from(p.digest.slice(2), "hex");
-  const expected = toHex(p.publicKey);
-  for (const bit of [0, 1]) {
-    try {
-      const recovered = sig.addRecoveryBit(bit).recoverPublicKey(hash).toBytes(false);
-      if (toHex(recovered) === expected) {
-        const out = new Uint8Array(65);
-        out.set(p.signature, 0);
-        out[64] = 27 + bit;
-        return out;
-      }
-    } catch {
-      // no point for this recovery bit
-    }
-  }
-  return null;
+  const v = secp256k1RecoveryByte(p.publicKey, Buffer.from(p.digest.slice(2), "hex"), p.signature);
+  return v ? secp256k1ChainSignature(p.signature, v) : null;
+}
+
+/** The on-chain form of a valid secp256k1 signature: r||s||v, v being 27 or 28. */
+export function secp256k1ChainSignature(signature: Uint8Array, v: number): Uint8Array {
+  const out = new Uint8Array(65);
+  out.set(signature, 0);
+  out[64] = v;
+  return out;
 }

@@ -9,6 +9,11 @@ const readySchema = {
   properties: {
     ok: { type: "boolean" },
     checks: { type: "object", additionalProperties: { type: "boolean" } },
+    reasons: { type: "object", additionalProperties: { type: "string" } },
+    verifyWorkers: {
+      type: "object",
+      properties: { size: { type: "integer" }, live: { type: "integer" }, restarts: { type: "integer" } },
+    },
   },
 } as const;
 
@@ -40,7 +45,7 @@ export const healthRoutes: FastifyPluginAsync<{
     "/readyz",
     {
       schema: {
-        summary: "MQTT, Redis and the chain are reachable.",
+        summary: "MQTT, Redis and the chain are reachable and a verify worker runs; why not, when not.",
         response: {
           200: { description: "ready", ...readySchema },
           503: { description: "not ready, with the failing checks", ...readySchema },

@@ -1,7 +1,8 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Hex } from "viem";
 import { type DurabilityReport, judgeRedisSettings } from "./durability.js";
 import { classifyStoreError, StoreUnavailableError } from "./errors.js";
+import { createRedisClient, type RedisConnectionParameters, replicaBarrier } from "./redis-connection.js";
 import { ACCEPT, ACCEPT_CODES, COMPLETE, LEASE, NEXT_BATCH, RELEASE } from "./redis-scripts.js";
 import {
   type AcceptOutcome,
@@ -32,14 +33,16 @@ import {
 type Script = (...args: (string | number)[]) => Promise<unknown>;
 type Scripted = Redis & Record<"soAccept" | "soLease" | "soRelease" | "soNextBatch" | "soComplete", Script>;
 
-/** Client certificate TLS to Redis (ioredis `tls`): the CA that signed Redis's certificate, and ours. */
-export type RedisTlsParameters = { ca: string | Buffer; cert: string | Buffer; key: string | Buffer };
+export type { RedisTlsParameters } from "./redis-connection.js";
 
-export type RedisStoreParameters = {
-  url: string;
+export type RedisStoreParameters = RedisConnectionParameters & {
   prefix?: string;
-  /** Connect over TLS with a client certificate (redis-server tls-auth-clients yes). */
-  tls?: RedisTlsParameters;
+  /**
+   * Ack a reading only once this many replicas hold it (Redis WAIT; default 0: the primary's AOF
+   * only). With Sentinel, a reading acknowledged by the primary but not yet on the replica is lost
+   * if the primary dies and the replica is promoted: docs/SECURITY.md, "Redis Sentinel".
+   */
+  waitReplicas?: { replicas: number; timeoutMs: number };
   /** Connection errors (ioredis reconnects by itself; commands wait meanwhile). Logged by ioredis without it. */
   onError?: (err: Error) => void;
 };
@@ -65,14 +68,13 @@ export class RedisStore implements ReadingStore {
     string
   >;
 
-  constructor({ url, prefix = "so", tls, onError }: RedisStoreParameters) {
-    // Auto-pipelining: the scripts of readings processed together go out in one round trip.
-    const redis = new Redis(url, {
-      maxRetriesPerRequest: null,
-      lazyConnect: false,
-      enableAutoPipelining: true,
-      ...(tls ? { tls: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
-    });
+  private readonly replicated: (() => Promise<void>) | undefined;
+
+  constructor({ prefix = "so", onError, waitReplicas, ...connection }: RedisStoreParameters) {
+    const redis = createRedisClient(connection);
+    this.replicated = waitReplicas?.replicas
+      ? replicaBarrier(redis, waitReplicas.replicas, waitReplicas.timeoutMs)
+      : undefined;
     if (onError) redis.on("error", onError);
     redis.defineCommand("soAccept", { numberOfKeys: 3, lua: ACCEPT });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
@@ -126,7 +128,10 @@ export class RedisStore implements ReadingStore {
         r.timestamp,
       ),
     );
-    return ACCEPT_CODES[code as number] as AcceptOutcome;
+    const outcome = ACCEPT_CODES[code as number] as AcceptOutcome;
+    // "replay" too: the device takes it as delivered and drops its copy.
+    if ((outcome === "queued" || outcome === "replay") && this.replicated) await retryable(this.replicated());
+    return outcome;
   }
 
   async lease(owner: string, ttlMs: number): Promise<number | null> {

@@ -1,0 +1,188 @@
+// npm run bench:fleet — a large fleet: BENCH_FLEET_DEVICES certificates issued by the fleet CA
+// (pki/fleet-ca.ts) and registered on-chain (registerBatch), all in the bridge's certificate folder;
+// BENCH_FLEET_CONNECTED of them connected over mTLS and publishing BENCH_FLEET_PER_DEVICE
+// pre-signed readings each (half P-256, half secp256k1: as many distinct keys as devices).
+// Measures issuance, registration (time, gas per device), the bridge's start-up time and resident
+// memory with the whole folder, and its ingest rate; prints a table and writes docs/BENCHMARKS.md.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Hex } from "viem";
+import { certificateFingerprint } from "../bridge/certificates.js";
+import { sensorOracleAbi } from "../chain/abi.js";
+import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
+import { Curve, feedIdOf, splitPublicKey } from "../protocol/index.js";
+import { deployOverHttp } from "../testkit/chain-node.js";
+import { startProcessInfra, writeBridgeConfig } from "../testkit/infra.js";
+import { freePort } from "../testkit/ports.js";
+import { presign } from "./ingest.js";
+import { BRIDGE_NODE_FLAGS } from "./memory.js";
+import { envNumber, log, writeBenchSection } from "./report.js";
+
+const DEVICES = envNumber("BENCH_FLEET_DEVICES", 10_000);
+const CONNECTED = Math.min(DEVICES, envNumber("BENCH_FLEET_CONNECTED", 1_000));
+const PER_DEVICE = envNumber("BENCH_FLEET_PER_DEVICE", 20);
+const REGISTER_CHUNK = 100;
+
+const rssMb = (pid: number) => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : 0;
+};
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+const started = performance.now();
+const load0 = loadavg()[0] ?? 0;
+const dir = mkdtempSync(join(tmpdir(), "so-bench-fleet-"));
+const ca = await createFleetCa();
+const { bridgeCert, node, redis, broker } = await startProcessInfra(ca);
+const children: ChildProcess[] = [];
+try {
+  const contracts = await deployOverHttp(node);
+  const domain = { chainId: 31337, registry: contracts.oracle };
+  const feedId = feedIdOf("fleet");
+  mkdirSync(join(dir, "devices"));
+
+  log(`fleet: issuing ${DEVICES} device certificates (half P-256, half secp256k1)`);
+  const t0 = performance.now();
+  const connected: IssuedDevice[] = [];
+  const regs: {
+    deviceId: Hex;
+    curve: number;
+    x: Hex;
+    y: Hex;
+    certFingerprint: Hex;
+    validFrom: number;
+  }[] = [];
+  for (let i = 0; i < DEVICES; i++) {
+    const d = await ca.issueDevice({ curve: i % 2 ? "secp256k1" : "p256" });
+    writeFileSync(join(dir, "devices", `${d.name}.pem`), d.certPem);
+    const { x, y } = splitPublicKey(d.readingPublicKey);
+    regs.push({
+      deviceId: d.deviceId,
+      curve: Curve[d.curve],
+      x,
+      y,
+      certFingerprint: certificateFingerprint(d.certPem),
+      validFrom: 1,
+    });
+    if (connected.length < CONNECTED) connected.push(d);
+    if ((i + 1) % 1000 === 0) log(`  ${i + 1} issued`);
+  }
+  const issueSec = seconds(t0);
+
+  log(`  registering ${DEVICES} devices on-chain (registerBatch, ${REGISTER_CHUNK} a transaction)`);
+  const t1 = performance.now();
+  let gas = 0n;
+  for (let i = 0; i < regs.length; i += REGISTER_CHUNK) {
+    const hash = await node.admin.writeContract({
+      address: contracts.oracle,
+      abi: sensorOracleAbi,
+      functionName: "registerBatch",
+      args: [regs.slice(i, i + REGISTER_CHUNK)],
+    });
+    gas += (await node.admin.waitForTransactionReceipt({ hash })).gasUsed;
+    if ((i + REGISTER_CHUNK) % 1000 === 0) log(`  ${i + REGISTER_CHUNK} registered`);
+  }
+  const registerSec = seconds(t1);
+
+  log(`  pre-signing ${PER_DEVICE} readings for each of ${CONNECTED} connected devices`);
+  const job = connected.map((d) => ({
+    name: d.name,
+    cert: d.certPem,
+    key: d.keyPem,
+    payloads: presign(d, domain, feedId, PER_DEVICE).payloads,
+  }));
+  const jobFile = join(dir, "job.json");
+  writeFileSync(jobFile, JSON.stringify({ url: broker.url, ca: ca.certPem, devices: job }), { mode: 0o600 });
+
+  const httpPort = await freePort();
+  const config = writeBridgeConfig(
+    dir,
+    ca,
+    { bridgeCert, broker, redis: { url: redis.url, prefix: "fleet" }, rpcUrl: node.url, contracts },
+    {
+      batch: { intervalMs: 2000, maxSize: 4096 },
+      http: { port: httpPort },
+      rateLimit: { perSecond: 1000, burst: 1000 },
+      logLevel: "info",
+    },
+  );
+  log(`  starting the bridge with ${DEVICES} certificates in its folder`);
+  const t2 = performance.now();
+  const bridge = spawn(
+    process.execPath,
+    [...BRIDGE_NODE_FLAGS, "--import", "tsx", "bridge/server.ts", config],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  children.push(bridge);
+  let loadMs = Number.NaN;
+  bridge.stdout?.on("data", (b: Buffer) => {
+    for (const line of b.toString().split("\n")) {
+      if (line.includes("device certificates loaded")) loadMs = JSON.parse(line).ms as number;
+    }
+  });
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 3000) throw new Error("bridge not ready within 300 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const startSec = seconds(t2);
+  const readyRss = rssMb(bridge.pid as number);
+
+  log(`  ${CONNECTED} devices connecting and publishing ${CONNECTED * PER_DEVICE} readings`);
+  const publisher = spawn(process.execPath, ["--import", "tsx", "bench/publisher.ts", jobFile], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  children.push(publisher);
+  await new Promise<void>((resolve) =>
+    publisher.stdout?.on("data", (d) => String(d).includes("ready") && resolve()),
+  );
+  const accepted = async () => {
+    const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    return Number(/sensor_oracle_readings_accepted_total (\d+)/.exec(m)?.[1] ?? 0);
+  };
+  const total = CONNECTED * PER_DEVICE;
+  publisher.stdin?.write("go\n");
+  const t3 = performance.now();
+  let maxRss = readyRss;
+  let n = 0;
+  while (n < total && seconds(t3) < 300) {
+    await new Promise((r) => setTimeout(r, 200));
+    n = await accepted();
+    maxRss = Math.max(maxRss, rssMb(bridge.pid as number));
+  }
+  const ingestSec = seconds(t3);
+  const rate = n / ingestSec;
+  const load1 = loadavg()[0] ?? 0;
+
+  const table = [
+    `Measured by \`npm run bench:fleet\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work: load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end): BENCH_FLEET_DEVICES=${DEVICES} certificates issued and registered, BENCH_FLEET_CONNECTED=${CONNECTED} connected, ${PER_DEVICE} readings each (half P-256, half secp256k1, every device its own key). The bridge runs as \`npm run bridge\` does (${BRIDGE_NODE_FLAGS.join(" ")}), against hardhat node over HTTP, Mosquitto (mTLS) and Redis.`,
+    "",
+    "| step | result |",
+    "|---|---|",
+    `| issue ${DEVICES} certificates (pki/fleet-ca.ts, one at a time) | ${issueSec.toFixed(1)} s (${((1000 * issueSec) / DEVICES).toFixed(1)} ms each) |`,
+    `| register ${DEVICES} devices (registerBatch, ${REGISTER_CHUNK} a transaction) | ${registerSec.toFixed(1)} s, ${(gas / BigInt(DEVICES)).toString()} gas per device |`,
+    `| bridge start-up to ready, ${DEVICES} certificates in its folder | ${startSec.toFixed(1)} s (loading the folder: ${loadMs} ms) |`,
+    `| bridge RSS when ready | ${readyRss.toFixed(0)} MB |`,
+    `| ingest, ${CONNECTED} devices publishing at once (readings accepted / s) | ${rate.toFixed(0)}/s (${n} of ${total} in ${ingestSec.toFixed(1)} s) |`,
+    `| bridge max RSS while ingesting | ${maxRss.toFixed(0)} MB (target ≤ 300 MB ${maxRss <= 300 ? "✓" : "✗"}) |`,
+  ].join("\n");
+  console.log(table);
+  const path = writeBenchSection("fleet", "Fleet (`npm run bench:fleet`)", table);
+  console.log(
+    `bench:fleet done in ${seconds(started).toFixed(0)} s: ${DEVICES} certificates, start-up ${startSec.toFixed(1)} s, RSS ${readyRss.toFixed(0)}/${maxRss.toFixed(0)} MB, ingest ${rate.toFixed(0)}/s from ${CONNECTED} devices; written to ${path}`,
+  );
+} finally {
+  for (const c of children) c.kill("SIGKILL");
+  await Promise.all([broker.stop(), redis.stop()]);
+  node.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
