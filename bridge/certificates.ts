@@ -123,6 +123,11 @@ export class FleetCertificates {
     return n;
   }
 
+  /** The names of the enrolled devices (the fleet page lists them before they send anything). */
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
   /** The earliest notAfter among the devices' newest certificates not on the CRL (metrics), or null. */
   earliestExpiry(): Date | null {
     let earliest: Date | null = null;

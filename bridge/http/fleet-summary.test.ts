@@ -1,0 +1,153 @@
+import type { Hex } from "viem";
+import { describe, expect, it } from "vitest";
+import { ReadingRejectedError } from "../../protocol/index.js";
+import type { DeviceInfo } from "../device-view.js";
+import { Metrics } from "../metrics.js";
+import { MemoryStore } from "../store/memory-store.js";
+import type { StoredReading } from "../store/types.js";
+import { buildApp } from "./app.js";
+import { FleetActivity } from "./fleet-activity.js";
+import { FLEET_PAGE_CSP } from "./fleet-page.js";
+
+const nameA = "a".repeat(64);
+const nameB = "b".repeat(64);
+const silent = "c".repeat(64);
+const feed = `0x${"f".repeat(64)}` as Hex;
+
+const reading = (name: string, sequence: number, value: number): StoredReading => ({
+  id: `${name}:${sequence}`,
+  deviceId: `0x${name}` as Hex,
+  feedId: feed,
+  value: String(value),
+  timestamp: String(1_800_000_000 + sequence),
+  sequence: String(sequence),
+  signature: "0x00",
+  curve: "p256",
+  receivedAt: 1_800_000_000_000 + sequence,
+});
+
+const info = (name: string, status: "active" | "revoked"): DeviceInfo => ({
+  name,
+  deviceId: `0x${name}` as Hex,
+  certificate: null,
+  registry: { curve: "p256", status, validFrom: 0, revokedAt: 0, certFingerprint: "0x00" },
+});
+
+describe("fleet summary and page", () => {
+  it("lists devices seen then enrolled, with last reading, refusals, feed values and committed batches", async () => {
+    const store = new MemoryStore();
+    const activity = new FleetActivity();
+    for (const [name, seq, value] of [
+      [nameA, 1, 10],
+      [nameA, 2, 12],
+      [nameB, 1, 30],
+    ] as const) {
+      const r = reading(name, seq, value);
+      expect(await store.accept(r, name)).toBe("queued");
+      activity.accepted({ id: r.id, reading: undefined as never, stored: r });
+    }
+    activity.rejected(nameA, new ReadingRejectedError("bad_signature", "x").reason);
+    activity.rejected(nameA, "stale");
+    activity.rejected(null, "malformed");
+    const batch = (await store.nextBatch(10, 0)) as NonNullable<
+      Awaited<ReturnType<MemoryStore["nextBatch"]>>
+    >;
+    const committed = {
+      root: `0x${"1".repeat(64)}` as Hex,
+      ids: batch.ids,
+      txHash: `0x${"2".repeat(64)}` as Hex,
+      blockNumber: "7",
+      gasUsed: "81000",
+      committedAt: 1,
+    };
+    await store.completeBatch(batch, committed, 0, [
+      { feedId: feed, timestamp: "1800000002", id: `${nameA}:2` },
+    ]);
+    activity.committed(committed);
+
+    const app = buildApp({
+      store,
+      metrics: new Metrics(),
+      device: async (name) =>
+        name === nameB ? info(name, "revoked") : name === nameA ? info(name, "active") : null,
+      fleet: { activity, enrolled: () => [silent, nameA] },
+    });
+    const res = await app.inject({ url: "/fleet/summary" });
+    expect(res.statusCode).toBe(200);
+    const s = res.json();
+    expect(s.devicesTotal).toBe(3);
+    expect(s.devices.map((d: { name: string }) => d.name)).toEqual([nameA, nameB, silent]); // A refused last
+    const [a, b, c] = s.devices;
+    expect(b).toMatchObject({
+      status: "revoked",
+      accepted: 1,
+      rejected: 0,
+      lastReading: { value: "30", sequence: "1" },
+    });
+    expect(a).toMatchObject({
+      status: "active",
+      accepted: 2,
+      rejected: 2,
+      rejections: { bad_signature: 1, stale: 1 },
+      lastRejection: { reason: "stale" },
+      lastReading: { id: `${nameA}:2`, value: "12", feedId: feed },
+    });
+    expect(c).toMatchObject({ status: "unregistered", accepted: 0, lastReading: null, lastSeenAt: null });
+    expect(s.feeds).toEqual([
+      {
+        feedId: feed,
+        latestCommitted: { id: `${nameA}:2`, value: "12", timestamp: "1800000002", root: committed.root },
+        recent: [10, 12, 30].map((v, i) =>
+          expect.objectContaining({ value: String(v), id: [`${nameA}:1`, `${nameA}:2`, `${nameB}:1`][i] }),
+        ),
+      },
+    ]);
+    expect(s.batches).toEqual([
+      {
+        root: committed.root,
+        txHash: committed.txHash,
+        blockNumber: "7",
+        gasUsed: "81000",
+        committedAt: 1,
+        readings: 3,
+        leftOut: 0,
+      },
+    ]);
+    await app.close();
+  });
+
+  it("keeps a bounded history: the least recently seen device and the oldest points go first", () => {
+    const activity = new FleetActivity({ maxDevices: 2, pointsPerFeed: 2, batches: 1 });
+    for (const [name, seq] of [
+      [nameA, 1],
+      [nameB, 1],
+      [nameA, 2],
+      [silent, 1],
+    ] as const) {
+      const r = reading(name, seq, seq);
+      activity.accepted({ id: r.id, reading: undefined as never, stored: r });
+    }
+    expect(activity.devices().map((d) => d.name)).toEqual([silent, nameA]);
+    expect(activity.feeds()[0]?.points.map((p) => p.id)).toEqual([`${nameA}:2`, `${silent}:1`]);
+  });
+
+  it("serves the page and its assets under a self-only Content-Security-Policy, outside the OpenAPI document", async () => {
+    const app = buildApp({ store: new MemoryStore(), metrics: new Metrics() });
+    for (const [url, type] of [
+      ["/fleet", "text/html"],
+      ["/fleet/fleet.js", "text/javascript"],
+      ["/fleet/fleet.css", "text/css"],
+    ] as const) {
+      const res = await app.inject({ url });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.headers["content-type"]).toContain(type);
+      expect(res.headers["content-security-policy"]).toBe(FLEET_PAGE_CSP);
+    }
+    expect(FLEET_PAGE_CSP).toContain("default-src 'self'");
+    expect(FLEET_PAGE_CSP).not.toMatch(/unsafe|\*|https?:/);
+    const paths = Object.keys((await app.inject({ url: "/openapi.json" })).json().paths);
+    expect(paths).toContain("/fleet/summary");
+    expect(paths).not.toContain("/fleet");
+    await app.close();
+  });
+});
