@@ -3,12 +3,13 @@ import type { FastifyPluginAsync, FastifyReply } from "fastify";
 
 /**
  * The fleet page's files, beside this module (the package build copies them into dist/): the
- * HTML, its script and its style sheet. Read once at start-up.
+ * HTML, its script, its style sheet and its icon. Read once at start-up.
  */
 const FILES = {
   "/fleet": { file: "index.html", type: "text/html; charset=utf-8" },
   "/fleet/fleet.js": { file: "fleet.js", type: "text/javascript; charset=utf-8" },
   "/fleet/fleet.css": { file: "fleet.css", type: "text/css; charset=utf-8" },
+  "/fleet/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 } as const;
 
 /**

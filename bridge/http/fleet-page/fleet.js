@@ -87,7 +87,10 @@ function renderDevices(summary, now) {
   $("devices-empty").hidden = rows.length > 0;
 }
 
-/** A line chart of a feed's recent values: x by signed time, y by value, min and max labelled. */
+/**
+ * A line chart of a feed's recent values, oldest to newest left to right (evenly spaced: readings
+ * of one second share a timestamp), min and max labelled, the span of their signed times below.
+ */
 function chart(points) {
   const w = 360;
   const h = 120;
@@ -95,36 +98,34 @@ function chart(points) {
   const root = svg("svg", {
     class: "chart",
     viewBox: `0 0 ${w} ${h}`,
-    preserveAspectRatio: "none",
     role: "img",
     "aria-label": `${points.length} recent values`,
   });
   if (points.length === 0) return root;
-  const xs = points.map((p) => Number(p.timestamp));
   const ys = points.map((p) => Number(p.value));
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const times = points.map((p) => Number(p.timestamp));
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const labels = [String(y1), String(y0)];
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
-  const px = (x) =>
-    pad.left +
-    (x1 === x0 ? (w - pad.left - pad.right) / 2 : ((x - x0) / (x1 - x0)) * (w - pad.left - pad.right));
+  const px = (i) =>
+    pad.left + (points.length === 1 ? 0.5 : i / (points.length - 1)) * (w - pad.left - pad.right);
   const py = (y) => pad.top + (1 - (y - y0) / (y1 - y0)) * (h - pad.top - pad.bottom);
   for (const [y, label] of [
-    [y1, String(Math.max(...ys))],
-    [y0, String(Math.min(...ys))],
+    [Math.max(...ys), labels[0]],
+    [Math.min(...ys), labels[1]],
   ]) {
     root.append(svg("line", { class: "grid", x1: pad.left, x2: w - pad.right, y1: py(y), y2: py(y) }));
     const t = svg("text", { x: pad.left - 4, y: py(y) + 3, "text-anchor": "end" });
     t.textContent = label;
     root.append(t);
   }
-  const axis = svg("text", { x: w - pad.right, y: h - 3, "text-anchor": "end" });
-  axis.textContent = `${points.length} readings over ${age((x1 - x0) * 1000)}`;
-  root.append(axis);
-  const coords = xs.map((x, i) => `${px(x).toFixed(1)},${py(ys[i]).toFixed(1)}`);
+  const span = svg("text", { x: w - pad.right, y: h - 3, "text-anchor": "end" });
+  span.textContent = `${points.length} readings over ${age((Math.max(...times) - Math.min(...times)) * 1000)}`;
+  root.append(span);
+  const coords = ys.map((y, i) => `${px(i).toFixed(1)},${py(y).toFixed(1)}`);
   root.append(svg("polyline", { class: "line", points: coords.join(" ") }));
-  const lastIndex = points.length - 1;
-  root.append(svg("circle", { class: "dot", r: 2.5, cx: px(xs[lastIndex]), cy: py(ys[lastIndex]) }));
+  const last = ys.length - 1;
+  root.append(svg("circle", { class: "dot", r: 2.5, cx: px(last), cy: py(ys[last]) }));
   return root;
 }
 
