@@ -12,6 +12,9 @@ const FILES = {
   "/fleet/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 } as const;
 
+/** The page's paths (not API routes: hidden from the OpenAPI document). */
+export const FLEET_PAGE_PATHS: readonly string[] = Object.keys(FILES);
+
 /**
  * The page may load and call only this origin: no inline script or style, no other host, no
  * framing. Its data comes from /fleet/summary (fleet-summary.ts).
