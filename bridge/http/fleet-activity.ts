@@ -2,12 +2,15 @@ import type { Hex } from "viem";
 import type { AcceptedReading } from "../checks.js";
 import type { CommittedBatch } from "../store/types.js";
 
+/** Answers that are not refusals of the device's reading (see FleetActivity.rejected). */
+const NOT_REFUSALS = new Set(["replay", "unavailable"]);
+
 /** What this bridge saw of one device since it started. */
 export type DeviceActivity = {
   name: string;
   /** Readings this bridge accepted from the device. */
   accepted: number;
-  /** Readings it refused, by reason (rate limiting is counted in /metrics only). */
+  /** Readings it refused, by reason (replays and store outages apart; rate limiting is counted in /metrics only). */
   rejections: Record<string, number>;
   lastRejection: { reason: string; at: number } | null;
   /** When this bridge last heard from the device (ms since the epoch). */
@@ -79,10 +82,16 @@ export class FleetActivity {
     if (this.feedMap.size > this.maxFeeds) this.feedMap.delete(this.feedMap.keys().next().value as Hex);
   }
 
-  /** A reading was refused; `deviceName` is null for a message on an unexpected topic (not tracked). */
+  /**
+   * A reading was refused; `deviceName` is null for a message on an unexpected topic (not tracked).
+   * A `replay` (the bridge already holds the reading: a delivery) and `unavailable` (the store
+   * refused writes for a while: the device sends it again) are not the device's faults and are not
+   * counted as refusals.
+   */
   rejected(deviceName: string | null, reason: string, now = Date.now()): void {
     if (deviceName === null) return;
     const device = this.touch(deviceName, now);
+    if (NOT_REFUSALS.has(reason)) return;
     device.rejections[reason] = (device.rejections[reason] ?? 0) + 1;
     device.lastRejection = { reason, at: now };
   }

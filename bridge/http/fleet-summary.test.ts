@@ -47,7 +47,9 @@ describe("fleet summary and page", () => {
       activity.accepted({ id: r.id, reading: undefined as never, stored: r });
     }
     activity.rejected(nameA, new ReadingRejectedError("bad_signature", "x").reason);
-    activity.rejected(nameA, "stale");
+    activity.rejected(nameA, "future_timestamp");
+    activity.rejected(nameA, "replay"); // a delivery, not a refusal
+    activity.rejected(nameA, "unavailable"); // the store's outage, not the device's fault
     activity.rejected(null, "malformed");
     const batch = (await store.nextBatch(10, 0)) as NonNullable<
       Awaited<ReturnType<MemoryStore["nextBatch"]>>
@@ -88,8 +90,8 @@ describe("fleet summary and page", () => {
       status: "active",
       accepted: 2,
       rejected: 2,
-      rejections: { bad_signature: 1, stale: 1 },
-      lastRejection: { reason: "stale" },
+      rejections: { bad_signature: 1, future_timestamp: 1 },
+      lastRejection: { reason: "future_timestamp" },
       lastReading: { id: `${nameA}:2`, value: "12", feedId: feed },
     });
     expect(c).toMatchObject({ status: "unregistered", accepted: 0, lastReading: null, lastSeenAt: null });

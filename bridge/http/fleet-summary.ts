@@ -78,7 +78,11 @@ export const fleetSummarySchema = {
           lastReading: lastReadingSchema,
           accepted: { ...int, description: "readings this bridge accepted from it" },
           rejected: { ...int, description: "readings this bridge refused (rate limiting apart)" },
-          rejections: { type: "object", additionalProperties: int, description: "refusals by reason" },
+          rejections: {
+            type: "object",
+            additionalProperties: int,
+            description: "refusals by reason (a replay is a delivery and not counted, nor a store outage)",
+          },
           lastRejection: {
             type: ["object", "null"],
             required: ["reason", "at"],
