@@ -129,7 +129,7 @@ export function buildApp({
   void app.register(fleetSummaryRoutes, {
     activity: fleet?.activity ?? new FleetActivity(),
     store,
-    latest: views.latest,
+    validity,
     device,
     enrolled: fleet?.enrolled,
   });

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { ReadingRejectedError } from "../../protocol/index.js";
 import type { DeviceInfo } from "../device-view.js";
 import { Metrics } from "../metrics.js";
+import { ReadingValidity } from "../reading-validity.js";
+import { MemoryRegistry } from "../registry/memory-registry.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { StoredReading } from "../store/types.js";
 import { buildApp } from "./app.js";
@@ -116,6 +118,30 @@ describe("fleet summary and page", () => {
       },
     ]);
     await app.close();
+
+    // A revocation dated back before the feed's latest committed reading: the page shows no
+    // committed value for the feed, as /feeds/:feedId/latest answers 404.
+    const registry = new MemoryRegistry();
+    for (const name of [nameA, nameB])
+      registry.set(`0x${name}`, {
+        curve: "p256",
+        status: "active",
+        validFrom: 0,
+        revokedAt: 0,
+        publicKey: new Uint8Array(65),
+        certFingerprint: "0x00",
+        pastKeys: [],
+      });
+    const validity = new ReadingValidity(registry, { chainId: 1, registry: `0x${"5e".repeat(20)}` });
+    const checked = buildApp({ store, metrics: new Metrics(), validity, fleet: { activity } });
+    const before = (await checked.inject({ url: "/fleet/summary" })).json();
+    expect(before.feeds[0].latestCommitted).toMatchObject({ id: `${nameA}:2`, value: "12" });
+    registry.revoke(`0x${nameA}`, 1_800_000_002);
+    expect((await checked.inject({ url: `/feeds/${feed}/latest` })).statusCode).toBe(404);
+    const after = (await checked.inject({ url: "/fleet/summary" })).json();
+    expect(after.feeds[0].latestCommitted).toBeNull();
+    expect(after.feeds[0].recent).toHaveLength(3);
+    await checked.close();
   });
 
   it("keeps a bounded history: the least recently seen device and the oldest points go first", () => {

@@ -1,15 +1,16 @@
 import type { FastifyPluginAsync } from "fastify";
+import type { Hex } from "viem";
 import type { DeviceInfo } from "../device-view.js";
+import { type ReadingValidity, readingOutcome } from "../reading-validity.js";
 import { type ReadingStore, readingId, type StoredReading } from "../store/types.js";
 import type { FleetActivity } from "./fleet-activity.js";
-import type { ReadingView } from "./reading-view.js";
 import { str } from "./schemas.js";
 
 export type FleetSummaryParameters = {
   activity: FleetActivity;
   store: ReadingStore;
-  /** A feed's latest committed reading as /feeds/:feedId/latest serves it (never a revoked one). */
-  latest: ReadingView;
+  /** The registry check of /feeds/:feedId/latest: a reading that no longer verifies is not a feed's latest. */
+  validity?: ReadingValidity | undefined;
   /** What the bridge knows of a device (certificate and registry record). */
   device?: ((name: string) => Promise<DeviceInfo | null>) | undefined;
   /** The names of the enrolled devices, listed even before they send anything. */
@@ -199,27 +200,31 @@ export const fleetSummaryRoutes: FastifyPluginAsync<FleetSummaryParameters> = as
     return { devicesTotal: names.size + silent.length, devices };
   }
 
+  /**
+   * A feed's latest committed reading as /feeds/:feedId/latest serves it (committed and still
+   * verifying against the registry), without its proof: no Merkle tree is built for the page.
+   */
+  async function latestCommitted(feedId: Hex) {
+    const id = await p.store.latestOfFeed(feedId);
+    const [stored] = id ? await p.store.getReadings([id]) : [];
+    if (!stored) return null;
+    const root = await p.store.rootOf(stored.id);
+    const batch = root ? await p.store.getBatch(root) : null;
+    if (!root || !batch) return null;
+    if (p.validity && (await readingOutcome(p.validity, stored, batch))) return null;
+    return { id: stored.id, value: stored.value, timestamp: stored.timestamp, root };
+  }
+
   async function listFeeds() {
     return Promise.all(
       p.activity
         .feeds()
         .slice(0, maxFeeds)
-        .map(async ({ feedId, points }) => {
-          const id = await p.store.latestOfFeed(feedId);
-          const served = id ? await p.latest(id) : null;
-          return {
-            feedId,
-            latestCommitted: served?.batch
-              ? {
-                  id: served.id,
-                  value: served.reading.value,
-                  timestamp: served.reading.timestamp,
-                  root: served.batch.root,
-                }
-              : null,
-            recent: points,
-          };
-        }),
+        .map(async ({ feedId, points }) => ({
+          feedId,
+          latestCommitted: await latestCommitted(feedId),
+          recent: points,
+        })),
     );
   }
 
