@@ -1,3 +1,4 @@
+import Fastify from "fastify";
 import type { Hex } from "viem";
 import { describe, expect, it } from "vitest";
 import { ReadingRejectedError } from "../../protocol/index.js";
@@ -10,6 +11,7 @@ import type { StoredReading } from "../store/types.js";
 import { buildApp } from "./app.js";
 import { FleetActivity } from "./fleet-activity.js";
 import { FLEET_PAGE_CSP } from "./fleet-page.js";
+import { fleetSummaryRoutes } from "./fleet-summary.js";
 
 const nameA = "a".repeat(64);
 const nameB = "b".repeat(64);
@@ -142,6 +144,31 @@ describe("fleet summary and page", () => {
     expect(after.feeds[0].latestCommitted).toBeNull();
     expect(after.feeds[0].recent).toHaveLength(3);
     await checked.close();
+  });
+
+  it("reads a listed device's record once per deviceInfoTtlMs, not at every poll", async () => {
+    const calls: string[] = [];
+    const device = async (name: string) => {
+      calls.push(name);
+      return info(name, "active");
+    };
+    const poll = async (ttlMs: number) => {
+      const app = Fastify();
+      void app.register(fleetSummaryRoutes, {
+        activity: new FleetActivity(),
+        store: new MemoryStore(),
+        device,
+        enrolled: () => [nameA, nameB],
+        deviceInfoTtlMs: ttlMs,
+      });
+      for (let i = 0; i < 3; i++) expect((await app.inject({ url: "/fleet/summary" })).statusCode).toBe(200);
+      await app.close();
+    };
+    await poll(60_000);
+    expect(calls).toEqual([nameA, nameB]);
+    calls.length = 0;
+    await poll(0);
+    expect(calls).toHaveLength(6);
   });
 
   it("keeps a bounded history: the least recently seen device and the oldest points go first", () => {
