@@ -39,6 +39,7 @@ describe("the fleet page in a real headless Chromium, against a running bridge (
   let base: string;
   const agents: DeviceAgent[] = [];
   const devices: Record<"p256" | "k1" | "unregistered", IssuedDevice> = {} as never;
+  let silent: IssuedDevice;
   const humidity = feedIdOf("cold-room-7/humidity");
   /** What the page's console and the browser reported: script errors, CSP violations. */
   const problems: string[] = [];
@@ -58,6 +59,9 @@ describe("the fleet page in a real headless Chromium, against a running bridge (
     devices.unregistered = await enrollDevice(stack, ca, "p256", { register: false });
     const certificates = new FleetCertificates(ca.certPem);
     for (const d of Object.values(devices)) certificates.add(d.certPem);
+    // Enrolled and registered, never heard from: listed all the same.
+    silent = await enrollDevice(stack, ca, "p256");
+    certificates.add(silent.certPem);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     ({ bridge, store } = await startTestBridge(ca, infra, {
@@ -145,7 +149,11 @@ describe("the fleet page in a real headless Chromium, against a running bridge (
       expect(shown.age).toMatch(/^\d+ s ago$/);
       expect(shown.rejections).toBe("0");
     }
-    expect(await page.locator("tr[data-device] [data-field=value]").allTextContents()).toContain("70");
+    const quiet = page.locator(`tr[data-device="${silent.name}"]`);
+    expect(await quiet.locator('[data-field="status"]').textContent()).toBe("active");
+    expect(await quiet.locator('[data-field="value"]').textContent()).toBe("—");
+    expect(await quiet.locator('[data-field="rejections"]').textContent()).toBe("0");
+    expect(await page.locator("tr[data-device]").count()).toBe(4);
 
     // Feeds: the latest committed value is /feeds/:feedId/latest's; the chart has a point per reading.
     for (const [feedId, count, lastAccepted] of [
