@@ -36,7 +36,7 @@ export type FleetActivityParameters = {
   maxDevices?: number;
   /** Feeds remembered at most; the least recently fed are forgotten first (default 1,000). */
   maxFeeds?: number;
-  /** Accepted readings kept per feed for its chart (default 120). */
+  /** Accepted readings kept per feed for its chart (default 60). */
   pointsPerFeed?: number;
   /** Committed batches kept (default 50). */
   batches?: number;
@@ -61,7 +61,7 @@ export class FleetActivity {
   constructor(p: FleetActivityParameters = {}) {
     this.maxDevices = p.maxDevices ?? 10_000;
     this.maxFeeds = p.maxFeeds ?? 1_000;
-    this.pointsPerFeed = p.pointsPerFeed ?? 120;
+    this.pointsPerFeed = p.pointsPerFeed ?? 60;
     this.maxBatches = p.batches ?? 50;
   }
 

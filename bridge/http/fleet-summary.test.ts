@@ -103,9 +103,11 @@ describe("fleet summary and page", () => {
       {
         feedId: feed,
         latestCommitted: { id: `${nameA}:2`, value: "12", timestamp: "1800000002", root: committed.root },
-        recent: [10, 12, 30].map((v, i) =>
-          expect.objectContaining({ value: String(v), id: [`${nameA}:1`, `${nameA}:2`, `${nameB}:1`][i] }),
-        ),
+        recent: [
+          { value: "10", timestamp: "1800000001", receivedAt: 1_800_000_000_001 },
+          { value: "12", timestamp: "1800000002", receivedAt: 1_800_000_000_002 },
+          { value: "30", timestamp: "1800000001", receivedAt: 1_800_000_000_001 },
+        ],
       },
     ]);
     expect(s.batches).toEqual([
