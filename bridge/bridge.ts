@@ -13,6 +13,7 @@ import type { AcceptedReading, CheckParameters } from "./checks.js";
 import { Closers } from "./closers.js";
 import { deviceView } from "./device-view.js";
 import { buildApp, DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/app.js";
+import { FleetActivity } from "./http/fleet-activity.js";
 import { startIntake } from "./intake.js";
 import { Metrics } from "./metrics.js";
 import { FeedPusher, type PushedFeed, type PushSchedule, schedulePushes } from "./push/pusher.js";
@@ -147,6 +148,8 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     };
     let mqttConnected = () => false;
     let mqttReason = (): string | null => null;
+    // What the fleet page shows of this bridge's intake and commits (http/fleet-summary.ts).
+    const activity = new FleetActivity();
     const app = buildApp({
       store: p.store,
       metrics,
@@ -162,6 +165,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
       validity,
       ...(p.http?.cors ? { cors: p.http.cors } : {}),
+      fleet: { activity, enrolled: () => p.certificates.names() },
     });
     closers.add("HTTP app", () => app.close());
 
@@ -183,6 +187,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
           { root: b.root, readings: b.ids.length, tx: b.txHash, gasUsed: b.gasUsed },
           "batch committed",
         );
+        activity.committed(b);
         p.onCommitted?.(b);
       },
       onError: (err) => p.log.error({ err }, "batch commit failed; will retry"),
@@ -269,8 +274,14 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       // gave 5,315-6,912/s; more in flight keeps the worker fed while the main thread waits on Redis.
       maxInFlight: p.maxInFlight ?? 1024,
       ...(pusher ? { observe: (r: AcceptedReading) => pusher.observe(r.stored) } : {}),
-      ...(p.onAccepted ? { onAccepted: p.onAccepted } : {}),
-      ...(p.onRejected ? { onRejected: p.onRejected } : {}),
+      onAccepted: (r: AcceptedReading) => {
+        activity.accepted(r);
+        p.onAccepted?.(r);
+      },
+      onRejected: (name: string | null, err: ReadingRejectedError) => {
+        activity.rejected(name, err.reason);
+        p.onRejected?.(name, err);
+      },
     });
 
     closers.add("registry watcher", registry.watch());

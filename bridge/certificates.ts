@@ -301,6 +301,11 @@ export class FleetCertificates {
     return this.entries.size;
   }
 
+  /** The names of the enrolled devices (the fleet page lists them before they send anything). */
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
   /** The earliest notAfter among the devices' newest certificates not on the CRL (metrics), or null. */
   earliestExpiry(): Date | null {
     let earliest = Number.POSITIVE_INFINITY;

@@ -65,7 +65,7 @@ function setup() {
       () => "accepted",
       (e: unknown) => (e instanceof ReadingRejectedError ? e.reason : `other: ${String(e)}`),
     );
-  return { certificates, registry, enrollDevice, send, reason };
+  return { certificates, registry, enrollDevice, send, reason, params };
 }
 
 describe("ingest checks against the certificate and the device registry", () => {
@@ -140,5 +140,31 @@ describe("ingest checks against the certificate and the device registry", () => 
     certificates.add(d.certPem);
     const other = await ca.issueDevice({ curve: "p256" });
     expect(await reason(send(d, {}, other.readingSecretKey))).toBe("bad_signature");
+  });
+
+  it("refuses a high-S signature (the valid twin n - s of a low-S one) as bad_signature, on both curves", async () => {
+    const { certificates, enrollDevice, reason, params } = setup();
+    const ORDER = {
+      p256: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+      secp256k1: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n,
+    };
+    for (const curve of ["p256", "secp256k1"] as const) {
+      const d = await enrollDevice(curve);
+      certificates.add(d.certPem);
+      const reading: Reading = {
+        deviceId: d.deviceId,
+        feedId,
+        value: 1n,
+        timestamp: BigInt(now()),
+        sequence: 1n,
+      };
+      const low = signDigest(curve, d.readingSecretKey, readingDigest(reading, domain));
+      const s = BigInt(`0x${Buffer.from(low.subarray(32)).toString("hex")}`);
+      const high = new Uint8Array(low);
+      high.set(Buffer.from((ORDER[curve] - s).toString(16).padStart(64, "0"), "hex"), 32);
+      const payload = (sig: Uint8Array) => new TextEncoder().encode(encodeReadingMessage(reading, sig));
+      expect(await reason(checkAndQueueReading(params, d.name, payload(high)))).toBe("bad_signature");
+      expect(await reason(checkAndQueueReading(params, d.name, payload(low)))).toBe("accepted");
+    }
   });
 });

@@ -3,6 +3,7 @@ import { Metrics } from "../metrics.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { readingId } from "../store/types.js";
 import { buildApp } from "./app.js";
+import { FLEET_PAGE_PATHS } from "./fleet-page.js";
 
 type Operation = {
   summary?: string;
@@ -25,16 +26,20 @@ const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch"
 /** The routes the app serves, as OpenAPI paths with their methods (from printRoutes). */
 function servedRoutes(app: ReturnType<typeof buildApp>): Map<string, string[]> {
   const served = new Map<string, string[]>();
+  const prefixes: string[] = []; // a nested route's path is its parents' and its own
   for (const line of app.printRoutes({ commonPrefix: false }).split("\n")) {
-    const m = /^[\s│├└─]*(\/\S*) \((.*)\)$/.exec(line);
-    if (!m?.[1] || !m[2]) continue;
-    // Swagger UI's pages (/docs and the routes nested under it) are not API routes.
-    if (m[1].startsWith("/docs") || /^[\s│]/.test(line)) continue;
-    const methods = m[2]
+    const m = /^([\s│├└─]*)(\S+) \((.*)\)$/.exec(line);
+    if (!m?.[1] || !m[2] || !m[3]) continue;
+    prefixes.length = m[1].length / 4 - 1;
+    prefixes.push(m[2]);
+    const path = prefixes.join("");
+    // Swagger UI's pages (/docs and the routes nested under it) and the fleet page's files are not API routes.
+    if (path.startsWith("/docs") || FLEET_PAGE_PATHS.includes(path)) continue;
+    const methods = m[3]
       .split(", ")
       .map((x) => x.toLowerCase())
       .filter((x) => x !== "head"); // Fastify's automatic HEAD routes are not documented
-    served.set(m[1].replace(/:(\w+)/g, "{$1}"), methods);
+    served.set(path.replace(/:(\w+)/g, "{$1}"), methods);
   }
   return served;
 }
@@ -59,7 +64,7 @@ describe("bridge HTTP API", () => {
     expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
     expect(doc.info).toEqual({ title: "sensor-oracle bridge", version: "1" });
     const served = servedRoutes(app);
-    expect(Object.keys(doc.paths).length).toBe(8);
+    expect(Object.keys(doc.paths).length).toBe(9);
     for (const [path, item] of Object.entries(doc.paths)) {
       // Each served method is an operation, and nothing else is.
       expect(

@@ -13,6 +13,9 @@ import { batchRoutes } from "./batches.js";
 import { deviceRoutes } from "./devices.js";
 import { answerError } from "./error-handler.js";
 import { feedRoutes } from "./feeds.js";
+import { FleetActivity } from "./fleet-activity.js";
+import { fleetPageRoutes } from "./fleet-page.js";
+import { fleetSummaryRoutes } from "./fleet-summary.js";
 import { healthRoutes } from "./health.js";
 import { readingView } from "./reading-view.js";
 import { readingRoutes } from "./readings.js";
@@ -34,6 +37,8 @@ export type AppParameters = {
   validity?: ReadingValidity;
   /** Browser origins allowed to call the API (CORS); none by default. "*" allows any. */
   cors?: { origins: readonly string[] };
+  /** What the fleet page (/fleet, /fleet/summary) shows beyond the store: this bridge's activity, the enrolled devices. */
+  fleet?: { activity: FleetActivity; enrolled?: () => Iterable<string> };
 };
 
 /** Limits against abusive HTTP clients (defaults in DEFAULT_HTTP_LIMITS). */
@@ -61,7 +66,8 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
  * The bridge's HTTP API, built without a port so tests call it with app.inject:
  * /healthz, /readyz, /metrics (health.ts), /readings/:id (the reading, its on-chain signature, its
  * batch and Merkle proof: what a consumer passes to verifyReading), /feeds/:feedId/latest,
- * /devices/:name, /batches/:root, /openapi.json, the OpenAPI document @fastify/swagger generates
+ * /devices/:name, /batches/:root, /fleet (a page showing the fleet, fleet-page.ts) and its data
+ * /fleet/summary, /openapi.json, the OpenAPI document @fastify/swagger generates
  * from the routes' schemas, and /docs, Swagger UI on that document. CORS answers only the origins
  * given (none by default: browsers on other origins cannot read the API).
  */
@@ -74,6 +80,7 @@ export function buildApp({
   limits = DEFAULT_HTTP_LIMITS,
   validity,
   cors: corsSettings,
+  fleet,
 }: AppParameters): FastifyInstance {
   const app = Fastify({
     logger,
@@ -119,6 +126,14 @@ export function buildApp({
   void app.register(feedRoutes, { store, view: views.latest });
   void app.register(deviceRoutes, { store, device });
   void app.register(batchRoutes, { store });
+  void app.register(fleetSummaryRoutes, {
+    activity: fleet?.activity ?? new FleetActivity(),
+    store,
+    validity,
+    device,
+    enrolled: fleet?.enrolled,
+  });
+  void app.register(fleetPageRoutes);
   // In a plugin like the others, so that it is registered after @fastify/swagger, which documents it.
   void app.register(async (docs) => {
     docs.get(
