@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
@@ -190,4 +190,20 @@ export function verifyAuditLog(dir: string): AuditEntry[] {
       );
   }
   return entries;
+}
+
+/** A revocation: the certificate onto the CRL (re-issued) and, with `tx`, the device revoked on-chain. */
+export function auditRevocation(dir: string, device: string, certPem: string, tx?: string): void {
+  const log = AuditLog.open(dir);
+  const serial = new X509Certificate(certPem).serialNumber.toLowerCase();
+  log.append({ action: "crl_issued", device, serial });
+  log.append({ action: "revoked", device, serial, ...(tx ? { tx } : {}) });
+}
+
+/** An enrolment: the certificate issued and, with `tx`, the device registered on-chain. */
+export function auditEnrolment(dir: string, device: string, certPem: string, tx?: string): void {
+  const log = AuditLog.open(dir);
+  const serial = new X509Certificate(certPem).serialNumber.toLowerCase();
+  log.append({ action: "issued", device, serial });
+  if (tx) log.append({ action: "registered", device, serial, tx });
 }

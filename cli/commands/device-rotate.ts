@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDeviceCertificate } from "../../bridge/certificates.js";
+import { audit } from "../../fleet/audit-log.js";
 import { certifyTokenKeys, generateDeviceKeys } from "../../fleet/enroll.js";
 import { rotateDevice } from "../../fleet/registry-admin.js";
 import { loadFleetCa } from "../../pki/fleet-ca.js";
@@ -41,12 +42,21 @@ export async function deviceRotate(argv: string[]): Promise<string> {
       deviceId: deviceNameToId(name),
     });
     let onChain = "not rotated on-chain (no chain in fleet.json)";
+    let tx: string | undefined;
     if (cfg.chain) {
       const at = Math.floor(Date.now() / 1000);
       progress(`rotating the key of ${deviceNameToId(name)} on chain ${cfg.chain.chainId} from ${at}`);
-      const { blockNumber } = await rotateDevice(registryWriter(cfg.chain), cert, at);
+      const { blockNumber, hash } = await rotateDevice(registryWriter(cfg.chain), cert, at);
       onChain = `rotated on-chain in block ${blockNumber}`;
+      tx = hash;
     }
+    audit(dir, {
+      action: "rotated",
+      device: name,
+      serial: parseDeviceCertificate(cert.certPem).serialNumber,
+      ...(tx ? { tx } : {}),
+      details: { previousSerial: old.serialNumber },
+    });
     // The old certificate stays beside the new one: the bridge needs it for readings signed before.
     writeFileSync(join(dir, "devices", `${name}.${old.serialNumber}.pem`), readFileSync(certFile, "utf8"));
     writeFileSync(certFile, cert.certPem);
