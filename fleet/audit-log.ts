@@ -65,6 +65,16 @@ function entryHash(e: Omit<AuditEntry, "hash">): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
+/** The operator fleet.json names ("operator"), if any. */
+function configuredOperator(dir: string): string | undefined {
+  try {
+    const cfg = JSON.parse(readFileSync(join(dir, "fleet.json"), "utf8")) as { operator?: unknown };
+    return typeof cfg.operator === "string" && cfg.operator ? cfg.operator : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Who acts: $SO_OPERATOR, else the fleet's configured operator, else the OS user. */
 export function operatorIdentity(configured?: string): string {
   const env = process.env.SO_OPERATOR;
@@ -93,8 +103,11 @@ export class AuditLog {
     this.#prev = prev;
   }
 
-  /** Open a fleet folder's log; the last entry (if any) gives the chain's head. */
-  static open(dir: string, operator = operatorIdentity()): AuditLog {
+  /**
+   * Open a fleet folder's log; the last entry (if any) gives the chain's head. The operator is
+   * $SO_OPERATOR, else fleet.json's "operator", else the OS user.
+   */
+  static open(dir: string, operator = operatorIdentity(configuredOperator(dir))): AuditLog {
     const path = join(dir, AUDIT_LOG_FILE);
     if (!existsSync(path)) return new AuditLog(dir, operator, 0, GENESIS);
     const lines = readFileSync(path, "utf8").split("\n").filter(Boolean);

@@ -64,7 +64,7 @@ export async function deviceEnrollCsr(argv: string[]): Promise<string> {
       ? { certificatePem: readFileSync(v.certificate, "utf8"), caChainPem: settings.caChain }
       : { ca: await loadFleetCa(join(dir, "ca")) }),
     ...(cfg.chain ? { registry: registryWriter(cfg.chain) } : {}),
-    audit: AuditLog.open(dir, (cfg as { operator?: string }).operator),
+    audit: AuditLog.open(dir),
   });
   mkdirSync(join(dir, "devices"), { recursive: true });
   const certFile = join(dir, "devices", `${cert.name}.pem`);

@@ -42,7 +42,7 @@ export async function deviceEnrollManifest(argv: string[]): Promise<string> {
     ...(pinnedFile ? { pinnedManufacturerCa: readFileSync(resolve(dir, pinnedFile), "utf8") } : {}),
     ...(cfg.chain ? { registry: registryWriter(cfg.chain) } : {}),
     ...(maxBatch ? { maxBatch } : {}),
-    audit: AuditLog.open(dir, (cfg as { operator?: string }).operator),
+    audit: AuditLog.open(dir),
     progress,
   });
   const secs = ((Date.now() - started) / 1000).toFixed(1);

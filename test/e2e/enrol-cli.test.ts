@@ -391,6 +391,61 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
     expect(refused).toHaveLength(4);
   }, 180_000);
 
+  it("refuses key files that group or others can read, and a new CA without a passphrase for its root key", async () => {
+    const dev = join(dir, "exposed");
+    let r = await cli("agent", "keygen", "--curve", "p256", "--software", "--keys-dir", dev);
+    expect(r.status, r.stderr).toBe(0);
+    expect(statSync(join(dev, "tls.key")).mode & 0o777).toBe(0o600);
+    chmodSync(join(dev, "tls.key"), 0o644);
+    r = await cli(
+      "agent",
+      "csr",
+      "--curve",
+      "p256",
+      "--software",
+      "--keys-dir",
+      dev,
+      "--out",
+      join(dev, "req.csr"),
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^sensor-oracle: Key file is readable by group or others: .*has mode 644\) \[KeyFileError:exposed\]$/,
+    );
+    chmodSync(join(dev, "tls.key"), 0o600);
+    r = await cli(
+      "agent",
+      "csr",
+      "--curve",
+      "p256",
+      "--software",
+      "--keys-dir",
+      dev,
+      "--out",
+      join(dev, "req.csr"),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const issuingKey = join(fleet, "ca", "issuing-ca.key");
+    chmodSync(issuingKey, 0o640);
+    r = await cli("device", "enroll", "--dir", fleet, "--csr", join(dev, "req.csr"));
+    chmodSync(issuingKey, 0o600);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/\[KeyFileError:exposed\]$/);
+    const { SO_CA_PASSPHRASE: _, ...env } = process.env;
+    const noPass = await new Promise<Run>((resolve) =>
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "cli/main.ts", "ca", "init", "--dir", join(dir, "no-pass")],
+        { env },
+        (err, stdout, stderr) =>
+          resolve({ status: err ? (err.code as number) : 0, stdout, stderr: stderr.trim() }),
+      ),
+    );
+    expect(noPass.status).toBe(1);
+    expect(noPass.stderr).toMatch(/\[KeyFileError:passphrase_missing\]$/);
+    expect(existsSync(join(dir, "no-pass", "ca"))).toBe(false);
+  }, 120_000);
+
   it("keeps an audit log whose chain verifies, and fails on the first edited or removed entry", async () => {
     let r = await cli("audit", "--dir", fleet);
     expect(r.status, r.stderr).toBe(0);
