@@ -71,11 +71,22 @@ export async function caInit(argv: string[]): Promise<string> {
   if (existsSync(join(dir, "fleet.json"))) throw new SensorOracleError(`A fleet already exists in ${dir}.`);
   const name = v.name ?? "sensor-oracle fleet";
   const imported = v["import-root"] || v["import-issuing"] || v["import-issuing-key"];
-  let ca: FleetCa;
-  if (imported) {
+  if (imported && !v["import-issuing-key"]) {
+    // An issuing CA whose key stays in its own CA (step-ca, Vault PKI, an HSM): the fleet folder
+    // holds its certificates only; device certificates come from that CA (device enroll --certificate).
+    const root = readFileSync(need(v, "import-root"), "utf8");
+    const issuing = readFileSync(need(v, "import-issuing"), "utf8");
+    progress(`trusting the external issuing CA ${v["import-issuing"]} (its key stays with that CA)`);
+    const caDir = join(dir, "ca");
+    mkdirSync(caDir, { recursive: true });
+    writeFileSync(join(caDir, FLEET_CA_FILES.root), root);
+    writeFileSync(join(caDir, FLEET_CA_FILES.issuing), issuing);
+    writeFileSync(join(caDir, FLEET_CA_FILES.chain), `${issuing.trim()}\n${root.trim()}\n`);
+    writeFileSync(join(caDir, FLEET_CA_FILES.revoked), "[]\n");
+  } else if (imported) {
     // Bring your own CA: a root and an issuing CA made elsewhere (OpenSSL, step-ca, Vault PKI).
     progress(`importing the issuing CA ${need(v, "import-issuing")} (root ${need(v, "import-root")})`);
-    ca = await FleetCa.fromExternal({
+    const ca = await FleetCa.fromExternal({
       rootPem: readFileSync(need(v, "import-root"), "utf8"),
       issuingPem: readFileSync(need(v, "import-issuing"), "utf8"),
       issuingKeyPem: readPrivateKeyFile(need(v, "import-issuing-key")),
@@ -84,7 +95,7 @@ export async function caInit(argv: string[]): Promise<string> {
   } else {
     const passphrase = await caPassphrase(v, { confirm: true });
     progress(`creating root and issuing CA "${name}" in ${dir} (root key encrypted)`);
-    ca = await createFleetCa({ commonName: name });
+    const ca = await createFleetCa({ commonName: name });
     await saveFleetCa(ca, join(dir, "ca"), { rootPassphrase: passphrase });
   }
   const cfg: FleetConfig = { name };
@@ -103,7 +114,7 @@ export async function caInit(argv: string[]): Promise<string> {
   writeFileSync(join(dir, "fleet.json"), `${JSON.stringify(cfg, null, 2)}\n`);
   audit(dir, { action: "ca_created", details: { name, issuer: imported ? "external" : "own" } });
   return imported
-    ? `fleet "${name}" created in ${dir} with the imported issuing CA${cfg.chain ? `, registry ${cfg.chain.registry}` : ""}`
+    ? `fleet "${name}" created in ${dir} with the imported issuing CA${v["import-issuing-key"] ? "" : " (its key kept by that CA)"}${cfg.chain ? `, registry ${cfg.chain.registry}` : ""}`
     : `fleet "${name}" created in ${dir} (root key encrypted in ca/${FLEET_CA_FILES.rootKey}: keep it offline)${cfg.chain ? `, registry ${cfg.chain.registry}` : ""}`;
 }
 

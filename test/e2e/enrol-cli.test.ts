@@ -311,7 +311,32 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
     expect(r.stdout).toBe("2 readings signed in the token and published, 2 queued by the bridge");
   }, 240_000);
 
-  it("registers a certificate an external CA issued for the device's CSR (the CA key never in the fleet folder)", async () => {
+  it("registers a certificate an external CA issued for the device's CSR, in a fleet folder without the CA's key", async () => {
+    const ca = join(dir, "openssl-ca");
+    const external = join(dir, "fleet-external");
+    let r = await cli(
+      "ca",
+      "init",
+      "--dir",
+      external,
+      "--name",
+      "acme-external",
+      "--import-root",
+      join(ca, "root.pem"),
+      "--import-issuing",
+      join(ca, "issuing.pem"),
+      "--rpc-url",
+      node.url,
+      "--chain-id",
+      "31337",
+      "--registry",
+      contracts.oracle,
+      "--operator-key-file",
+      join(dir, "operator.key"),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/with the imported issuing CA \(its key kept by that CA\)/);
+    expect(readdirSync(join(external, "ca")).filter((f) => f.endsWith(".key"))).toEqual([]);
     const dev = join(dir, "external");
     mkdirSync(dev);
     const pub = opensslKey(dev, "tls.key", "p256");
@@ -321,18 +346,38 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
       readingPublicKey: pub,
       out: "req.csr",
     });
-    const ca = join(dir, "openssl-ca");
+    // The external CA signs the request (openssl x509 -req standing in for step-ca or Vault).
     opensslSign(dev, {
       csr: "req.csr",
       caCert: join(ca, "issuing.pem"),
       caKey: join(ca, "issuing.key"),
       out: "cert.pem",
     });
-    const r = await cli(
+    // A certificate for another key than the request's is refused, nothing registered.
+    const other = opensslKey(dev, "other.key", "p256");
+    opensslDeviceCsr(dev, {
+      tlsKeyFile: "other.key",
+      curve: "p256",
+      readingPublicKey: other,
+      out: "other.csr",
+    });
+    r = await cli(
       "device",
       "enroll",
       "--dir",
-      fleet,
+      external,
+      "--csr",
+      join(dev, "other.csr"),
+      "--certificate",
+      join(dev, "cert.pem"),
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/\[CertificateRequestError:certificate_mismatch\]$/);
+    r = await cli(
+      "device",
+      "enroll",
+      "--dir",
+      external,
       "--csr",
       join(dev, "req.csr"),
       "--certificate",
@@ -340,9 +385,12 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
     );
     expect(r.status, r.stderr).toBe(0);
     expect(await registered(name)).toBe(1);
-    expect(readFileSync(join(fleet, "devices", `${name}.pem`), "utf8")).toBe(
+    expect(readFileSync(join(external, "devices", `${name}.pem`), "utf8")).toBe(
       readFileSync(join(dev, "cert.pem"), "utf8"),
     );
+    // The bridge of the main fleet (same OpenSSL CA) takes the certificate as a device certificate.
+    certificates.add(readFileSync(join(dev, "cert.pem"), "utf8"));
+    await expect(certificates.resolve(name)).resolves.toMatchObject({ name, curve: "p256" });
   }, 120_000);
 
   it("refuses a tampered CSR, one for another name, one of the wrong curve and a non-CSR: typed errors, nothing issued or registered", async () => {
