@@ -19,8 +19,9 @@ import { openToken } from "./token.js";
 /** `device enroll`: keys in a token (or, for development, in files), certificate, registration, agent config. */
 export async function deviceEnroll(argv: string[]): Promise<string> {
   // A device that made its own key elsewhere (--csr), or many at once (--manifest).
-  if (argv.includes("--csr")) return deviceEnrollCsr(argv);
-  if (argv.includes("--manifest")) return deviceEnrollManifest(argv);
+  const given = (flag: string) => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
+  if (given("--csr")) return deviceEnrollCsr(argv);
+  if (given("--manifest")) return deviceEnrollManifest(argv);
   const v = args(argv, {
     dir: "string",
     curve: "string",

@@ -424,6 +424,8 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
       [["--csr", join(dev, "good.csr"), "--name", "ab".repeat(32)], "CertificateRequestError:name_mismatch"],
       [["--csr", join(dev, "k1.csr"), "--curve", "p256"], "CertificateRequestError:wrong_curve"],
       [["--csr", join(dev, "not.csr")], "CertificateRequestError:malformed"],
+      // A device the registry already holds (enrolled above): a rotation, not an enrolment.
+      [["--csr", join(dir, "openssl-p256", "req.csr")], "EnrolmentError:already_registered"],
     ];
     for (const [argv, tag] of cases) {
       const r = await cli("device", "enroll", "--dir", fleet, ...argv);
@@ -436,7 +438,7 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
     const refused = readFileSync(join(fleet, "audit.log"), "utf8")
       .split("\n")
       .filter((l) => l.includes('"enrolment_refused"'));
-    expect(refused).toHaveLength(4);
+    expect(refused).toHaveLength(5);
   }, 180_000);
 
   it("refuses key files that group or others can read, and a new CA without a passphrase for its root key", async () => {
