@@ -4,6 +4,7 @@ import type { Hex } from "viem";
 import { parseDeviceCertificate } from "../bridge/certificates.js";
 import { csrCurve } from "../pki/csr-review.js";
 import type { FleetCa, IssuedDeviceFromCsr } from "../pki/fleet-ca.js";
+import { verifyManifestEntrySignature } from "../pki/manifest-signature.js";
 import { deviceNameToId, SensorOracleError } from "../protocol/index.js";
 import type { AuditLog } from "./audit-log.js";
 import {
@@ -12,6 +13,7 @@ import {
   registerBatch,
   registeredOnChain,
 } from "./bulk-registration.js";
+import { ManifestError } from "./errors.js";
 import { certifyFactoryKey } from "./factory-keys.js";
 import { type ManifestEntry, readManifest } from "./manifest.js";
 import type { RegistryWriter } from "./registry-admin.js";
@@ -35,6 +37,11 @@ export type EnrollManifestParameters = {
   settings: FleetPublicSettings;
   /** The manufacturer CA(s) factory keys must chain to (PEM); factory entries are refused without. */
   pinnedManufacturerCa?: string;
+  /**
+   * The manufacturer's manifest signer certificate(s) (PEM): each signed (Trust&GO) entry must
+   * verify with one, and an unsigned factory entry is refused. Not checked when absent.
+   */
+  manifestSigners?: string;
   registry?: RegistryWriter;
   /** At most this many devices per registerBatch (the gas limit decides below it). */
   maxBatch?: number;
@@ -79,6 +86,12 @@ async function certify(entry: ManifestEntry, p: EnrollManifestParameters): Promi
   if (entry.kind === "csr") return p.ca.issueDeviceFromCsr(entry.csrPem, { curve: csrCurve(entry.csrPem) });
   if (!p.pinnedManufacturerCa)
     throw new SensorOracleError("A factory key needs the manufacturer CA pinned (--manufacturer-ca).");
+  if (p.manifestSigners && !(entry.jws && (await verifyManifestEntrySignature(entry.jws, p.manifestSigners))))
+    throw new ManifestError(
+      "signature_invalid",
+      "The manifest entry is not signed by the pinned manifest signer.",
+      { details: entry.label },
+    );
   return certifyFactoryKey({
     ca: p.ca,
     chain: entry.chain,

@@ -3,7 +3,7 @@ import { type BaseErrorParameters, SensorOracleError } from "../protocol/errors.
 /** A manifest (many devices to enrol) that cannot be read, or one of its entries. */
 export class ManifestError extends SensorOracleError {
   override name = "ManifestError" as const;
-  readonly code: "malformed" | "entry_invalid" | "duplicate";
+  readonly code: "malformed" | "entry_invalid" | "duplicate" | "signature_invalid";
   constructor(code: ManifestError["code"], shortMessage: string, params: BaseErrorParameters = {}) {
     super(shortMessage, params);
     this.code = code;

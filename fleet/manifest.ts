@@ -23,7 +23,14 @@ export type ManifestEntry = {
   label: string;
 } & (
   | { kind: "csr"; csrPem: string }
-  | { kind: "factory"; chain: string[]; csrPem?: string; jwk?: { x: string; y: string } }
+  | {
+      kind: "factory";
+      chain: string[];
+      csrPem?: string;
+      jwk?: { x: string; y: string };
+      /** The entry as the manufacturer signed it (Trust&GO): checked against pinned signers. */
+      jws?: { protected: string; payload: string; signature: string };
+    }
 );
 
 export type Manifest = { path: string; digest: string; entries: ManifestEntry[] };
@@ -97,6 +104,11 @@ export function readManifest(path: string): Manifest {
         kind: "factory",
         chain: k.x5c as string[],
         jwk: { x: String(k.x), y: String(k.y) },
+        ...(typeof e.payload === "string" &&
+        typeof e.protected === "string" &&
+        typeof e.signature === "string"
+          ? { jws: { protected: e.protected, payload: e.payload, signature: e.signature } }
+          : {}),
       });
     } else throw bad("neither csr, csrFile, factoryCertificate nor a Trust&GO publicKeySet");
   });

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { sign, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -271,5 +271,58 @@ describe("device enroll --manifest: many devices in registerBatch transactions, 
     expect(r.stderr).toContain("FactoryCertificateError:key_mismatch");
     expect(await status(deviceIdToName(deviceIdOf("p256", d.pub)))).toBe(1);
     expect(await status(deviceIdToName(deviceIdOf("p256", e.pub)))).toBe(0);
+
+    // With the manufacturer's manifest signer pinned, each Trust&GO entry's JWS must verify: a
+    // chip whose entry was altered after signing (its uniqueId) is refused, the other enrolled.
+    opensslKey(maker, "signer.key", "p256");
+    openssl(
+      maker,
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      "signer.key",
+      "-subj",
+      "/CN=Chipmaker manifest signer",
+      "-days",
+      "30",
+      "-out",
+      "signer.pem",
+    );
+    const signerKey = readFileSync(join(maker, "signer.key"), "utf8");
+    const signed = (x: ReturnType<typeof chip>) => {
+      const data = `${x.entry.protected}.${x.entry.payload}`;
+      const sig = sign("sha256", Buffer.from(data), { key: signerKey, dsaEncoding: "ieee-p1363" });
+      return { ...x.entry, signature: sig.toString("base64url") };
+    };
+    const f = chip(mca, maker, "0123f");
+    const g = chip(mca, maker, "0123g");
+    const gSigned = signed(g);
+    const gAltered = {
+      ...gSigned,
+      payload: b64url({
+        ...JSON.parse(Buffer.from(gSigned.payload, "base64url").toString()),
+        uniqueId: "0123x",
+      }),
+    };
+    writeFileSync(join(dir, "signed.json"), JSON.stringify([signed(f), gAltered]));
+    r = await cli(
+      "device",
+      "enroll",
+      "--dir",
+      fleet,
+      "--manifest",
+      join(dir, "signed.json"),
+      "--manufacturer-ca",
+      mca.root,
+      "--manifest-signer",
+      join(maker, "signer.pem"),
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /chip 0123x refused: The manifest entry is not signed by the pinned manifest signer\. \[ManifestError:signature_invalid\]/,
+    );
+    expect(await status(deviceIdToName(deviceIdOf("p256", f.pub)))).toBe(1);
+    expect(await status(deviceIdToName(deviceIdOf("p256", g.pub)))).toBe(0);
   }, 300_000);
 });
