@@ -30,6 +30,7 @@ const USAGE = `usage: sensor-oracle <command> [options]
   device enroll  --dir <fleet> --csr <file> [--curve p256|secp256k1] [--name <device name>] [--certificate <file from an external CA>]
                  [--out <bundle.json>] [--broker-url <mqtts://host:port>] [--feeds <a,b>]
   device enroll  --dir <fleet> --manifest <file> [--manufacturer-ca <pem>] [--manifest-signer <pem>] [--batch-size <n>] [--broker-url <url>] [--feeds <a,b>]
+  device rotate  --dir <fleet> --name <device name> --csr <file>   (the device made its new key and CSR: agent csr --name)
   ca renew       --dir <fleet> [--passphrase-file <file>]   (a new issuing CA; needs the root key's passphrase)
   agent keygen   --curve p256|secp256k1 (--label <l> --module <.so> --token-label <l> --pin-file <f> | --software --keys-dir <dir>)
   agent csr      --curve p256|secp256k1 --out <file.csr> [--name <device name>] (token options | --software --keys-dir <dir>)

@@ -255,6 +255,63 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
     }
   }, 240_000);
 
+  it("rotates an enrolled device to a new key from the CSR it made for it; it publishes on under its name", async () => {
+    const dev = join(dir, "openssl-p256");
+    const name = JSON.parse(
+      readFileSync(
+        readdirSync(join(dev, "agent"))
+          .filter((f) => f.endsWith(".json"))
+          .map((f) => join(dev, "agent", f))[0] as string,
+        "utf8",
+      ),
+    ).deviceName as string;
+    const keys2 = join(dev, "keys-2");
+    mkdirSync(keys2);
+    const pub2 = opensslKey(keys2, "tls.key", "p256");
+    chmodSync(join(keys2, "tls.key"), 0o600);
+    opensslDeviceCsr(keys2, {
+      tlsKeyFile: "tls.key",
+      curve: "p256",
+      readingPublicKey: pub2,
+      out: "new.csr",
+      name,
+    });
+    // Its old request again (the current key) is not a rotation.
+    let r = await cli("device", "rotate", "--dir", fleet, "--name", name, "--csr", join(dev, "req.csr"));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/\[CertificateRequestError:wrong_key\]$/);
+    r = await cli("device", "rotate", "--dir", fleet, "--name", name, "--csr", join(keys2, "new.csr"));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^device ${name} rotated to the key of its request: certificate [0-9a-f]+, rotated on-chain in block \\d+, settings bundle \\S+$`,
+      ),
+    );
+    const onChain = await node.publicClient.readContract({
+      address: contracts.oracle,
+      abi: sensorOracleAbi,
+      functionName: "getDevice",
+      args: [deviceNameToId(name)],
+    });
+    expect(onChain.x).toBe(`0x${Buffer.from(pub2.subarray(1, 33)).toString("hex")}`);
+    r = await cli(
+      "agent",
+      "install",
+      "--bundle",
+      join(fleet, "bundles", `${name}.json`),
+      "--config-dir",
+      join(dev, "agent"),
+      "--software",
+      "--keys-dir",
+      keys2,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    certificates.loadDirectory(join(fleet, "devices"));
+    r = await runAgent(join(dev, "agent", `${name}.json`), 2);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("2 readings signed with the software key and published, 2 queued by the bridge");
+  }, 180_000);
+
   it("enrols a SoftHSM2 device whose host holds only its token: keygen and csr there, enroll here", async () => {
     const device = join(dir, "device-host");
     mkdirSync(device);
@@ -415,9 +472,14 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
     const k1 = opensslKey(dev, "k1.key", "secp256k1");
     opensslDeviceCsr(dev, { tlsKeyFile: "tls.key", curve: "secp256k1", readingPublicKey: k1, out: "k1.csr" });
     writeFileSync(join(dev, "not.csr"), readFileSync(join(dir, "openssl-ca", "root.pem")));
+    const refusals = () =>
+      readFileSync(join(fleet, "audit.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.includes('"enrolment_refused"')).length;
     const before = {
       devices: readdirSync(join(fleet, "devices")).length,
       chain: (await registrations()).length,
+      refused: refusals(),
     };
     const cases: [string[], string][] = [
       [["--csr", join(dev, "tampered.csr")], "CertificateRequestError:bad_signature"],
@@ -435,10 +497,7 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
     expect(readdirSync(join(fleet, "devices")).length).toBe(before.devices);
     expect((await registrations()).length).toBe(before.chain);
     expect(await registered(name)).toBe(0);
-    const refused = readFileSync(join(fleet, "audit.log"), "utf8")
-      .split("\n")
-      .filter((l) => l.includes('"enrolment_refused"'));
-    expect(refused).toHaveLength(5);
+    expect(refusals() - before.refused).toBe(5); // each refusal in the audit log
   }, 180_000);
 
   it("refuses key files that group or others can read, and a new CA without a passphrase for its root key", async () => {
