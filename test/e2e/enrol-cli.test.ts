@@ -556,7 +556,24 @@ describe("enrolment from CSRs made elsewhere, with a CA that is not ours", () =>
   }, 120_000);
 
   it("keeps an audit log whose chain verifies, and fails on the first edited or removed entry", async () => {
-    let r = await cli("audit", "--dir", fleet);
+    // A revocation is audited too: the CRL re-issued, the device revoked on-chain.
+    const bundle = readdirSync(join(dir, "openssl-secp256k1", "agent")).find((f) =>
+      f.endsWith(".json"),
+    ) as string;
+    const revokedName = bundle.replace(/\.json$/, "");
+    let r = await cli("device", "revoke", "--dir", fleet, "--name", revokedName);
+    expect(r.status, r.stderr).toBe(0);
+    const tail = readFileSync(join(fleet, "audit.log"), "utf8")
+      .trimEnd()
+      .split("\n")
+      .slice(-2)
+      .map((l) => JSON.parse(l));
+    expect(tail.map((e) => [e.action, e.device])).toEqual([
+      ["crl_issued", revokedName],
+      ["revoked", revokedName],
+    ]);
+    expect(tail[1].tx).toMatch(/^0x[0-9a-f]{64}$/);
+    r = await cli("audit", "--dir", fleet);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.split("\n").at(-1)).toMatch(/^audit log: \d+ entries, hash chain verified/);
     expect(r.stdout).toContain("alice@acme");
