@@ -36,6 +36,30 @@ const BRIDGE_URL: OptionHelp = {
   value: "<url>",
   help: "the bridge's HTTP API, for the last reading seen (default: fleet.json's)",
 };
+const PASSPHRASE_FILE: OptionHelp = {
+  name: "passphrase-file",
+  value: "<file>",
+  help: "the root CA key's passphrase (or SO_CA_PASSPHRASE, or a prompt)",
+};
+/** Where a device's settings bundle goes and what it names. */
+const BUNDLE: readonly OptionHelp[] = [
+  { name: "out", value: "<file>", help: "the device's settings bundle (default beside the fleet's devices)" },
+  { name: "broker-url", value: "<mqtts://host:port>", help: "the broker the device connects to" },
+  { name: "feeds", value: "<a,b>", help: "the feeds the device publishes" },
+];
+const DEVICE_KEYS: readonly OptionHelp[] = [
+  { name: "label", value: "<key label>", help: "the key's label in the token" },
+  ...TOKEN,
+  { name: "software", help: "development only: keys in files, no token" },
+  { name: "keys-dir", value: "<dir>", help: "with --software: the folder of the key files (0600)" },
+];
+const CURVE: OptionHelp = {
+  name: "curve",
+  value: "p256|secp256k1",
+  choices: ["p256", "secp256k1"],
+  help: "the reading key's curve",
+  required: true,
+};
 const JSON_OUTPUT: OptionHelp = { name: "json", help: "print one JSON document instead of text" };
 
 /**
@@ -54,8 +78,23 @@ export const COMMANDS: readonly CommandHelp[] = [
       { name: "registry", value: "<0x..>", help: "the fleet's SensorOracle contract" },
       { name: "operator-key-file", value: "<file>", help: "the operator's private key (OPERATOR_ROLE)" },
       { name: "bridge-url", value: "<url>", help: "the bridge's HTTP API, kept in fleet.json" },
+      PASSPHRASE_FILE,
+      { name: "import-root", value: "<file>", help: "bring your own CA: its root certificate (PEM)" },
+      { name: "import-issuing", value: "<file>", help: "bring your own CA: its issuing certificate (PEM)" },
+      {
+        name: "import-issuing-key",
+        value: "<file>",
+        help: "the issuing CA's key (without it, the fleet only registers certificates that CA issued)",
+      },
     ],
     load: async () => (await import("./commands/ca.js")).caInit,
+  },
+  {
+    name: "ca renew",
+    summary:
+      "Make a new issuing CA under the root (needs the root key's passphrase); the old one stays trusted.",
+    options: [FLEET_DIR, PASSPHRASE_FILE],
+    load: async () => (await import("./commands/ca.js")).caRenew,
   },
   {
     name: "broker config",
@@ -83,9 +122,31 @@ export const COMMANDS: readonly CommandHelp[] = [
       { name: "label", value: "<key label>", help: "the key's label in the token" },
       ...TOKEN,
       { name: "software", help: "development only: keys in files, no token" },
+      {
+        name: "csr",
+        value: "<file>",
+        help: "a request the device made itself (agent csr): review, certify, register",
+      },
+      { name: "name", value: "<device name>", help: "with --csr: the name the request must carry" },
+      {
+        name: "certificate",
+        value: "<file>",
+        help: "with --csr: a certificate an external CA issued for it",
+      },
+      {
+        name: "manifest",
+        value: "<file>",
+        help: "many devices at once: CSRs, or factory keys and certificates",
+      },
+      { name: "manufacturer-ca", value: "<file>", help: "with --manifest: the pinned manufacturer CA" },
+      { name: "manifest-signer", value: "<file>", help: "with --manifest: the certificate that signed it" },
+      { name: "batch-size", value: "<n>", help: "with --manifest: devices per registerBatch at most" },
+      ...BUNDLE,
     ],
     notes: [
       "sensor-oracle device enroll --dir <fleet> --curve p256 --software   (development: keys in files)",
+      "sensor-oracle device enroll --dir <fleet> --csr <file> [--out <bundle.json>]   (the device made its key)",
+      "sensor-oracle device enroll --dir <fleet> --manifest <file> [--manufacturer-ca <pem>]   (resumable)",
     ],
     load: async () => (await import("./commands/device-enroll.js")).deviceEnroll,
   },
@@ -95,8 +156,13 @@ export const COMMANDS: readonly CommandHelp[] = [
     options: [
       FLEET_DIR,
       { name: "name", value: "<device name>", help: "the device (64 hex digits)", required: true },
-      { name: "label", value: "<key label>", help: "the new key's label in the token", required: true },
+      { name: "label", value: "<key label>", help: "the new key's label in the token" },
       ...TOKEN,
+      { name: "csr", value: "<file>", help: "the device made its new key and request itself (agent csr)" },
+      ...BUNDLE,
+    ],
+    notes: [
+      "sensor-oracle device rotate --dir <fleet> --name <device> --csr <file>   (rotation from the device)",
     ],
     load: async () => (await import("./commands/device-rotate.js")).deviceRotate,
   },
@@ -147,6 +213,39 @@ export const COMMANDS: readonly CommandHelp[] = [
       { name: "interval-ms", value: "<ms>", help: "time between readings" },
     ],
     load: async () => (await import("./commands/agent.js")).agentRun,
+  },
+  {
+    name: "agent keygen",
+    summary: "On the device: make its keys in its token (or in files, for development).",
+    options: [CURVE, ...DEVICE_KEYS],
+    load: async () => (await import("./commands/agent-keys.js")).agentKeygen,
+  },
+  {
+    name: "agent csr",
+    summary: "On the device: a certificate request signed by its token, for device enroll --csr.",
+    options: [
+      CURVE,
+      { name: "out", value: "<file>", help: "where the request (PEM) goes", required: true },
+      { name: "name", value: "<device name>", help: "the device's name, when it has one already (rotation)" },
+      ...DEVICE_KEYS,
+    ],
+    load: async () => (await import("./commands/agent-keys.js")).agentCsr,
+  },
+  {
+    name: "agent install",
+    summary: "On the device: turn the operator's settings bundle into the config agent run takes.",
+    options: [
+      { name: "bundle", value: "<file>", help: "the settings bundle device enroll wrote", required: true },
+      { name: "config-dir", value: "<dir>", help: "where the agent's config goes", required: true },
+      ...DEVICE_KEYS,
+    ],
+    load: async () => (await import("./commands/agent-keys.js")).agentInstall,
+  },
+  {
+    name: "audit",
+    summary: "List the fleet's audit log and verify its hash chain (exit 1 at the first bad entry).",
+    options: [FLEET_DIR, { name: "quiet", help: "verify only, print the one-line result" }],
+    load: async () => (await import("./commands/audit.js")).auditCommand,
   },
   {
     name: "token check",

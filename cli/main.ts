@@ -14,11 +14,17 @@ if (first === "--version" || first === "-V" || first === "version") {
 }
 if (!first || first === "help" || first === "--help" || first === "-h") {
   // `help device enroll` is `device enroll --help`.
-  const asked = first === "help" ? COMMANDS.find((c) => c.name === `${second} ${rest[0]}`) : undefined;
+  const asked =
+    first === "help"
+      ? COMMANDS.find((c) => c.name === second || c.name === `${second} ${rest[0]}`)
+      : undefined;
   console.log(asked ? commandHelp(asked) : usage(packageVersion()));
   process.exit(0);
 }
-const command = COMMANDS.find((c) => c.name === `${first} ${second}`);
+// One-word commands (audit) take what follows them as options.
+const single = COMMANDS.find((c) => c.name === first);
+if (single && second !== undefined) rest.unshift(second);
+const command = single ?? COMMANDS.find((c) => c.name === `${first} ${second}`);
 if (!command) {
   // `sensor-oracle device --help`: the group's commands.
   const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));

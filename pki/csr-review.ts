@@ -29,7 +29,7 @@ export type ReviewedCsr = {
  */
 export async function reviewDeviceCsr(
   csrPem: string,
-  p: { curve: CurveName; deviceId?: `0x${string}` },
+  p: { curve: CurveName; deviceId?: `0x${string}`; expectedName?: string },
 ): Promise<ReviewedCsr> {
   let csr: x509.Pkcs10CertificateRequest;
   try {
@@ -58,6 +58,14 @@ export async function reviewDeviceCsr(
     .filter((n) => n.type === "url")
     .map((n) => n.value);
   let readingPublicKey = tlsPublicKey;
+  const namedKeys = uris.map(parseReadingKeySanUri).filter((k) => k !== null);
+  const otherCurve = namedKeys.find((k) => k.curve !== p.curve);
+  if (otherCurve)
+    throw new CertificateRequestError(
+      "wrong_curve",
+      "The certificate request names a reading key of another curve than the one enrolled.",
+      { details: `asked for ${p.curve}, the request names a ${otherCurve.curve} key` },
+    );
   if (p.curve === "secp256k1") {
     const named = uris.map(parseReadingKeySanUri).find((k) => k?.curve === "secp256k1");
     if (!named)
@@ -78,5 +86,31 @@ export async function reviewDeviceCsr(
         { details: `asked ${n}, key gives ${name}` },
       );
   }
+  if (p.expectedName !== undefined && p.expectedName !== name)
+    throw new CertificateRequestError(
+      "name_mismatch",
+      "The certificate request is for another device than the one named.",
+      { details: `named ${p.expectedName}, the request's key gives ${name}` },
+    );
   return { curve: p.curve, deviceId, name, tlsKey, tlsPublicKey, readingPublicKey };
+}
+
+/**
+ * The curve a device's CSR asks for: secp256k1 when it names a secp256k1 reading key, else P-256.
+ * Not a check (reviewDeviceCsr is): what `device enroll --csr` assumes when no --curve is given.
+ */
+export function csrCurve(csrPem: string): CurveName {
+  try {
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    const san = csr.extensions.find((e) => e instanceof x509.SubjectAlternativeNameExtension);
+    const named = ((san as x509.SubjectAlternativeNameExtension | undefined)?.names.items ?? [])
+      .filter((n) => n.type === "url")
+      .map((n) => parseReadingKeySanUri(n.value))
+      .find((k) => k !== null);
+    return named?.curve ?? "p256";
+  } catch (cause) {
+    throw new CertificateRequestError("malformed", "The certificate request is not a PKCS#10 CSR.", {
+      cause,
+    });
+  }
 }

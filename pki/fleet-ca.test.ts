@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -39,7 +39,7 @@ describe("fleet CA: offline root, issuing CA, device certificates", () => {
     const dir = mkdtempSync(join(tmpdir(), "so-ca-"));
     try {
       ca.revoke(good.certPem);
-      await saveFleetCa(ca, dir);
+      await saveFleetCa(ca, dir, { rootPassphrase: "correct horse battery staple" });
       expect(statSync(join(dir, FLEET_CA_FILES.issuingKey)).mode & 0o777).toBe(0o600);
       expect(statSync(join(dir, FLEET_CA_FILES.rootKey)).mode & 0o777).toBe(0o600);
       rmSync(join(dir, FLEET_CA_FILES.rootKey)); // the root key kept offline
@@ -55,6 +55,50 @@ describe("fleet CA: offline root, issuing CA, device certificates", () => {
       // The revocation survives the round trip.
       const serials = new x509.X509Crl(crl).entries.map((e) => e.serialNumber);
       expect(serials).toEqual([new X509Certificate(good.certPem).serialNumber.toLowerCase()]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps the root key encrypted, opens it only with its passphrase, and renews the issuing CA with it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "so-ca-"));
+    const saved = process.env.SO_CA_PASSPHRASE;
+    try {
+      delete process.env.SO_CA_PASSPHRASE;
+      await expect(saveFleetCa(ca, dir)).rejects.toMatchObject({
+        name: "KeyFileError",
+        code: "passphrase_missing",
+      });
+      await saveFleetCa(ca, dir, { rootPassphrase: "s3cret phrase" });
+      const rootKey = readFileSync(join(dir, FLEET_CA_FILES.rootKey), "utf8");
+      expect(rootKey).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+      await expect(loadFleetCa(dir, { rootPassphrase: "wrong" })).rejects.toMatchObject({
+        name: "KeyFileError",
+        code: "passphrase_wrong",
+      });
+      const withRoot = await loadFleetCa(dir, { rootPassphrase: "s3cret phrase" });
+      const renewed = await withRoot.renewIssuingCa();
+      expect(renewed.intermediatePem).not.toBe(ca.intermediatePem);
+      const issuing = new X509Certificate(renewed.intermediatePem);
+      expect(issuing.verify(new X509Certificate(ca.rootPem).publicKey)).toBe(true);
+      // Without the passphrase the fleet works on, but cannot make an issuing CA.
+      await expect((await loadFleetCa(dir)).renewIssuingCa()).rejects.toMatchObject({
+        code: "passphrase_missing",
+      });
+    } finally {
+      if (saved !== undefined) process.env.SO_CA_PASSPHRASE = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses an issuing key file that group or others can read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "so-ca-"));
+    try {
+      await saveFleetCa(ca, dir, { rootPassphrase: "p" });
+      chmodSync(join(dir, FLEET_CA_FILES.issuingKey), 0o640);
+      await expect(loadFleetCa(dir)).rejects.toMatchObject({ name: "KeyFileError", code: "exposed" });
+      chmodSync(join(dir, FLEET_CA_FILES.issuingKey), 0o600);
+      await expect(loadFleetCa(dir)).resolves.toBeDefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

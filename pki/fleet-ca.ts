@@ -18,6 +18,7 @@ import {
 } from "./certificate-profile.js";
 import { crypto, EC, generateP256, rawPublic, SIGN, secretScalar } from "./crypto.js";
 import { reviewDeviceCsr } from "./csr-review.js";
+import { KeyFileError } from "./errors.js";
 import type {
   IssueDeviceFromCsrParameters,
   IssueDeviceParameters,
@@ -25,6 +26,14 @@ import type {
   IssuedDevice,
   IssuedDeviceFromCsr,
 } from "./issued.js";
+import {
+  CA_PASSPHRASE_ENV,
+  decryptPrivateKeyPem,
+  encryptPrivateKeyPem,
+  isEncryptedKeyPem,
+  readPrivateKeyFile,
+  writePrivateKeyFile,
+} from "./key-file.js";
 import { importPrivateKeyPem, privateKeyPem } from "./pem.js";
 
 /**
@@ -42,6 +51,11 @@ export type {
 } from "./issued.js";
 
 type Revocation = { serialNumber: string; revocationDate: Date };
+
+/** How FleetCa.save keeps the root key: encrypted under this passphrase ($SO_CA_PASSPHRASE when absent). */
+export type FleetCaSaveOptions = { rootPassphrase?: string };
+/** FleetCa.load opens the (encrypted) root key only when given its passphrase. */
+export type FleetCaLoadOptions = { rootPassphrase?: string };
 
 /** The files of a CA folder (saveFleetCa, loadFleetCa). */
 export const FLEET_CA_FILES = {
@@ -106,47 +120,110 @@ export class FleetCa {
         await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
       ],
     });
-    const caKeys = await generateP256();
-    const caCert = await x509.X509CertificateGenerator.create({
-      subject: `CN=${name} issuing CA`,
-      issuer: rootCert.subject,
-      publicKey: caKeys.publicKey,
-      signingKey: rootKeys.privateKey,
-      notBefore,
-      notAfter: daysFromNow(Math.min(params.validDays ?? 3650, 3650)),
-      signingAlgorithm: SIGN,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(rootCert, false),
-      ],
-    });
+    const { caCert, caKeys } = await newIssuingCa(rootCert, rootKeys, name, params.validDays);
     return new FleetCa({ rootCert, rootKeys, caCert, caKeys, revoked: [] });
   }
 
-  /** Read a CA written by save. The root key is not needed (and may be kept offline). */
-  static async load(dir: string): Promise<FleetCa> {
+  /**
+   * A new issuing CA (new key) under the same root: needs the root key (load with its passphrase).
+   * Certificates the old issuing CA signed keep chaining while its certificate stays in the
+   * fleet's CA bundle; the CRL is signed by the new one from now on.
+   */
+  async renewIssuingCa(params: { validDays?: number } = {}): Promise<FleetCa> {
+    if (!this.#rootKeys)
+      throw new KeyFileError(
+        "passphrase_missing",
+        "Renewing the issuing CA needs the root key (its passphrase).",
+      );
+    const name =
+      this.#rootCert.subjectName.getField("CN")[0]?.replace(/ root CA$/, "") ?? "sensor-oracle fleet";
+    const { caCert, caKeys } = await newIssuingCa(this.#rootCert, this.#rootKeys, name, params.validDays);
+    return new FleetCa({
+      rootCert: this.#rootCert,
+      rootKeys: this.#rootKeys,
+      caCert,
+      caKeys,
+      revoked: this.#revoked,
+    });
+  }
+
+  /**
+   * Read a CA written by save. The root key is not needed (and may be kept offline); with
+   * `rootPassphrase` the encrypted root key is opened too (to make or renew an issuing CA). A key
+   * file that group or others can read is refused (KeyFileError "exposed").
+   */
+  static async load(dir: string, opts: FleetCaLoadOptions = {}): Promise<FleetCa> {
     const read = (name: string) => readFileSync(join(dir, name), "utf8");
     const caCert = new x509.X509Certificate(read(FILES.issuing));
-    const privateKey = await importPrivateKeyPem(read(FILES.issuingKey));
+    const privateKey = await importPrivateKeyPem(readPrivateKeyFile(join(dir, FILES.issuingKey)));
     const publicKey = await caCert.publicKey.export(EC, ["verify"], crypto);
     const revoked = (
       JSON.parse(read(FILES.revoked)) as { serialNumber: string; revocationDate: string }[]
     ).map((r) => ({ serialNumber: r.serialNumber, revocationDate: new Date(r.revocationDate) }));
+    const rootCert = new x509.X509Certificate(read(FILES.root));
+    let rootKeys: CryptoKeyPair | undefined;
+    if (opts.rootPassphrase !== undefined) {
+      const file = join(dir, FILES.rootKey);
+      const pem = readPrivateKeyFile(file);
+      const plain = isEncryptedKeyPem(pem) ? decryptPrivateKeyPem(pem, opts.rootPassphrase, file) : pem;
+      rootKeys = {
+        privateKey: await importPrivateKeyPem(plain),
+        publicKey: await rootCert.publicKey.export(EC, ["verify"], crypto),
+      } as CryptoKeyPair;
+    }
     return new FleetCa({
-      rootCert: new x509.X509Certificate(read(FILES.root)),
+      rootCert,
+      ...(rootKeys ? { rootKeys } : {}),
       caCert,
       caKeys: { privateKey, publicKey } as CryptoKeyPair,
       revoked,
     });
   }
 
-  /** Write the CA to a folder: keys as PKCS#8 PEM (mode 0600), certificates, chain, CRL, revocations. */
-  async save(dir: string): Promise<void> {
+  /**
+   * A CA whose root and issuing certificates were made elsewhere (OpenSSL, step-ca, Vault PKI):
+   * the issuing CA's P-256 key (PKCS#8 PEM) signs what this fleet issues. The issuing certificate
+   * must be signed by the root and be a CA; the key must be the certificate's.
+   */
+  static async fromExternal(p: {
+    rootPem: string;
+    issuingPem: string;
+    issuingKeyPem: string;
+  }): Promise<FleetCa> {
+    const rootCert = new x509.X509Certificate(p.rootPem);
+    const caCert = new x509.X509Certificate(p.issuingPem);
+    if (!(await caCert.verify({ publicKey: rootCert.publicKey, signatureOnly: true }).catch(() => false)))
+      throw new KeyFileError("missing", "The issuing CA certificate is not signed by the root given.");
+    const alg = caCert.publicKey.algorithm as EcKeyAlgorithm;
+    if (alg.namedCurve !== "P-256")
+      throw new KeyFileError("missing", "The issuing CA's key must be a P-256 key.", {
+        details: `${alg.name} ${alg.namedCurve ?? ""}`,
+      });
+    const privateKey = await importPrivateKeyPem(p.issuingKeyPem);
+    const publicKey = await caCert.publicKey.export(EC, ["verify"], crypto);
+    const probe = new TextEncoder().encode("sensor-oracle issuing key check");
+    const sig = await crypto.subtle.sign(SIGN, privateKey, probe);
+    if (!(await crypto.subtle.verify(SIGN, publicKey, sig, probe)))
+      throw new KeyFileError("missing", "The issuing CA key is not the issuing certificate's key.");
+    return new FleetCa({ rootCert, caCert, caKeys: { privateKey, publicKey } as CryptoKeyPair, revoked: [] });
+  }
+
+  /**
+   * Write the CA to a folder: the issuing key as PKCS#8 PEM (0600), the root key (when this CA
+   * holds it) as encrypted PKCS#8 (0600) under `rootPassphrase` or $SO_CA_PASSPHRASE (neither:
+   * KeyFileError "passphrase_missing", nothing written), certificates, chain, CRL, revocations.
+   */
+  async save(dir: string, opts: FleetCaSaveOptions = {}): Promise<void> {
+    const passphrase = opts.rootPassphrase ?? process.env[CA_PASSPHRASE_ENV];
+    if (this.#rootKeys && !passphrase)
+      throw new KeyFileError(
+        "passphrase_missing",
+        `The root CA key is written encrypted: give a passphrase (--passphrase-file, $${CA_PASSPHRASE_ENV} or the prompt).`,
+      );
     mkdirSync(dir, { recursive: true });
-    const secret = (name: string, body: string) => writeFileSync(join(dir, name), body, { mode: 0o600 });
-    if (this.#rootKeys) secret(FILES.rootKey, await privateKeyPem(this.#rootKeys.privateKey));
+    const secret = (name: string, body: string) => writePrivateKeyFile(join(dir, name), body);
+    if (this.#rootKeys && passphrase)
+      secret(FILES.rootKey, encryptPrivateKeyPem(await privateKeyPem(this.#rootKeys.privateKey), passphrase));
     secret(FILES.issuingKey, await privateKeyPem(this.#caKeys.privateKey));
     writeFileSync(join(dir, FILES.root), this.rootPem);
     writeFileSync(join(dir, FILES.issuing), this.intermediatePem);
@@ -209,6 +286,7 @@ export class FleetCa {
     const r = await reviewDeviceCsr(csrPem, {
       curve: p.curve,
       ...(p.deviceId ? { deviceId: p.deviceId } : {}),
+      ...(p.expectedName !== undefined ? { expectedName: p.expectedName } : {}),
     });
     const certPem = await this.#issueDevice(
       r.curve,
@@ -220,6 +298,22 @@ export class FleetCa {
     );
     const { curve, deviceId, name, readingPublicKey, tlsPublicKey } = r;
     return { curve, deviceId, name, certPem, readingPublicKey, tlsPublicKey };
+  }
+
+  /**
+   * A P-256 device certificate for a key the device already holds (a factory key whose
+   * manufacturer certificate the caller has checked, fleet/factory-keys.ts): the reading key is
+   * the TLS key, the name is the one the key gives.
+   */
+  async issueDeviceForKey(
+    publicKey: Uint8Array,
+    p: { notBefore?: Date; notAfter?: Date } = {},
+  ): Promise<IssuedDeviceFromCsr> {
+    const tlsKey = await crypto.subtle.importKey("raw", Buffer.from(publicKey), EC, true, ["verify"]);
+    const deviceId = deviceIdOf("p256", publicKey);
+    const name = deviceIdToName(deviceId);
+    const certPem = await this.#issueDevice("p256", name, tlsKey, publicKey, p.notBefore, p.notAfter);
+    return { curve: "p256", deviceId, name, certPem, readingPublicKey: publicKey, tlsPublicKey: publicKey };
   }
 
   /** A device: TLS key, certificate and the key that signs readings (the same key for P-256). */
@@ -288,12 +382,40 @@ export class FleetCa {
   }
 }
 
+/** An issuing CA certified by the root: what `create` makes and `renewIssuingCa` makes again. */
+async function newIssuingCa(
+  rootCert: x509.X509Certificate,
+  rootKeys: CryptoKeyPair,
+  name: string,
+  validDays: number | undefined,
+): Promise<{ caCert: x509.X509Certificate; caKeys: CryptoKeyPair }> {
+  const caKeys = await generateP256();
+  const caCert = await x509.X509CertificateGenerator.create({
+    subject: `CN=${name} issuing CA`,
+    issuer: rootCert.subject,
+    publicKey: caKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: daysFromNow(Math.min(validDays ?? 3650, 3650)),
+    signingAlgorithm: SIGN,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(rootCert, false),
+    ],
+  });
+  return { caCert, caKeys };
+}
+
 /** A new fleet CA (FleetCa.create). */
 export const createFleetCa = (params: { commonName?: string; validDays?: number } = {}): Promise<FleetCa> =>
   FleetCa.create(params);
 
 /** Read a CA written by saveFleetCa (FleetCa.load). */
-export const loadFleetCa = (dir: string): Promise<FleetCa> => FleetCa.load(dir);
+export const loadFleetCa = (dir: string, opts: FleetCaLoadOptions = {}): Promise<FleetCa> =>
+  FleetCa.load(dir, opts);
 
 /** Write the CA to a folder (FleetCa.save). */
-export const saveFleetCa = (ca: FleetCa, dir: string): Promise<void> => ca.save(dir);
+export const saveFleetCa = (ca: FleetCa, dir: string, opts: FleetCaSaveOptions = {}): Promise<void> =>
+  ca.save(dir, opts);

@@ -8,6 +8,8 @@ export type IssueDeviceFromCsrParameters = {
   curve: CurveName;
   /** The device id to certify (a rotation keeps the old one); derived from the reading key when absent. */
   deviceId?: `0x${string}`;
+  /** The device name the operator expects; another is a CertificateRequestError "name_mismatch". */
+  expectedName?: string;
   notBefore?: Date;
   notAfter?: Date;
 };

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FLEET_CA_FILES, loadFleetCa } from "../../pki/fleet-ca.js";
+import { handKeyFileTo } from "../../pki/key-file.js";
 import { mosquittoConfig } from "../../pki/mosquitto-config.js";
 import { args, need, progress } from "../args.js";
 import { readFleet } from "../fleet-config.js";
@@ -28,9 +29,10 @@ export async function brokerConfig(argv: string[]): Promise<string> {
     writeFileSync(join(out, name), body, { mode });
     return join(out, name);
   };
-  // Mosquitto started as root drops to user mosquitto: its key must be readable by it.
   put("server.pem", server.certPem);
-  put("server.key", server.keyPem, 0o644);
+  // Owner-only like every key; Mosquitto started as root drops to user mosquitto before it reads
+  // the key, so the file is handed to that user (still 0600) when we run as root.
+  handKeyFileTo(put("server.key", server.keyPem, 0o600), "mosquitto");
   put("bridge.pem", bridge.certPem);
   put("bridge.key", bridge.keyPem, 0o600);
   bridgeCns.slice(1).forEach((cn, i) => {

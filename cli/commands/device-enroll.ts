@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { parseDeviceCertificate } from "../../bridge/certificates.js";
 import { createDeviceCsr, softwareCsrKey } from "../../device-agent/csr.js";
 import { DEFAULT_PKCS11_ENGINE } from "../../device-agent/tls.js";
+import { auditEnrolment } from "../../fleet/audit-log.js";
 import { certifyTokenKeys, generateDeviceKeys } from "../../fleet/enroll.js";
 import { registerDevice } from "../../fleet/registry-admin.js";
 import { FLEET_CA_FILES, type IssuedDeviceFromCsr, loadFleetCa } from "../../pki/fleet-ca.js";
@@ -11,10 +12,16 @@ import { publicKeyOf, randomSecretKey } from "../../protocol/index.js";
 import type { AgentConfig } from "../agent-config.js";
 import { args, need, progress, UsageError } from "../args.js";
 import { readFleet, registryWriter } from "../fleet-config.js";
+import { deviceEnrollCsr } from "./device-enroll-csr.js";
+import { deviceEnrollManifest } from "./device-enroll-manifest.js";
 import { openToken } from "./token.js";
 
 /** `device enroll`: keys in a token (or, for development, in files), certificate, registration, agent config. */
 export async function deviceEnroll(argv: string[]): Promise<string> {
+  // A device that made its own key elsewhere (--csr), or many at once (--manifest).
+  const given = (flag: string) => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
+  if (given("--csr")) return deviceEnrollCsr(argv);
+  if (given("--manifest")) return deviceEnrollManifest(argv);
   const v = args(argv, {
     dir: "string",
     curve: "string",
@@ -78,12 +85,15 @@ export async function deviceEnroll(argv: string[]): Promise<string> {
   const certFile = join(dir, "devices", `${cert.name}.pem`);
   writeFileSync(certFile, cert.certPem);
   let registered = "not registered (no chain in fleet.json)";
+  let tx: string | undefined;
   if (cfg.chain) {
     progress(`registering ${cert.deviceId} on chain ${cfg.chain.chainId}`);
     const validFrom = Math.floor(parseDeviceCertificate(cert.certPem).notBefore.getTime() / 1000);
-    const { blockNumber } = await registerDevice(registryWriter(cfg.chain), cert, validFrom);
+    const { blockNumber, hash } = await registerDevice(registryWriter(cfg.chain), cert, validFrom);
     registered = `registered in block ${blockNumber}`;
+    tx = hash;
   }
+  auditEnrolment(dir, cert.name, cert.certPem, tx);
   const agent: AgentConfig = {
     deviceName: cert.name,
     curve,

@@ -1,16 +1,21 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDeviceCertificate } from "../../bridge/certificates.js";
+import { AuditLog, audit } from "../../fleet/audit-log.js";
 import { certifyTokenKeys, generateDeviceKeys } from "../../fleet/enroll.js";
 import { rotateDevice } from "../../fleet/registry-admin.js";
+import { rotateFromCsr } from "../../fleet/rotate-csr.js";
+import { settingsBundle, writeSettingsBundle } from "../../fleet/settings-bundle.js";
 import { loadFleetCa } from "../../pki/fleet-ca.js";
 import { deviceNameToId, SensorOracleError } from "../../protocol/index.js";
 import { args, need, progress } from "../args.js";
 import { readFleet, registryWriter } from "../fleet-config.js";
+import { fleetPublicSettings } from "./device-enroll-csr.js";
 import { openToken } from "./token.js";
 
 /** `device rotate`: a new key in the token for the same device, its certificate, the on-chain rotation. */
 export async function deviceRotate(argv: string[]): Promise<string> {
+  if (argv.some((a) => a === "--csr" || a.startsWith("--csr="))) return deviceRotateCsr(argv);
   const v = args(argv, {
     dir: "string",
     name: "string",
@@ -41,12 +46,21 @@ export async function deviceRotate(argv: string[]): Promise<string> {
       deviceId: deviceNameToId(name),
     });
     let onChain = "not rotated on-chain (no chain in fleet.json)";
+    let tx: string | undefined;
     if (cfg.chain) {
       const at = Math.floor(Date.now() / 1000);
       progress(`rotating the key of ${deviceNameToId(name)} on chain ${cfg.chain.chainId} from ${at}`);
-      const { blockNumber } = await rotateDevice(registryWriter(cfg.chain), cert, at);
+      const { blockNumber, hash } = await rotateDevice(registryWriter(cfg.chain), cert, at);
       onChain = `rotated on-chain in block ${blockNumber}`;
+      tx = hash;
     }
+    audit(dir, {
+      action: "rotated",
+      device: name,
+      serial: parseDeviceCertificate(cert.certPem).serialNumber,
+      ...(tx ? { tx } : {}),
+      details: { previousSerial: old.serialNumber },
+    });
     // The old certificate stays beside the new one: the bridge needs it for readings signed before.
     writeFileSync(join(dir, "devices", `${name}.${old.serialNumber}.pem`), readFileSync(certFile, "utf8"));
     writeFileSync(certFile, cert.certPem);
@@ -60,4 +74,44 @@ export async function deviceRotate(argv: string[]): Promise<string> {
   } finally {
     token.close();
   }
+}
+
+/**
+ * `device rotate --name N --csr FILE`: the device made its new key and CSR itself (`agent csr
+ * --name N`); certify it, rotate on-chain, write the new settings bundle.
+ */
+async function deviceRotateCsr(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    dir: "string",
+    name: "string",
+    csr: "string",
+    out: "string",
+    "broker-url": "string",
+    feeds: "string",
+  });
+  const dir = resolve(need(v, "dir"));
+  const cfg = readFleet(dir);
+  const name = need(v, "name");
+  const certFile = join(dir, "devices", `${name}.pem`);
+  if (!existsSync(certFile)) throw new SensorOracleError(`No device ${name} in this fleet.`);
+  const current = readFileSync(certFile, "utf8");
+  progress(`reviewing ${need(v, "csr")}: a new key for ${name.slice(0, 8)}…, signed by it`);
+  const { cert, serial, receipt } = await rotateFromCsr({
+    ca: await loadFleetCa(join(dir, "ca")),
+    csrPem: readFileSync(need(v, "csr"), "utf8"),
+    name,
+    currentCertPem: current,
+    ...(cfg.chain ? { registry: registryWriter(cfg.chain) } : {}),
+    audit: AuditLog.open(dir),
+  });
+  // The old certificate stays beside the new one: the bridge needs it for readings signed before.
+  writeFileSync(join(dir, "devices", `${name}.${parseDeviceCertificate(current).serialNumber}.pem`), current);
+  writeFileSync(certFile, cert.certPem);
+  const bundleFile = resolve(v.out ?? join(dir, "bundles", `${name}.json`));
+  mkdirSync(join(bundleFile, ".."), { recursive: true });
+  writeSettingsBundle(bundleFile, settingsBundle(cert, fleetPublicSettings(dir, v)));
+  const onChain = receipt
+    ? `rotated on-chain in block ${receipt.blockNumber}`
+    : "not rotated on-chain (no chain in fleet.json)";
+  return `device ${name} rotated to the key of its request: certificate ${serial}, ${onChain}, settings bundle ${bundleFile}`;
 }

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDeviceCertificate } from "../../bridge/certificates.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
+import { auditRevocation } from "../../fleet/audit-log.js";
 import { revokeDevice } from "../../fleet/registry-admin.js";
 import { FLEET_CA_FILES, loadFleetCa, saveFleetCa } from "../../pki/fleet-ca.js";
 import { deviceNameToId, SensorOracleError } from "../../protocol/index.js";
@@ -21,12 +22,15 @@ export async function deviceRevoke(argv: string[]): Promise<string> {
   ca.revoke(readFileSync(certFile, "utf8"));
   await saveFleetCa(ca, join(dir, "ca"));
   let onChain = "not revoked on-chain (no chain in fleet.json)";
+  let tx: string | undefined;
   if (cfg.chain) {
     const since = v.since ? Number(v.since) : Math.floor(Date.now() / 1000);
     progress(`revoking ${deviceNameToId(name)} on chain ${cfg.chain.chainId} since ${since}`);
-    const { blockNumber } = await revokeDevice(registryWriter(cfg.chain), deviceNameToId(name), since);
+    const { blockNumber, hash } = await revokeDevice(registryWriter(cfg.chain), deviceNameToId(name), since);
     onChain = `revoked on-chain in block ${blockNumber}`;
+    tx = hash;
   }
+  auditRevocation(dir, name, readFileSync(certFile, "utf8"), tx);
   return `device ${name} revoked: CRL ${join(dir, "ca", FLEET_CA_FILES.crl)} updated, ${onChain}`;
 }
 

@@ -104,6 +104,7 @@ describe("sensor-oracle CLI: help, version, completion, JSON output", () => {
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "so-cli-usage-"));
+      process.env.SO_CA_PASSPHRASE = "cli usage test passphrase"; // ca init encrypts the root key with it
       const r = await cli("ca", "init", "--dir", dir, "--name", "usage fleet");
       expect(r.status, r.stderr).toBe(0);
       const ca = await loadFleetCa(join(dir, "ca"));

@@ -90,6 +90,7 @@ describe("sensor-oracle CLI: one command per fleet task", () => {
     dir = mkdtempSync(join(tmpdir(), "so-cli-"));
     chmodSync(dir, 0o755); // Mosquitto drops to user mosquitto and reads the broker files
     writeFileSync(join(dir, "operator.key"), `${DEV_KEYS.admin}\n`, { mode: 0o600 });
+    process.env.SO_CA_PASSPHRASE = "cli test passphrase"; // ca init encrypts the root key with it
   }, 120_000);
 
   afterAll(async () => {
