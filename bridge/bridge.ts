@@ -4,6 +4,9 @@ import mqtt from "mqtt";
 import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
+import { ArchivedStore } from "./archive/archived-store.js";
+import { startArchiver } from "./archive/archiver.js";
+import type { Archive } from "./archive/types.js";
 import { startBatcher } from "./batcher.js";
 import type { FleetCertificates } from "./certificates.js";
 import type { AcceptedReading, CheckParameters } from "./checks.js";
@@ -16,7 +19,7 @@ import { FeedPusher, type PushedFeed, type PushSchedule, schedulePushes } from "
 import { DeviceRateLimiter } from "./rate-limit.js";
 import { readinessCheck } from "./readiness.js";
 import { RegistryCache } from "./registry/chain-registry.js";
-import type { CommittedBatch, ReadingStore } from "./store/types.js";
+import { type CommittedBatch, isHotStore, type ReadingStore } from "./store/types.js";
 import { P256VerifyPool } from "./verify-pool.js";
 
 /** Largest MQTT packet the bridge takes: a reading payload, its topic and the packet header. */
@@ -41,6 +44,18 @@ export type BridgeParameters = {
   };
   certificates: FleetCertificates;
   store: ReadingStore;
+  /**
+   * Move committed, final batches to this archive and trim them from Redis after `hotSeconds`
+   * (default 60); proofs are then served from the archive (bridge/archive/). The store must be a
+   * HotStore (RedisStore). Opened (and closed) by the archiver here.
+   */
+  archive?: {
+    archive: Archive;
+    hotSeconds?: number;
+    retentionDays?: number;
+    maxLagBatches?: number;
+    afterStep?: Parameters<typeof startArchiver>[0]["afterStep"];
+  };
   publicClient: PublicClient;
   walletClient: WalletClient<Transport, Chain | undefined, Account>;
   /** The fleet's SensorOracle: its device registry and its reading batches. */
@@ -98,15 +113,48 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     const p256Pool = (p.verifyOnWorker ?? availableParallelism() > 1) ? new P256VerifyPool() : undefined;
     if (p256Pool) closers.add("verify pool", () => p256Pool.close());
 
+    let store = p.store;
+    let archiveReady: (() => boolean) | undefined;
+    if (p.archive) {
+      const hot = p.store;
+      if (!isHotStore(hot)) throw new Error("an archive needs a store that trims (RedisStore)");
+      const { archive } = p.archive;
+      let opened = false;
+      const archiver = startArchiver({
+        hot,
+        archive,
+        ...(p.archive.hotSeconds !== undefined ? { hotMs: p.archive.hotSeconds * 1000 } : {}),
+        retentionDays: p.archive.retentionDays,
+        ...(p.archive.maxLagBatches !== undefined ? { maxLagBatches: p.archive.maxLagBatches } : {}),
+        ...(p.archive.afterStep ? { afterStep: p.archive.afterStep } : {}),
+        onReady: () => {
+          opened = true;
+          p.log.info({ archive: archive.kind }, "archive open");
+        },
+        onError: (err) => p.log.warn({ err }, "archive pass failed; batches wait in Redis, retrying"),
+      });
+      closers.add("archive", () => archive.close());
+      closers.add("archiver", () => archiver.stop());
+      metrics.archive = archiver.state;
+      archiveReady = () => opened && !archiver.tooFarBehind();
+      store = new ArchivedStore({
+        hot,
+        archive,
+        retentionDays: p.archive.retentionDays,
+        archiveTooFarBehind: () => archiver.tooFarBehind(),
+      });
+    }
+
     const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
     let mqttConnected = () => false;
     const app = buildApp({
-      store: p.store,
+      store,
       metrics,
       ready: readinessCheck({
         mqttConnected: () => mqttConnected(),
-        store: p.store,
+        store,
         publicClient: p.publicClient,
+        ...(archiveReady ? { archiveReady } : {}),
       }),
       device: deviceView(p.certificates, registry),
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
@@ -114,7 +162,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     closers.add("HTTP app", () => app.close());
 
     const batcher = startBatcher({
-      store: p.store,
+      store,
       publicClient: p.publicClient,
       walletClient: p.walletClient,
       batches: p.contracts.oracle,
@@ -144,7 +192,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       ? new FeedPusher({
           feeds: p.push.feeds,
           address: p.push.address,
-          store: p.store,
+          store,
           publicClient: p.publicClient,
           walletClient: p.walletClient,
           metrics,
@@ -174,7 +222,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     const ingest: CheckParameters = {
       certificates: p.certificates,
       registry,
-      store: p.store,
+      store,
       domain: { chainId: p.chainId, registry: p.contracts.oracle } satisfies ReadingDomain,
       observeVerify: (s: number) => metrics.verifyTime.observe(s),
       ...(p256Pool ? { p256Pool } : {}),

@@ -60,6 +60,16 @@ export class Metrics {
   recommits = 0;
   feeBumps = 0;
   feedPushes = 0;
+  /** The archiver's state (bridge/archive/archiver.ts), when the bridge has an archive. */
+  archive: {
+    reachable: boolean;
+    lagBatches: number;
+    lagReadings: number;
+    lagSeconds: number;
+    archivedBatches: number;
+    trimmedReadings: number;
+    writeFailures: number;
+  } | null = null;
 
   reject(reason: RejectionReason): void {
     this.rejected[reason] += 1;
@@ -88,6 +98,7 @@ export class Metrics {
         ["", process.memoryUsage.rss()],
       ]),
       ...metric("nodejs_heap_used_bytes", "gauge", "V8 heap in use.", [["", process.memoryUsage().heapUsed]]),
+      ...(this.archive ? renderArchive(this.archive) : []),
       ...this.batchSize.render(),
       ...this.commitLatency.render(),
       ...this.verifyTime.render(),
@@ -97,6 +108,39 @@ export class Metrics {
 }
 
 type MetricType = "counter" | "gauge" | "histogram";
+
+/** The archive lag (final batches in Redis not yet in the archive) and the archiver's counters. */
+function renderArchive(a: NonNullable<Metrics["archive"]>): string[] {
+  return [
+    ...metric("sensor_oracle_archive_reachable", "gauge", "1 when the archive answered its last pass.", [
+      ["", a.reachable ? 1 : 0],
+    ]),
+    ...metric(
+      "sensor_oracle_archive_lag_batches",
+      "gauge",
+      "Final batches waiting in Redis for the archive.",
+      [["", a.lagBatches]],
+    ),
+    ...metric("sensor_oracle_archive_lag_readings", "gauge", "Readings of those batches.", [
+      ["", a.lagReadings],
+    ]),
+    ...metric(
+      "sensor_oracle_archive_lag_seconds",
+      "gauge",
+      "Age of the oldest batch waiting for the archive.",
+      [["", a.lagSeconds]],
+    ),
+    ...metric("sensor_oracle_archived_batches_total", "counter", "Batches written to the archive.", [
+      ["", a.archivedBatches],
+    ]),
+    ...metric("sensor_oracle_trimmed_readings_total", "counter", "Archived readings removed from Redis.", [
+      ["", a.trimmedReadings],
+    ]),
+    ...metric("sensor_oracle_archive_failures_total", "counter", "Archiver passes that failed (retried).", [
+      ["", a.writeFailures],
+    ]),
+  ];
+}
 
 /** HELP and TYPE lines, then one sample line per (suffix and labels, value). */
 function metric(

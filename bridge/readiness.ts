@@ -16,6 +16,12 @@ export function readinessCheck(p: {
   mqttConnected: () => boolean;
   store: ReadingStore;
   publicClient: PublicClient;
+  /**
+   * With an archive: whether it was opened (reachable at least once since start, schema in place)
+   * and does not lag beyond its maximum. Down mid-run within the lag bound, the bridge stays
+   * ready: Redis keeps the batches and serves their proofs meanwhile.
+   */
+  archiveReady?: () => boolean;
   timeoutMs?: number;
 }): () => Promise<ReadyCheck> {
   const timeoutMs = p.timeoutMs ?? READY_PROBE_TIMEOUT_MS;
@@ -33,7 +39,8 @@ export function readinessCheck(p: {
       reachable(() => p.store.queueDepth()),
       reachable(() => p.publicClient.getBlockNumber()),
     ]);
-    const checks = { mqtt: p.mqttConnected(), redis, chain };
+    const checks: Record<string, boolean> = { mqtt: p.mqttConnected(), redis, chain };
+    if (p.archiveReady) checks.archive = p.archiveReady();
     return { ok: Object.values(checks).every(Boolean), checks };
   };
 }
