@@ -2,6 +2,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { pino } from "pino";
 import { createChainClients } from "../chain/clients.js";
+import { archiveFromConfig } from "./archive/open-archive.js";
 import { startBridge } from "./bridge.js";
 import { FleetCertificates } from "./certificates.js";
 import { type BridgeConfig, loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
@@ -84,6 +85,15 @@ async function main(): Promise<void> {
     },
     certificates,
     store,
+    // Committed batches move to the archive; PostgreSQL down at start: not ready, retried.
+    archive: {
+      archive: archiveFromConfig(config.archive, process.env, (err) =>
+        log.warn({ err }, "archive connection error; retrying"),
+      ),
+      hotSeconds: config.archive.hotSeconds,
+      maxLagBatches: config.archive.maxLagBatches,
+      ...(config.archive.retentionDays !== undefined ? { retentionDays: config.archive.retentionDays } : {}),
+    },
     publicClient,
     walletClient,
     contracts: { oracle: config.chain.oracle },
@@ -110,6 +120,7 @@ async function main(): Promise<void> {
       devices: enrolled,
       http: config.http.port,
       redis: durability.status,
+      archive: config.archive.kind,
     },
     "bridge started",
   );
