@@ -115,6 +115,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
 
     let store = p.store;
     let archiveReady: (() => boolean) | undefined;
+    let archivePages: Archive | undefined;
     if (p.archive) {
       const hot = p.store;
       if (!isHotStore(hot)) throw new Error("an archive needs a store that trims (RedisStore)");
@@ -136,6 +137,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       closers.add("archive", () => archive.close());
       closers.add("archiver", () => archiver.stop());
       metrics.archive = archiver.state;
+      archivePages = archive;
       archiveReady = () => opened && !archiver.tooFarBehind();
       store = new ArchivedStore({
         hot,
@@ -157,6 +159,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
         ...(archiveReady ? { archiveReady } : {}),
       }),
       device: deviceView(p.certificates, registry),
+      ...(archivePages ? { pages: archivePages } : {}),
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
     });
     closers.add("HTTP app", () => app.close());

@@ -11,6 +11,7 @@ import { deviceRoutes } from "./devices.js";
 import { answerError } from "./error-handler.js";
 import { feedRoutes } from "./feeds.js";
 import { healthRoutes } from "./health.js";
+import { type ReadingPages, readingPageRoutes } from "./reading-pages.js";
 import { readingView } from "./reading-view.js";
 import { readingRoutes } from "./readings.js";
 import { TreeBuilder } from "./tree-builder.js";
@@ -26,6 +27,8 @@ export type AppParameters = {
   /** What the bridge knows of a device (certificate and registry record), or null. */
   device?: (name: string) => Promise<DeviceInfo | null>;
   limits?: HttpLimits;
+  /** The archive's paged lookups by device and feed (reading-pages.ts); without it they answer 503. */
+  pages?: ReadingPages;
 };
 
 /** Limits against abusive HTTP clients (defaults in DEFAULT_HTTP_LIMITS). */
@@ -63,6 +66,7 @@ export function buildApp({
   ready,
   device,
   limits = DEFAULT_HTTP_LIMITS,
+  pages,
 }: AppParameters): FastifyInstance {
   const app = Fastify({
     logger,
@@ -100,6 +104,7 @@ export function buildApp({
   void app.register(feedRoutes, { store, view });
   void app.register(deviceRoutes, { store, device });
   void app.register(batchRoutes, { store });
+  void app.register(readingPageRoutes, { pages });
   // In a plugin like the others, so that it is registered after @fastify/swagger, which documents it.
   void app.register(async (docs) => {
     docs.get(
