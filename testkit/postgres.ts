@@ -32,7 +32,12 @@ function postgresIds(): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-export type PostgresService = Service & { restart(opts?: { kill?: boolean }): Promise<void> };
+export type PostgresService = Service & {
+  restart(opts?: { kill?: boolean }): Promise<void>;
+  /** Stop the server (SIGKILL when `kill`), keeping its data, until up(). */
+  down(opts?: { kill?: boolean }): Promise<void>;
+  up(): Promise<void>;
+};
 
 /**
  * A private PostgreSQL on a free port in a temp folder (trust authentication for local TCP, fsync
@@ -80,6 +85,19 @@ export async function startPostgres(): Promise<PostgresService> {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     dir,
     log: () => log(),
+    async down(opts = {}) {
+      if (opts.kill) {
+        await new Promise<void>((resolve) => {
+          proc.once("exit", () => resolve());
+          proc.kill("SIGKILL");
+        });
+        await portClosed(port);
+      } else await stopProc(proc);
+    },
+    async up() {
+      ({ proc, log } = run(cmd, args));
+      await waitForPort(port, proc, log, 30_000);
+    },
     async restart(opts = {}) {
       if (opts.kill) {
         await new Promise<void>((resolve) => {
