@@ -76,7 +76,8 @@ while (performance.now() < end) {
 }
 // QoS 1: wait for the broker to take what is in flight.
 await Promise.all(clients.map((c) => c.endAsync()));
+// Exit once the report is written out (a pipe writes asynchronously).
 process.stdout.write(
   `${JSON.stringify({ sent, sample, sequences: job.devices.map((d, i) => [d.name, String(seq[i])]) })}\n`,
+  () => process.exit(0),
 );
-process.exit(0);

@@ -171,7 +171,8 @@ try {
         if (j.sample) final = j as typeof final;
       }
     });
-    publisher.once("exit", () => resolve());
+    // "close": after its output is read to the end, not only after it exited.
+    publisher.once("close", () => resolve());
   });
 
   const probe = new Redis(redis.url);
@@ -233,7 +234,7 @@ try {
   const hotBytes =
     (Number(await probe.memory("USAGE", "soak:readings", "SAMPLES", "0")) || 0) +
     (Number(await probe.memory("USAGE", "soak:root", "SAMPLES", "0")) || 0);
-  const steadyRedis = samples.filter((s) => s.t >= Math.min(60, SECONDS / 3));
+  const steadyRedis = samples.filter((s) => s.t >= Math.round(Math.min(60, SECONDS / 3)));
   const warm = steadyRedis.map((s) => s.redis);
   const stats = await archive.stats();
 
@@ -291,7 +292,7 @@ try {
     "",
     "| figure | value | target |",
     "|---|---:|---|",
-    `| Redis used_memory after warm-up (t ≥ ${Math.min(60, SECONDS / 3)} s): first → last | ${mb(warm[0] ?? 0)} → ${mb(warm.at(-1) ?? 0)} MB (${redisGrowth >= 0 ? "+" : ""}${mb(redisGrowth)} MB) | flat |`,
+    `| Redis used_memory after warm-up (t ≥ ${Math.round(Math.min(60, SECONDS / 3))} s): first → last | ${mb(warm[0] ?? 0)} → ${mb(warm.at(-1) ?? 0)} MB (${redisGrowth >= 0 ? "+" : ""}${mb(redisGrowth)} MB) | flat |`,
     `| Redis before the run (empty) | ${mb(baseline)} MB | — |`,
     `| bytes per reading kept hot in Redis (readings + root hashes, MEMORY USAGE) | ${hotReadings ? (hotBytes / hotReadings).toFixed(0) : "— (none hot at the end)"} | — |`,
     `| bytes per reading in the archive (${ARCHIVE}, tables and indexes) | ${stats.bytes && stats.readings ? (stats.bytes / stats.readings).toFixed(0) : "—"} | — |`,

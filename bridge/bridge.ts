@@ -53,7 +53,7 @@ export type BridgeParameters = {
     archive: Archive;
     hotSeconds?: number;
     retentionDays?: number;
-    maxLagBatches?: number;
+    maxLagReadings?: number;
     afterStep?: Parameters<typeof startArchiver>[0]["afterStep"];
   };
   publicClient: PublicClient;
@@ -126,7 +126,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
         archive,
         ...(p.archive.hotSeconds !== undefined ? { hotMs: p.archive.hotSeconds * 1000 } : {}),
         retentionDays: p.archive.retentionDays,
-        ...(p.archive.maxLagBatches !== undefined ? { maxLagBatches: p.archive.maxLagBatches } : {}),
+        ...(p.archive.maxLagReadings !== undefined ? { maxLagReadings: p.archive.maxLagReadings } : {}),
         ...(p.archive.afterStep ? { afterStep: p.archive.afterStep } : {}),
         onReady: () => {
           opened = true;

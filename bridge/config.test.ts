@@ -143,7 +143,7 @@ describe("archive configuration", () => {
       kind: "sqlite",
       path: join(dir, "data/archive.sqlite"),
       hotSeconds: 60,
-      maxLagBatches: 10_000,
+      maxLagReadings: 1_000_000,
     });
   });
 

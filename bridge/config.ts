@@ -40,8 +40,8 @@ export type BridgeConfig = {
    * bridges share: `url`, or `host`/`port`/`user`/`database`; the password from `passwordFile`
    * or SO_ARCHIVE_PASSWORD, never in the file or the URL). `retentionDays`: drop archived batches
    * older than this (default: keep every proof for ever; roots stay on-chain). `hotSeconds`: how
-   * long an archived batch stays in Redis too. `maxLagBatches`: final batches allowed to wait in
-   * Redis for an unreachable archive before new readings are refused (retry).
+   * long an archived batch stays in Redis too. `maxLagReadings`: readings of final batches allowed
+   * to wait in Redis for an unreachable archive before new readings are refused (retry).
    */
   archive: ArchiveConfig;
 };
@@ -57,7 +57,7 @@ export type ArchiveConfig = {
   passwordFile?: string;
   retentionDays?: number;
   hotSeconds: number;
-  maxLagBatches: number;
+  maxLagReadings: number;
 };
 
 type Spec = {
@@ -116,7 +116,7 @@ const SPECS: Spec[] = [
   { key: "archive.passwordFile", env: "SO_ARCHIVE_PASSWORD_FILE", kind: "file", optional: true },
   { key: "archive.retentionDays", env: "SO_ARCHIVE_RETENTION_DAYS", kind: "int", optional: true },
   { key: "archive.hotSeconds", env: "SO_ARCHIVE_HOT_SECONDS", kind: "int", def: 60 },
-  { key: "archive.maxLagBatches", env: "SO_ARCHIVE_MAX_LAG_BATCHES", kind: "int", def: 10_000 },
+  { key: "archive.maxLagReadings", env: "SO_ARCHIVE_MAX_LAG_READINGS", kind: "int", def: 1_000_000 },
   {
     key: "logLevel",
     env: "SO_LOG_LEVEL",
@@ -267,7 +267,7 @@ function checkArchive(a: ArchiveConfig, base: string): void {
   }
   if (a.retentionDays !== undefined && a.retentionDays < 1)
     throw new ConfigError("archive.retentionDays", "must be at least 1 (leave it out to keep every proof)");
-  if (a.maxLagBatches < 1) throw new ConfigError("archive.maxLagBatches", "must be at least 1");
+  if (a.maxLagReadings < 1) throw new ConfigError("archive.maxLagReadings", "must be at least 1");
 }
 
 /** The feeds to push, from push.feedsFile: checked here so a bad entry fails at start, naming it. */

@@ -91,7 +91,7 @@ async function main(): Promise<void> {
         log.warn({ err }, "archive connection error; retrying"),
       ),
       hotSeconds: config.archive.hotSeconds,
-      maxLagBatches: config.archive.maxLagBatches,
+      maxLagReadings: config.archive.maxLagReadings,
       ...(config.archive.retentionDays !== undefined ? { retentionDays: config.archive.retentionDays } : {}),
     },
     publicClient,

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReadingRejectedError } from "../../protocol/errors.js";
 import { batchOf, deviceName, readingsOf } from "../../testkit/archive-readings.js";
+import { freePort } from "../../testkit/ports.js";
 import { type PostgresService, startPostgres } from "../../testkit/postgres.js";
 import type { Service } from "../../testkit/process.js";
 import { startRedis } from "../../testkit/redis.js";
@@ -144,6 +145,39 @@ describe.each(kinds)("archiver with the %s archive and a real Redis", (_kind, ma
     },
     60_000,
   );
+});
+
+describe("an archive that stays unreachable", () => {
+  it("lets batches wait in Redis, counts the lag, and refuses new readings (retry) beyond maxLagReadings", async () => {
+    const hot = new RedisStore({ url: redis.url, prefix: `lag${++prefixN}` });
+    // Nothing listens there: every archive call fails as PostgreSQL down does.
+    const archive = new PostgresArchive({
+      connection: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`,
+    });
+    const archiver = startArchiver({ hot, archive, hotMs: 0, intervalMs: 60_000, maxLagReadings: 30 });
+    const store = new ArchivedStore({ hot, archive, archiveTooFarBehind: () => archiver.tooFarBehind() });
+    try {
+      await commitFinal(hot, readingsOf(50, 1, 20));
+      await archiver.runOnce();
+      expect(archiver.state).toMatchObject({ reachable: false, lagBatches: 1, lagReadings: 20 });
+      expect(await store.accept(readingsOf(50, 21, 1)[0] as StoredReading, deviceName(50))).toBe("queued");
+      await commitFinal(hot, readingsOf(50, 22, 20));
+      await archiver.runOnce();
+      expect(archiver.state.lagReadings).toBe(41);
+      await expect(
+        store.accept(readingsOf(50, 42, 1)[0] as StoredReading, deviceName(50)),
+      ).rejects.toMatchObject({
+        name: "StoreUnavailableError",
+        code: "ARCHIVE_LAG",
+      });
+      // The batches are all still in Redis, readable as before.
+      expect((await store.getReadings([`${deviceName(50)}:1`]))[0]?.sequence).toBe("1");
+    } finally {
+      await archiver.stop();
+      await archive.close();
+      await hot.close();
+    }
+  }, 60_000);
 });
 
 describe("Redis stays bounded", () => {

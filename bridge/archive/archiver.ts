@@ -25,8 +25,11 @@ export type ArchiverParameters = {
   hotMs?: number;
   /** Archived readings are dropped after this many days (whole batches, by commit time); default: never. */
   retentionDays?: number | undefined;
-  /** Beyond this many final batches waiting for the archive, new readings are refused (default 10,000). */
-  maxLagBatches?: number;
+  /**
+   * Beyond this many readings (of final batches) waiting in Redis for the archive, new readings are
+   * refused with `retry` until it catches up (default 1,000,000: about 1 GB of Redis at ~1 KB a reading).
+   */
+  maxLagReadings?: number;
   /** Pause between passes (default 1 s); the first retries of an unreachable archive back off up to 30 s. */
   intervalMs?: number;
   /** Test hook: awaited after each step of each batch (a test stops the archiver there, as a crash would). */
@@ -42,11 +45,11 @@ export type ArchiverParameters = {
  * step is repeatable and the archive queue lives in Redis, so after a crash the archiver resumes
  * where it was: a batch written but not marked is written again (stored once); one marked but not
  * trimmed is trimmed later. While the archive is down, batches wait in Redis (the lag, bounded by
- * maxLagBatches); commits and ingest continue.
+ * maxLagReadings); commits and ingest continue.
  */
 export function startArchiver(p: ArchiverParameters): {
   state: ArchiverState;
-  /** Whether the archive lags beyond maxLagBatches (new readings are then refused). */
+  /** Whether the archive lags beyond maxLagReadings (new readings are then refused). */
   tooFarBehind(): boolean;
   /** One pass now (tests). */
   runOnce(): Promise<void>;
@@ -62,7 +65,7 @@ export function startArchiver(p: ArchiverParameters): {
     writeFailures: 0,
   };
   const hotMs = p.hotMs ?? 60_000;
-  const maxLag = p.maxLagBatches ?? 10_000;
+  const maxLag = p.maxLagReadings ?? 1_000_000;
   const intervalMs = p.intervalMs ?? 1_000;
   let opened = false;
   let adopted = false;
@@ -145,7 +148,7 @@ export function startArchiver(p: ArchiverParameters): {
   tick();
   return {
     state,
-    tooFarBehind: () => state.lagBatches > maxLag,
+    tooFarBehind: () => state.lagReadings > maxLag,
     runOnce: () => {
       running = running.then(runOnce);
       return running;
