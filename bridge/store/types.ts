@@ -54,8 +54,8 @@ export interface ReadingStore {
    * in any order is taken whole). Otherwise, and changing nothing: "replay" when the store holds
    * this very reading (same device, sequence and signed content), "conflict" when it holds a
    * different reading under that device and sequence. Only "queued" and "replay" mean the store
-   * holds the reading. (When readings leave Redis for an archive, a sequence the store can no
-   * longer check is to be answered `outside_window`: docs/PROTOCOL.md.)
+   * holds the reading. (When readings leave Redis for an archive, HotStore.acceptChecked asks
+   * the caller to check the archive; bridge/archive/archived-store.ts: docs/PROTOCOL.md.)
    * Throws StoreUnavailableError (retryable, nothing written) when the store refuses writes for now.
    */
   accept(reading: StoredReading, deviceName: string): Promise<AcceptOutcome>;
