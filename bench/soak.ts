@@ -35,7 +35,7 @@ const HOT_SECONDS = envNumber("BENCH_SOAK_HOT_SECONDS", 30);
 const ARCHIVE = (process.env.BENCH_SOAK_ARCHIVE ?? "sqlite") as "sqlite" | "postgres";
 const BATCH_WINDOW_MS = 1000;
 const BLOCK_MS = 1000;
-const PROOF_SAMPLE = 1000;
+const PROOF_SAMPLE = envNumber("BENCH_SOAK_PROOFS", 300);
 
 const rssMb = (pid: number) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -178,7 +178,23 @@ try {
   const probe = new Redis(redis.url);
   const redisBytes = async () => Number(/used_memory:(\d+)/.exec(await probe.info("memory"))?.[1] ?? 0);
   const baseline = await redisBytes();
-  type Sample = { t: number; redis: number; rss: number; sent: number; hot: number };
+  type Sample = {
+    t: number;
+    redis: number;
+    rss: number;
+    sent: number;
+    hot: number;
+    queued: number;
+    lag: number;
+  };
+  const gauge = async (name: string) => {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+    } catch {
+      return -1;
+    }
+  };
   const samples: Sample[] = [];
   const every = Math.max(5, Math.floor(SECONDS / 30));
   const t0 = Date.now();
@@ -196,10 +212,12 @@ try {
         rss: rssMb(bridge.pid as number),
         sent,
         hot: await probe.hlen("soak:readings"),
+        queued: await gauge("sensor_oracle_queue_depth"),
+        lag: await gauge("sensor_oracle_archive_lag_readings"),
       };
       samples.push(s);
       log(
-        `  ${t} s: sent ${s.sent}, Redis ${mb(s.redis)} MB (${s.hot} readings hot), bridge RSS ${s.rss.toFixed(0)} MB`,
+        `  ${t} s: sent ${s.sent}, Redis ${mb(s.redis)} MB (${s.hot} readings in Redis: ${s.queued} queued, ${s.lag} waiting for the archive), bridge RSS ${s.rss.toFixed(0)} MB`,
       );
     }
   }
@@ -207,6 +225,7 @@ try {
   const result = final as { sent: number; sample: [string, number][]; sequences: [string, string][] } | null;
   if (!result) throw new Error("publisher ended without its report");
   log(`  published ${result.sent}; waiting for every reading to be committed and archived`);
+  const doneAt = Date.now();
 
   const archive: Archive =
     ARCHIVE === "postgres"
@@ -229,6 +248,9 @@ try {
     await new Promise((r) => setTimeout(r, 1000));
   }
   const accepted = await metric("sensor_oracle_readings_accepted_total");
+  log(
+    `  ${archived} readings in the archive ${((Date.now() - doneAt) / 1000).toFixed(0)} s after the last was sent; checking them`,
+  );
   // Redis at the end, once the hot period of the last batches is over: what it keeps per reading.
   const hotReadings = await probe.hlen("soak:readings");
   const hotBytes =
@@ -247,11 +269,16 @@ try {
     const got = await archive.getReadings(ids.slice(i, i + 5000));
     missing += got.filter((r) => r === null).length;
   }
+  // A random sample over HTTP, in batch order so that each batch's tree is rebuilt once.
   let proofsOk = 0;
-  const picks = Array.from(
+  const drawn = Array.from(
     { length: Math.min(PROOF_SAMPLE, ids.length) },
     () => ids[Math.floor(Math.random() * ids.length)] as string,
   );
+  const rootOf = new Map(
+    (await archive.getReadings(drawn)).map((r, i) => [drawn[i] as string, r?.root ?? ""]),
+  );
+  const picks = [...drawn].sort((a, b) => (rootOf.get(a) ?? "").localeCompare(rootOf.get(b) ?? ""));
   for (const id of picks) {
     const res = await fetch(`http://127.0.0.1:${httpPort}/readings/${id}`);
     if (res.status !== 200) continue;
@@ -286,9 +313,12 @@ try {
     "",
     "Redis memory and bridge RSS over time:",
     "",
-    "| t (s) | readings sent | Redis used_memory | readings hot in Redis | bridge RSS |",
-    "|---:|---:|---:|---:|---:|",
-    ...samples.map((s) => `| ${s.t} | ${s.sent} | ${mb(s.redis)} MB | ${s.hot} | ${s.rss.toFixed(0)} MB |`),
+    "| t (s) | readings sent | Redis used_memory | readings in Redis | of which queued | of which waiting for the archive | bridge RSS |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...samples.map(
+      (s) =>
+        `| ${s.t} | ${s.sent} | ${mb(s.redis)} MB | ${s.hot} | ${s.queued} | ${s.lag} | ${s.rss.toFixed(0)} MB |`,
+    ),
     "",
     "| figure | value | target |",
     "|---|---:|---|",
