@@ -109,8 +109,12 @@ describe("HTTP from Redis while hot, from the archive after", () => {
       });
       expect((await get(`/devices/${deviceName(7)}/readings?limit=0`)).code).toBe(400);
       expect((await get(`/devices/nope/readings`)).body).toMatchObject({ error: "BadQuery" });
-      // PostgreSQL or the file gone: 503, not 404 or 500.
+      // PostgreSQL or the file gone: 503, not 404 or 500, for what left Redis; what Redis still
+      // holds (a reading waiting for its batch) is answered as before.
+      const waiting = readingsOf(7, 301, 1, 1_750_000_000)[0] as StoredReading;
+      expect(await store.accept(waiting, deviceName(7))).toBe("queued");
       await archive.close();
+      expect((await get(`/readings/${waiting.id}`)).body).toMatchObject({ status: "queued" });
       expect((await get(`/readings/${id}`)).body).toMatchObject({ error: "ArchiveUnavailable" });
       expect((await get(`/devices/${deviceName(7)}/readings`)).code).toBe(503);
     } finally {

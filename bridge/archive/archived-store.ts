@@ -99,7 +99,10 @@ export class ArchivedStore implements ReadingStore {
   async rootOf(id: string): Promise<Hex | null> {
     const hot = await this.p.hot.rootOf(id);
     if (hot) return hot;
-    // Not committed yet (queued or in flight) or moved to the archive.
+    // Still in Redis without a root: queued or in flight (a reading and its root leave Redis
+    // together), so the archive is not asked (and a down archive does not fail the answer).
+    const [held] = await this.p.hot.getReadings([id]);
+    if (held) return null;
     const [cold] = await this.p.archive.getReadings([id]);
     return cold?.root ?? null;
   }
