@@ -130,6 +130,22 @@ describe.each(kinds)("%s archive", (kind, make) => {
   });
 
   if (kind === "postgres")
+    it("stores a batch once when two bridges (two pools) write it at the same time", async () => {
+      const other = make();
+      await other.open();
+      try {
+        const readings = readingsOf(6, 1, 500);
+        const batch = batchOf(readings);
+        await Promise.all([archive.writeBatch(batch, readings), other.writeBatch(batch, readings)]);
+        expect((await other.getBatch(batch.root))?.ids).toEqual(batch.ids);
+        const page = await archive.readingsOfDevice(device(6), { limit: 1000 });
+        expect(page.readings.length).toBe(500);
+      } finally {
+        await other.close();
+      }
+    });
+
+  if (kind === "postgres")
     it("answers ArchiveUnavailableError while PostgreSQL is down, and works again when it is back", async () => {
       const readings = readingsOf(5, 1, 10);
       const batch = batchOf(readings);
