@@ -214,10 +214,12 @@ try {
         hot: await probe.hlen("soak:readings"),
         queued: await gauge("sensor_oracle_queue_depth"),
         lag: await gauge("sensor_oracle_archive_lag_readings"),
+        unfinal: await probe.scard("soak:unfinalized"),
+        hotBatches: await probe.zcard("soak:archived"),
       };
       samples.push(s);
       log(
-        `  ${t} s: sent ${s.sent}, Redis ${mb(s.redis)} MB (${s.hot} readings in Redis: ${s.queued} queued, ${s.lag} waiting for the archive), bridge RSS ${s.rss.toFixed(0)} MB`,
+        `  ${t} s: sent ${s.sent}, Redis ${mb(s.redis)} MB (${s.hot} readings in Redis: ${s.queued} queued, ${s.unfinal} batches unfinal, ${s.lag} waiting for the archive, ${s.hotBatches} batches archived and hot), bridge RSS ${s.rss.toFixed(0)} MB`,
       );
     }
   }
