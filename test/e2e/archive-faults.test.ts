@@ -15,7 +15,16 @@ import type { FleetContracts } from "../../chain/deploy.js";
 import type { DeviceAgent } from "../../device-agent/agent.js";
 import { registerDevice } from "../../fleet/registry-admin.js";
 import { createFleetCa, type IssuedCertificate, type IssuedDevice } from "../../pki/fleet-ca.js";
-import { feedIdOf, LEAF_TYPES, leafValues } from "../../protocol/index.js";
+import {
+  encodeReadingMessage,
+  feedIdOf,
+  LEAF_TYPES,
+  leafValues,
+  normalizeLowS,
+  readingDigest,
+  readingsTopic,
+  signDigest,
+} from "../../protocol/index.js";
 import { siteOn, startDeviceAgent } from "../../testkit/agents.js";
 import { type ChainNode, deployOverHttp } from "../../testkit/chain-node.js";
 import { startProcessInfra, writeBridgeConfig } from "../../testkit/infra.js";
@@ -219,6 +228,34 @@ describe("archive faults: PostgreSQL down at start and mid-run, PostgreSQL and R
           interval: 1000,
         })
         .toBe(0);
+      // A replay of a reading that left Redis long ago (the device's first): the bridge asks the
+      // archive and answers replay; nothing is queued again.
+      const first = sent[0] as string;
+      const [old] = await archive.getReadings([first]);
+      const device = devices[0] as IssuedDevice;
+      const agent = agents[0] as DeviceAgent;
+      const reading = toReading(old as StoredReading);
+      const sig = normalizeLowS(
+        device.curve,
+        signDigest(
+          device.curve,
+          device.readingSecretKey,
+          readingDigest(reading, { chainId: 31337, registry: contracts.oracle }),
+        ),
+      );
+      const acksBefore = agent.acks.filter((x) => x.sequence === reading.sequence).length;
+      await agent.publishRaw(readingsTopic(device.name), encodeReadingMessage(reading, sig));
+      await expect
+        .poll(() => agent.acks.filter((x) => x.sequence === reading.sequence).length, { timeout: 20_000 })
+        .toBe(acksBefore + 1);
+      expect(agent.acks.filter((x) => x.sequence === reading.sequence).at(-1)).toMatchObject({
+        status: "rejected",
+        reason: "replay",
+      });
+      // Had it been queued again, it would be committed within a window and two blocks.
+      await sleep(4_000);
+      expect(await hot.queueDepth()).toBe(0);
+
       const inArchive = await archive.getReadings(sent);
       expect(inArchive.filter((r) => r === null).length).toBe(0);
 
