@@ -147,6 +147,30 @@ describe.each(kinds)("archiver with the %s archive and a real Redis", (_kind, ma
   );
 });
 
+describe("retention", () => {
+  it("drops archived batches committed before archive.retentionDays, keeps the others", async () => {
+    const hot = new RedisStore({ url: redis.url, prefix: `keep${++prefixN}` });
+    const d = mkdtempSync(join(tmpdir(), "so-archiver-"));
+    dirs.push(d);
+    const archive = new SqliteArchive(join(d, "archive.sqlite"));
+    await archive.open();
+    const oldReadings = readingsOf(60, 1, 5);
+    const old = batchOf(oldReadings, Date.now() - 40 * 86_400_000);
+    await archive.writeBatch(old, oldReadings);
+    const archiver = startArchiver({ hot, archive, hotMs: 0, intervalMs: 60_000, retentionDays: 30 });
+    try {
+      const recent = await commitFinal(hot, readingsOf(60, 6, 5));
+      await archiver.runOnce();
+      expect(await archive.getBatch(old.root)).toBeNull();
+      expect((await archive.getBatch(recent.root))?.ids).toEqual(recent.ids);
+    } finally {
+      await archiver.stop();
+      await archive.close();
+      await hot.close();
+    }
+  }, 60_000);
+});
+
 describe("an archive that stays unreachable", () => {
   it("lets batches wait in Redis, counts the lag, and refuses new readings (retry) beyond maxLagReadings", async () => {
     const hot = new RedisStore({ url: redis.url, prefix: `lag${++prefixN}` });
