@@ -233,6 +233,11 @@ export function startBatcher(p: BatcherParameters & { intervalMs: number }): {
         // Stopping: the batch in flight is finished; the rest waits for the next submitter.
         const cut = b ? b.ids.length + (b.leftOut?.length ?? 0) : 0;
         if (stopped || !b || cut < (p.maxBatchSize ?? 1024)) return;
+        // Full batches one after the other (a backlog, a sustained high rate): keep finality
+        // moving too, or no batch becomes final (and leaves Redis for the archive) until the
+        // queue is empty. Measured in the soak at 1,000/s with 4,096-reading batches: 100,000
+        // readings piled up in Redis without this.
+        await reconcileBatches(p);
       } catch (err) {
         p.metrics.commitFailures += 1;
         p.onError?.(err);

@@ -5,6 +5,9 @@ import type { Logger } from "pino";
 import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { MAX_PAYLOAD_BYTES, type ReadingDomain, type ReadingRejectedError } from "../protocol/index.js";
 import { secp256k1Implementation, secp256k1NativeError } from "../protocol/secp256k1-native.mjs";
+import { ArchivedStore } from "./archive/archived-store.js";
+import { startArchiver } from "./archive/archiver.js";
+import type { Archive } from "./archive/types.js";
 import { startBatcher } from "./batcher.js";
 import { watchedCertificates } from "./certificate-expiry.js";
 import type { FleetCertificates } from "./certificates.js";
@@ -21,7 +24,7 @@ import { DeviceRateLimiter } from "./rate-limit.js";
 import { readinessCheck } from "./readiness.js";
 import { ReadingValidity } from "./reading-validity.js";
 import { RegistryCache } from "./registry/chain-registry.js";
-import type { CommittedBatch, ReadingStore } from "./store/types.js";
+import { type CommittedBatch, isHotStore, type ReadingStore } from "./store/types.js";
 import { defaultVerifyWorkers, VerifyPool } from "./verify-pool.js";
 
 /** The pause before the first MQTT reconnect attempt; it doubles after each failure up to MQTT_RETRY_MAX_MS. */
@@ -50,6 +53,18 @@ export type BridgeParameters = {
   };
   certificates: FleetCertificates;
   store: ReadingStore;
+  /**
+   * Move committed, final batches to this archive and trim them from Redis after `hotSeconds`
+   * (default 60); proofs are then served from the archive (bridge/archive/). The store must be a
+   * HotStore (RedisStore). Opened (and closed) by the archiver here.
+   */
+  archive?: {
+    archive: Archive;
+    hotSeconds?: number;
+    retentionDays?: number;
+    maxLagReadings?: number;
+    afterStep?: Parameters<typeof startArchiver>[0]["afterStep"];
+  };
   publicClient: PublicClient;
   walletClient: WalletClient<Transport, Chain | undefined, Account>;
   /** The fleet's SensorOracle: its device registry and its reading batches. */
@@ -137,6 +152,40 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
         : undefined;
     if (verifyPool) closers.add("verify pool", () => verifyPool.close());
 
+    let store = p.store;
+    let archiveReady: (() => boolean) | undefined;
+    let archivePages: Archive | undefined;
+    if (p.archive) {
+      const hot = p.store;
+      if (!isHotStore(hot)) throw new Error("an archive needs a store that trims (RedisStore)");
+      const { archive } = p.archive;
+      let opened = false;
+      const archiver = startArchiver({
+        hot,
+        archive,
+        ...(p.archive.hotSeconds !== undefined ? { hotMs: p.archive.hotSeconds * 1000 } : {}),
+        retentionDays: p.archive.retentionDays,
+        ...(p.archive.maxLagReadings !== undefined ? { maxLagReadings: p.archive.maxLagReadings } : {}),
+        ...(p.archive.afterStep ? { afterStep: p.archive.afterStep } : {}),
+        onReady: () => {
+          opened = true;
+          p.log.info({ archive: archive.kind }, "archive open");
+        },
+        onError: (err) => p.log.warn({ err }, "archive pass failed; batches wait in Redis, retrying"),
+      });
+      closers.add("archive", () => archive.close());
+      closers.add("archiver", () => archiver.stop());
+      metrics.archive = archiver.state;
+      archivePages = archive;
+      archiveReady = () => opened && !archiver.tooFarBehind();
+      store = new ArchivedStore({
+        hot,
+        archive,
+        retentionDays: p.archive.retentionDays,
+        archiveTooFarBehind: () => archiver.tooFarBehind(),
+      });
+    }
+
     const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
     const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.oracle };
     // Every committed or pushed reading is checked against the registry as it is at the cut.
@@ -151,17 +200,19 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     // What the fleet page shows of this bridge's intake and commits (http/fleet-summary.ts).
     const activity = new FleetActivity();
     const app = buildApp({
-      store: p.store,
+      store,
       metrics,
       ready: readinessCheck({
         mqttConnected: () => mqttConnected(),
         mqttReason: () => mqttReason(),
         ...(p.notReadyBecause ? { more: p.notReadyBecause } : {}),
-        store: p.store,
+        store,
         publicClient: p.publicClient,
         ...(verifyPool ? { verifyPool } : {}),
+        ...(archiveReady ? { archiveReady } : {}),
       }),
       device: deviceView(p.certificates, registry),
+      ...(archivePages ? { pages: archivePages } : {}),
       limits: { ...DEFAULT_HTTP_LIMITS, ...p.httpLimits },
       validity,
       ...(p.http?.cors ? { cors: p.http.cors } : {}),
@@ -170,7 +221,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     closers.add("HTTP app", () => app.close());
 
     const batcher = startBatcher({
-      store: p.store,
+      store,
       publicClient: p.publicClient,
       walletClient: p.walletClient,
       batches: p.contracts.oracle,
@@ -203,7 +254,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       ? new FeedPusher({
           feeds: p.push.feeds,
           address: p.push.address,
-          store: p.store,
+          store,
           publicClient: p.publicClient,
           walletClient: p.walletClient,
           metrics,
@@ -256,7 +307,7 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
     const ingest: CheckParameters = {
       certificates: p.certificates,
       registry,
-      store: p.store,
+      store,
       domain,
       observeVerify: (s: number) => metrics.verifyTime.observe(s),
       ...(verifyPool ? { verifyPool } : {}),

@@ -181,3 +181,53 @@ describe("bridge configuration: CORS", () => {
     },
   );
 });
+
+describe("archive configuration", () => {
+  it("defaults to SQLite in data/ beside the config file, proofs kept for ever", () => {
+    const c = loadConfig(file("archive-default.json", JSON.stringify(good)), {});
+    expect(c.archive).toEqual({
+      kind: "sqlite",
+      path: join(dir, "data/archive.sqlite"),
+      hotSeconds: 60,
+      maxLagReadings: 1_000_000,
+    });
+  });
+
+  it("takes PostgreSQL by URL with a password file, and a retention", () => {
+    file("pg.pass", "s3cret\n");
+    const c = loadConfig(
+      file(
+        "archive-pg.json",
+        JSON.stringify({
+          ...good,
+          archive: {
+            kind: "postgres",
+            url: "postgres://so@db:5432/so",
+            passwordFile: "pg.pass",
+            retentionDays: 90,
+          },
+        }),
+      ),
+      {},
+    );
+    expect(c.archive).toMatchObject({
+      kind: "postgres",
+      retentionDays: 90,
+      passwordFile: join(dir, "pg.pass"),
+    });
+  });
+
+  it.each([
+    ["PostgreSQL without a server", { kind: "postgres" }, "archive.url"],
+    ["a password in the URL", { kind: "postgres", url: "postgres://so:pw@db/so" }, "archive.url"],
+    ["a URL that is not PostgreSQL", { kind: "postgres", url: "mysql://db/so" }, "archive.url"],
+    ["a PostgreSQL setting on SQLite", { kind: "sqlite", host: "db" }, "archive.host"],
+    ["a retention of 0 days", { retentionDays: 0 }, "archive.retentionDays"],
+    ["an unknown kind", { kind: "mongo" }, "archive.kind"],
+    ["an unknown setting", { dir: "x" }, "archive.dir"],
+  ])("refuses %s, naming the setting", (_what, archive, key) => {
+    expect(keyOf(() => loadConfig(file("archive-bad.json", JSON.stringify({ ...good, archive })), {}))).toBe(
+      key,
+    );
+  });
+});

@@ -47,6 +47,30 @@ export type BridgeConfig = {
   /** Push feeds: the SensorFeeds contract and a JSON file of [{ feedId, deviationBps, heartbeatSec }]. */
   push?: { feedsContract?: Hex; feedsFile?: string };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  /**
+   * Where committed batches go for good (bridge/archive/): `sqlite` (one file, default
+   * `data/archive.sqlite` beside the config file; one bridge) or `postgres` (a server several
+   * bridges share: `url`, or `host`/`port`/`user`/`database`; the password from `passwordFile`
+   * or SO_ARCHIVE_PASSWORD, never in the file or the URL). `retentionDays`: drop archived batches
+   * older than this (default: keep every proof for ever; roots stay on-chain). `hotSeconds`: how
+   * long an archived batch stays in Redis too. `maxLagReadings`: readings of final batches allowed
+   * to wait in Redis for an unreachable archive before new readings are refused (retry).
+   */
+  archive: ArchiveConfig;
+};
+
+export type ArchiveConfig = {
+  kind: "sqlite" | "postgres";
+  path: string;
+  url?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  database?: string;
+  passwordFile?: string;
+  retentionDays?: number;
+  hotSeconds: number;
+  maxLagReadings: number;
 };
 
 type Spec = {
@@ -94,6 +118,23 @@ const SPECS: Spec[] = [
   { key: "rateLimit.burst", env: "SO_RATE_LIMIT_BURST", kind: "int", def: 40 },
   { key: "push.feedsContract", env: "SO_PUSH_FEEDS_CONTRACT", kind: "address", optional: true },
   { key: "push.feedsFile", env: "SO_PUSH_FEEDS_FILE", kind: "file", optional: true },
+  {
+    key: "archive.kind",
+    env: "SO_ARCHIVE_KIND",
+    kind: "enum",
+    def: "sqlite",
+    values: ["sqlite", "postgres"],
+  },
+  { key: "archive.path", env: "SO_ARCHIVE_PATH", kind: "string", def: "data/archive.sqlite" },
+  { key: "archive.url", env: "SO_ARCHIVE_URL", kind: "url", optional: true },
+  { key: "archive.host", env: "SO_ARCHIVE_HOST", kind: "string", optional: true },
+  { key: "archive.port", env: "SO_ARCHIVE_PORT", kind: "int", optional: true },
+  { key: "archive.user", env: "SO_ARCHIVE_USER", kind: "string", optional: true },
+  { key: "archive.database", env: "SO_ARCHIVE_DATABASE", kind: "string", optional: true },
+  { key: "archive.passwordFile", env: "SO_ARCHIVE_PASSWORD_FILE", kind: "file", optional: true },
+  { key: "archive.retentionDays", env: "SO_ARCHIVE_RETENTION_DAYS", kind: "int", optional: true },
+  { key: "archive.hotSeconds", env: "SO_ARCHIVE_HOT_SECONDS", kind: "int", def: 60 },
+  { key: "archive.maxLagReadings", env: "SO_ARCHIVE_MAX_LAG_READINGS", kind: "int", def: 1_000_000 },
   {
     key: "logLevel",
     env: "SO_LOG_LEVEL",
@@ -256,6 +297,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       "is required when the other push setting is set",
     );
   }
+  checkArchive(out.archive as ArchiveConfig, base);
   return out as BridgeConfig;
 }
 
@@ -269,6 +311,33 @@ function isOrigin(x: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/** The archive section holds together: one kind's settings only, a connection for PostgreSQL, no password in it. */
+function checkArchive(a: ArchiveConfig, base: string): void {
+  const pg = ["url", "host", "port", "user", "database", "passwordFile"] as const;
+  if (a.kind === "sqlite") {
+    const stray = pg.find((k) => a[k] !== undefined);
+    if (stray)
+      throw new ConfigError(`archive.${stray}`, 'is a PostgreSQL setting: set archive.kind to "postgres"');
+    a.path = resolve(base, a.path);
+  } else {
+    if (!a.url && !a.host)
+      throw new ConfigError("archive.url", 'or archive.host is required with archive.kind "postgres"');
+    if (a.url) {
+      const u = new URL(a.url);
+      if (u.protocol !== "postgres:" && u.protocol !== "postgresql:")
+        throw new ConfigError("archive.url", "must be a postgres:// URL");
+      if (u.password)
+        throw new ConfigError(
+          "archive.url",
+          "must not hold a password: put it in archive.passwordFile or SO_ARCHIVE_PASSWORD",
+        );
+    }
+  }
+  if (a.retentionDays !== undefined && a.retentionDays < 1)
+    throw new ConfigError("archive.retentionDays", "must be at least 1 (leave it out to keep every proof)");
+  if (a.maxLagReadings < 1) throw new ConfigError("archive.maxLagReadings", "must be at least 1");
 }
 
 /** The feeds to push, from push.feedsFile: checked here so a bad entry fails at start, naming it. */

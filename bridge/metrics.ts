@@ -68,6 +68,16 @@ export class Metrics {
   recommits = 0;
   feeBumps = 0;
   feedPushes = 0;
+  /** The archiver's state (bridge/archive/archiver.ts), when the bridge has an archive. */
+  archive: {
+    reachable: boolean;
+    lagBatches: number;
+    lagReadings: number;
+    lagSeconds: number;
+    archivedBatches: number;
+    trimmedReadings: number;
+    writeFailures: number;
+  } | null = null;
   verifyWorkerRestarts = 0;
   /** Feed updates (whole calls) that failed: reverted or not sent. */
   pushFailures = 0;
@@ -254,6 +264,18 @@ type Value = (m: Metrics) => number | bigint;
 
 /** The counters, by name: help and the field they read. */
 const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
+  sensor_oracle_archived_batches_total: [
+    "Batches written to the archive.",
+    (m) => m.archive?.archivedBatches ?? 0,
+  ],
+  sensor_oracle_trimmed_readings_total: [
+    "Archived readings removed from Redis.",
+    (m) => m.archive?.trimmedReadings ?? 0,
+  ],
+  sensor_oracle_archive_failures_total: [
+    "Archiver passes that failed (retried).",
+    (m) => m.archive?.writeFailures ?? 0,
+  ],
   sensor_oracle_readings_accepted_total: ["Readings verified and durably queued.", (m) => m.accepted],
   sensor_oracle_batches_committed_total: ["Batches committed on-chain.", (m) => m.batchesCommitted],
   sensor_oracle_readings_committed_total: ["Readings in committed batches.", (m) => m.readingsCommitted],
@@ -288,6 +310,19 @@ const COUNTERS: Record<string, readonly [help: string, value: Value]> = {
 
 /** The gauges, by name: help and what they read. */
 const GAUGES: Record<string, readonly [help: string, value: (m: Metrics) => number]> = {
+  sensor_oracle_archive_reachable: [
+    "1 when the archive answered its last pass.",
+    (m) => (m.archive?.reachable ? 1 : 0),
+  ],
+  sensor_oracle_archive_lag_batches: [
+    "Final batches waiting in Redis for the archive.",
+    (m) => m.archive?.lagBatches ?? 0,
+  ],
+  sensor_oracle_archive_lag_readings: ["Readings of those batches.", (m) => m.archive?.lagReadings ?? 0],
+  sensor_oracle_archive_lag_seconds: [
+    "Age of the oldest batch waiting for the archive.",
+    (m) => m.archive?.lagSeconds ?? 0,
+  ],
   sensor_oracle_queue_depth: ["Readings waiting for a batch.", (m) => m.lastQueueDepth()],
   sensor_oracle_seconds_since_last_commit: [
     "Seconds since this bridge last committed a batch (since its start, before the first).",

@@ -29,6 +29,12 @@ export function readinessCheck(p: {
   verifyPool?: { status(): VerifyPoolStatus };
   /** More conditions by name: each returns why the bridge is not ready, or null. */
   more?: Record<string, () => string | null>;
+  /**
+   * With an archive: whether it was opened (reachable at least once since start, schema in place)
+   * and does not lag beyond its maximum. Down mid-run within the lag bound, the bridge stays
+   * ready: Redis keeps the batches and serves their proofs meanwhile.
+   */
+  archiveReady?: () => boolean;
   timeoutMs?: number;
 }): () => Promise<ReadyCheck> {
   const timeoutMs = p.timeoutMs ?? READY_PROBE_TIMEOUT_MS;
@@ -66,6 +72,11 @@ export function readinessCheck(p: {
       const reason = why();
       checks[name] = reason === null;
       if (reason !== null) reasons[name] = reason;
+    }
+    if (p.archiveReady) {
+      checks.archive = p.archiveReady();
+      if (!checks.archive)
+        reasons.archive = "the archive is not open yet or lags beyond archive.maxLagReadings";
     }
     const ok = Object.values(checks).every(Boolean);
     return { ok, checks, ...(ok ? {} : { reasons }), ...extra };

@@ -4,6 +4,7 @@ import { readFileSync, realpathSync, statSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { pino } from "pino";
 import { createChainClients } from "../chain/clients.js";
+import { archiveFromConfig } from "./archive/open-archive.js";
 import { startBridge } from "./bridge.js";
 import { FleetCertificates } from "./certificates.js";
 import { type BridgeConfig, loadConfig, readPrivateKey, readPushedFeeds, redactUrl } from "./config.js";
@@ -98,6 +99,15 @@ async function main(configFile: string | undefined): Promise<void> {
     },
     certificates,
     store,
+    // Committed batches move to the archive; PostgreSQL down at start: not ready, retried.
+    archive: {
+      archive: archiveFromConfig(config.archive, process.env, (err) =>
+        log.warn({ err }, "archive connection error; retrying"),
+      ),
+      hotSeconds: config.archive.hotSeconds,
+      maxLagReadings: config.archive.maxLagReadings,
+      ...(config.archive.retentionDays !== undefined ? { retentionDays: config.archive.retentionDays } : {}),
+    },
     publicClient,
     walletClient,
     contracts: { oracle: config.chain.oracle },
@@ -123,7 +133,10 @@ async function main(configFile: string | undefined): Promise<void> {
     waitForBroker: false,
     notReadyBecause: { durability: () => refusing },
   });
-  log.info({ http: config.http.port }, "bridge listening; waiting for the broker, Redis and the chain");
+  log.info(
+    { http: config.http.port, archive: config.archive.kind },
+    "bridge listening; waiting for the broker, Redis and the chain",
+  );
   let recheck: NodeJS.Timeout | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {

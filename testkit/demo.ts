@@ -2,8 +2,13 @@
 //   npm run demo              runs a fixed number of rounds and ends with a one-line summary
 //   npm run demo -- --forever keeps the devices publishing until Ctrl-C
 // Set REDIS_URL to queue readings in Redis instead of the (not durable) in-process store.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pino from "pino";
 import type { Hex } from "viem";
+import { SqliteArchive } from "../bridge/archive/sqlite-archive.js";
 import { startBridge } from "../bridge/bridge.js";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { toReading } from "../bridge/checks.js";
@@ -56,6 +61,8 @@ async function main(): Promise<string> {
   }
 
   let store: ReadingStore;
+  // With Redis, committed batches go to an embedded SQLite archive, as a single bridge's would.
+  const archiveDir = process.env.REDIS_URL ? mkdtempSync(join(tmpdir(), "so-demo-archive-")) : null;
   if (process.env.REDIS_URL) {
     store = new RedisStore({ url: process.env.REDIS_URL, prefix: `so-demo-${Date.now()}` });
     say("[4/6]", `starting the bridge; readings queue durably in Redis at ${process.env.REDIS_URL}`);
@@ -78,6 +85,7 @@ async function main(): Promise<string> {
     },
     certificates,
     store,
+    ...(archiveDir ? { archive: { archive: new SqliteArchive(join(archiveDir, "archive.sqlite")) } } : {}),
     publicClient: stack.publicClient,
     walletClient: stack.submitter,
     contracts: stack.contracts,
@@ -189,6 +197,7 @@ async function main(): Promise<string> {
   for (const a of agents) await a.stop();
   await bridge.stop();
   await store.close();
+  if (archiveDir) rmSync(archiveDir, { recursive: true, force: true });
   await broker.close();
   await stack.close();
   const secs = ((Date.now() - started) / 1000).toFixed(1);

@@ -64,7 +64,7 @@ describe("bridge HTTP API", () => {
     expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
     expect(doc.info).toEqual({ title: "sensor-oracle bridge", version: "1" });
     const served = servedRoutes(app);
-    expect(Object.keys(doc.paths).length).toBe(9);
+    expect(Object.keys(doc.paths).length).toBe(11);
     for (const [path, item] of Object.entries(doc.paths)) {
       // Each served method is an operation, and nothing else is.
       expect(

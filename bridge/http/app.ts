@@ -17,6 +17,7 @@ import { FleetActivity } from "./fleet-activity.js";
 import { fleetPageRoutes } from "./fleet-page.js";
 import { fleetSummaryRoutes } from "./fleet-summary.js";
 import { healthRoutes } from "./health.js";
+import { type ReadingPages, readingPageRoutes } from "./reading-pages.js";
 import { readingView } from "./reading-view.js";
 import { readingRoutes } from "./readings.js";
 import { describeResponses } from "./schemas.js";
@@ -39,6 +40,8 @@ export type AppParameters = {
   cors?: { origins: readonly string[] };
   /** What the fleet page (/fleet, /fleet/summary) shows beyond the store: this bridge's activity, the enrolled devices. */
   fleet?: { activity: FleetActivity; enrolled?: () => Iterable<string> };
+  /** The archive's paged lookups by device and feed (reading-pages.ts); without it they answer 503. */
+  pages?: ReadingPages;
 };
 
 /** Limits against abusive HTTP clients (defaults in DEFAULT_HTTP_LIMITS). */
@@ -81,6 +84,7 @@ export function buildApp({
   validity,
   cors: corsSettings,
   fleet,
+  pages,
 }: AppParameters): FastifyInstance {
   const app = Fastify({
     logger,
@@ -134,6 +138,7 @@ export function buildApp({
     enrolled: fleet?.enrolled,
   });
   void app.register(fleetPageRoutes);
+  void app.register(readingPageRoutes, { pages });
   // In a plugin like the others, so that it is registered after @fastify/swagger, which documents it.
   void app.register(async (docs) => {
     docs.get(

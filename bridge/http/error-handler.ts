@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ArchiveUnavailableError } from "../archive/errors.js";
 import { answerInvalid } from "./schemas.js";
 
 /**
@@ -26,6 +27,13 @@ export function answerError(err: FastifyError, req: FastifyRequest, reply: Fasti
       .code(503)
       .header("retry-after", "1")
       .send({ error: "ProofBuildersBusy", message: "too many proofs being built, retry later" });
+  }
+  // A reading that left Redis is served from the archive: unreachable for now, 503 (not a 500 or a 404).
+  if ((err as unknown) instanceof ArchiveUnavailableError) {
+    return reply
+      .code(503)
+      .header("retry-after", "5")
+      .send({ error: "ArchiveUnavailable", message: "the archive is unreachable, retry later" });
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return reply.code(err.statusCode).send({ error: "BadRequest", message: "bad request" });

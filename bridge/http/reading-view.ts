@@ -24,25 +24,39 @@ export type ReadingResponse = {
 export const MAX_WAITING_TREE_BUILDS = 8;
 
 /**
- * Reads a reading with its batch and Merkle proof. The trees of the last 64 batches are kept;
- * others are rebuilt on a worker thread, one after the other (tree-builder.ts: ingest keeps the
+ * Leaves of the trees kept for proofs, in all (the oldest tree goes first beyond it): 32 trees of
+ * 1,024 readings, fewer of larger batches. A tree costs about 0.7 KB a leaf on the heap; kept by
+ * count (64 trees), proofs of 4,096-reading batches from the archive ran the bridge out of its
+ * 128 MB heap in the soak benchmark.
+ */
+export const MAX_CACHED_TREE_LEAVES = 32_768;
+
+/**
+ * Reads a reading with its batch and Merkle proof. The trees of the last batches asked for are
+ * kept (MAX_CACHED_TREE_LEAVES leaves in all); others are rebuilt on a worker thread, one after the other (tree-builder.ts: ingest keeps the
  * event loop), and a client asking for more than MAX_WAITING_TREE_BUILDS at once is told to come back later.
  */
 export function readingView(store: ReadingStore, builder: Pick<TreeBuilder, "build">): ReadingView {
-  const trees = new Map<Hex, ReadingTree>();
+  const trees = new Map<Hex, { tree: ReadingTree; leaves: number }>();
+  let cachedLeaves = 0;
   const building = new Map<Hex, Promise<ReadingTree>>();
 
   function treeOf(root: Hex, ids: string[]): Promise<ReadingTree> {
     const cached = trees.get(root);
-    if (cached) return Promise.resolve(cached);
+    if (cached) return Promise.resolve(cached.tree);
     const pending = building.get(root);
     if (pending) return pending;
     if (building.size >= MAX_WAITING_TREE_BUILDS) return Promise.reject(new ProofBuildersBusyError());
     const build = (async () => {
       const readings = (await store.getReadings(ids)) as StoredReading[];
       const tree = await builder.build(readings.map(toReading));
-      if (trees.size >= 64) trees.delete(trees.keys().next().value as Hex);
-      trees.set(root, tree);
+      trees.set(root, { tree, leaves: ids.length });
+      cachedLeaves += ids.length;
+      for (const [old, t] of trees) {
+        if (cachedLeaves <= MAX_CACHED_TREE_LEAVES || trees.size === 1) break;
+        trees.delete(old);
+        cachedLeaves -= t.leaves;
+      }
       return tree;
     })().finally(() => building.delete(root));
     building.set(root, build);

@@ -11,14 +11,19 @@
 // Outcome codes of ACCEPT.
 export const ACCEPT_CODES = ["replay", "queued", "gap", "conflict"] as const;
 
-// KEYS: seq hash, readings, queue.
+// KEYS: seq hash, readings, queue, trimmed floors, trim generation.
 // ARGV: device, seq, id, json, gap floor (sequences padded), then the signed content (deviceId,
-//       feedId, value, timestamp) that makes two copies one reading.
+//       feedId, value, timestamp) that makes two copies one reading, then the trim generation the
+//       caller checked the archive under ("" when it has not).
 // A sequence at or below the highest is a replay only if the bridge holds that reading with the
-// same signed content (conflict if the content differs). Not held, it was never accepted (every
-// accepted reading stays in the readings hash), so a late reading is queued however old it is:
-// a backlog sent in any order after an outage is taken whole. Nothing is written unless the
-// answer is queued.
+// same signed content (conflict if the content differs). Not held and above the device's trimmed
+// floor (the highest sequence of its readings moved to the archive), it was never accepted, so a
+// late reading is queued however old it is: a backlog sent in any order is taken whole. Not held
+// and at or below the floor, Redis cannot tell: the answer is {4, generation}, and the caller
+// looks the reading up in the archive and calls again with that generation, which queues it only
+// if no trim ran in between (a trim moves readings to the archive after they are written there,
+// so a reading absent from both under one generation was never accepted). Nothing is written
+// unless the answer is queued.
 export const ACCEPT = `#!lua
 local last = redis.call('HGET', KEYS[1], ARGV[1]) or '000000000000000000000'
 if ARGV[2] > last then
@@ -32,6 +37,11 @@ else
       return 0
     end
     return 3
+  end
+  local floor = redis.call('HGET', KEYS[4], ARGV[1])
+  if floor and ARGV[2] <= floor then
+    local gen = redis.call('GET', KEYS[5]) or '0'
+    if ARGV[10] ~= gen then return {4, tonumber(gen)} end
   end
 end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
@@ -92,4 +102,55 @@ for i = 5, #ARGV, 3 do
   end
 end
 redis.call('DEL', KEYS[1])
+return 1`;
+
+// Move archived batches out of Redis. KEYS: archived zset (root -> archived at, ms), batches,
+// readings, root, trimmed floors, trim generation. ARGV: archived before (ms), at most this many
+// batches. For each batch archived before the limit (oldest first): its readings, their roots and
+// the batch record are deleted, and each device's trimmed floor is raised to the highest sequence
+// deleted. The generation goes up by one per call that trimmed anything (see ACCEPT). Returns
+// {batches, readings}.
+export const TRIM = `#!lua flags=allow-oom
+local roots = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local readings = 0
+for _, root in ipairs(roots) do
+  local raw = redis.call('HGET', KEYS[2], root)
+  if raw then
+    local b = cjson.decode(raw)
+    for _, id in ipairs(b.ids) do
+      local colon = string.find(id, ':', 1, true)
+      local device = string.sub(id, 1, colon - 1)
+      local seq = string.rep('0', 21 - (#id - colon)) .. string.sub(id, colon + 1)
+      local floor = redis.call('HGET', KEYS[5], device)
+      if not floor or seq > floor then redis.call('HSET', KEYS[5], device, seq) end
+      redis.call('HDEL', KEYS[3], id)
+      redis.call('HDEL', KEYS[4], id)
+      readings = readings + 1
+    end
+    redis.call('HDEL', KEYS[2], root)
+  end
+  redis.call('ZREM', KEYS[1], root)
+end
+if #roots > 0 then redis.call('INCR', KEYS[6]) end
+return {#roots, readings}`;
+
+// A committed batch is final (buried under enough confirmations): KEYS batches, unfinalized,
+// to-archive, to-archive-readings; ARGV root, batch JSON, committed at, size. Out of the reorg
+// watch and into the archive queue in one step, only if it was unfinal (a repeat changes nothing).
+export const FINAL = `#!lua flags=allow-oom
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('SREM', KEYS[2], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+  redis.call('INCRBY', KEYS[4], ARGV[4])
+end
+return 1`;
+
+// Batches written to the archive: KEYS to-archive, to-archive-readings, archived; ARGV archived at
+// (ms), then root and size pairs. Each leaves the archive queue (its readings uncounted once, even
+// if two bridges report it) and is recorded as archived, to be trimmed after its hot period.
+export const ARCHIVED = `#!lua flags=allow-oom
+for i = 2, #ARGV, 2 do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then redis.call('DECRBY', KEYS[2], ARGV[i + 1]) end
+  redis.call('ZADD', KEYS[3], ARGV[1], ARGV[i])
+end
 return 1`;

@@ -3,15 +3,27 @@ import type { Hex } from "viem";
 import { type DurabilityReport, judgeRedisSettings } from "./durability.js";
 import { classifyStoreError, StoreUnavailableError } from "./errors.js";
 import { createRedisClient, type RedisConnectionParameters, replicaBarrier } from "./redis-connection.js";
-import { ACCEPT, ACCEPT_CODES, COMPLETE, LEASE, NEXT_BATCH, RELEASE } from "./redis-scripts.js";
+import {
+  ACCEPT,
+  ACCEPT_CODES,
+  ARCHIVED,
+  COMPLETE,
+  FINAL,
+  LEASE,
+  NEXT_BATCH,
+  RELEASE,
+  TRIM,
+} from "./redis-scripts.js";
 import {
   type AcceptOutcome,
+  type ArchiveLag,
   type CommittedBatch,
   type FeedLatest,
   gapFloor,
+  type HotAcceptOutcome,
+  type HotStore,
   type PendingBatch,
   padSequence,
-  type ReadingStore,
   type StoredReading,
 } from "./types.js";
 
@@ -24,6 +36,15 @@ import {
  *   p:batchseq   counter of cut batches
  *   p:root       HASH  reading id -> batch root
  *   p:batches    HASH  root -> CommittedBatch JSON
+ *   p:to-archive ZSET  final batches not yet in the archive: root -> committed at (ms)
+ *   p:to-archive-readings  their readings, counted
+ *   p:archived   ZSET  batches in the archive and still hot: root -> archived at (ms)
+ *   p:trimmed    HASH  device name -> highest sequence moved out to the archive (padded)
+ *   p:trimgen    counter of trims (ACCEPT's archive check)
+ *
+ * Bounded: seq and trimmed grow with devices, feed-latest with feeds; readings, root and batches
+ * hold only what is queued, in flight, unfinal, waiting for the archive or hot (trimArchived);
+ * the queue, to-archive and archived sets are bounded the same way.
  *
  * Lua rather than Streams: the replay check, the sequence update and the enqueue must be one
  * atomic step (a Stream would still need a script for the check), and a batch cut must move ids
@@ -31,7 +52,11 @@ import {
  */
 
 type Script = (...args: (string | number)[]) => Promise<unknown>;
-type Scripted = Redis & Record<"soAccept" | "soLease" | "soRelease" | "soNextBatch" | "soComplete", Script>;
+type Scripted = Redis &
+  Record<
+    "soAccept" | "soLease" | "soRelease" | "soNextBatch" | "soComplete" | "soTrim" | "soFinal" | "soArchived",
+    Script
+  >;
 
 export type { RedisTlsParameters } from "./redis-connection.js";
 
@@ -47,7 +72,7 @@ export type RedisStoreParameters = RedisConnectionParameters & {
   onError?: (err: Error) => void;
 };
 
-export class RedisStore implements ReadingStore {
+export class RedisStore implements HotStore {
   readonly durable = true;
   private refusing: string | null = null;
   private readonly redis: Scripted;
@@ -64,7 +89,12 @@ export class RedisStore implements ReadingStore {
     | "leasefence"
     | "feedts"
     | "feedlatest"
-    | "unfinal",
+    | "unfinal"
+    | "toarchive"
+    | "toarchiveReadings"
+    | "archived"
+    | "trimmed"
+    | "trimgen",
     string
   >;
 
@@ -76,7 +106,10 @@ export class RedisStore implements ReadingStore {
       ? replicaBarrier(redis, waitReplicas.replicas, waitReplicas.timeoutMs)
       : undefined;
     if (onError) redis.on("error", onError);
-    redis.defineCommand("soAccept", { numberOfKeys: 3, lua: ACCEPT });
+    redis.defineCommand("soAccept", { numberOfKeys: 5, lua: ACCEPT });
+    redis.defineCommand("soTrim", { numberOfKeys: 6, lua: TRIM });
+    redis.defineCommand("soFinal", { numberOfKeys: 4, lua: FINAL });
+    redis.defineCommand("soArchived", { numberOfKeys: 3, lua: ARCHIVED });
     redis.defineCommand("soLease", { numberOfKeys: 3, lua: LEASE });
     redis.defineCommand("soRelease", { numberOfKeys: 1, lua: RELEASE });
     redis.defineCommand("soNextBatch", { numberOfKeys: 4, lua: NEXT_BATCH });
@@ -97,6 +130,11 @@ export class RedisStore implements ReadingStore {
       feedts: key("feed-latest-ts"),
       feedlatest: key("feed-latest"),
       unfinal: key("unfinalized"),
+      toarchive: key("to-archive"),
+      toarchiveReadings: key("to-archive-readings"),
+      archived: key("archived"),
+      trimmed: key("trimmed"),
+      trimgen: key("trimgen"),
     };
   }
 
@@ -109,7 +147,22 @@ export class RedisStore implements ReadingStore {
     this.refusing = reason;
   }
 
+  /**
+   * Without an archive nothing is ever trimmed, so the archive question never comes up; if it
+   * does (a Redis whose batches an archiving bridge trimmed), the reading is one this store cannot
+   * check: StoreUnavailableError, so the device sends it again to a bridge with the archive.
+   */
   async accept(r: StoredReading, deviceName: string): Promise<AcceptOutcome> {
+    const outcome = await this.acceptChecked(r, deviceName, null);
+    if (typeof outcome === "string") return outcome;
+    throw new StoreUnavailableError("ARCHIVE", { details: `reading ${r.id} may be in the archive` });
+  }
+
+  async acceptChecked(
+    r: StoredReading,
+    deviceName: string,
+    generation: number | null,
+  ): Promise<HotAcceptOutcome> {
     if (this.refusing) throw new StoreUnavailableError("NOTDURABLE", { details: this.refusing });
     const seq = BigInt(r.sequence);
     const code = await retryable(
@@ -117,6 +170,8 @@ export class RedisStore implements ReadingStore {
         this.k.seq,
         this.k.readings,
         this.k.queue,
+        this.k.trimmed,
+        this.k.trimgen,
         deviceName,
         padSequence(seq),
         r.id,
@@ -126,12 +181,92 @@ export class RedisStore implements ReadingStore {
         r.feedId,
         r.value,
         r.timestamp,
+        generation === null ? "" : String(generation),
       ),
     );
+    if (Array.isArray(code)) return { checkArchive: Number(code[1]) };
     const outcome = ACCEPT_CODES[code as number] as AcceptOutcome;
     // "replay" too: the device takes it as delivered and drops its copy.
     if ((outcome === "queued" || outcome === "replay") && this.replicated) await retryable(this.replicated());
     return outcome;
+  }
+
+  async archivable(max: number): Promise<CommittedBatch[]> {
+    const roots = await this.redis.zrange(this.k.toarchive, "0", String(max - 1));
+    if (roots.length === 0) return [];
+    const raw = await this.redis.hmget(this.k.batches, ...roots);
+    const gone = roots.filter((_, i) => raw[i] === null);
+    // Queued for the archive but no longer in Redis: nothing left to archive from here.
+    if (gone.length) await this.redis.zrem(this.k.toarchive, ...gone);
+    return raw.filter((b): b is string => b !== null).map((b) => JSON.parse(b) as CommittedBatch);
+  }
+
+  async markArchived(batches: CommittedBatch[], at: number): Promise<void> {
+    if (batches.length === 0) return;
+    await retryable(
+      this.redis.soArchived(
+        this.k.toarchive,
+        this.k.toarchiveReadings,
+        this.k.archived,
+        at,
+        ...batches.flatMap((b) => [b.root, b.ids.length]),
+      ),
+    );
+  }
+
+  async trimArchived(archivedBefore: number, max: number): Promise<{ batches: number; readings: number }> {
+    const [batches, readings] = (await retryable(
+      this.redis.soTrim(
+        this.k.archived,
+        this.k.batches,
+        this.k.readings,
+        this.k.root,
+        this.k.trimmed,
+        this.k.trimgen,
+        String(archivedBefore),
+        max,
+      ),
+    )) as [number, number];
+    return { batches, readings };
+  }
+
+  async archiveLag(): Promise<ArchiveLag> {
+    const [count, oldest, readings] = await Promise.all([
+      this.redis.zcard(this.k.toarchive),
+      this.redis.zrange(this.k.toarchive, "0", "0", "WITHSCORES"),
+      this.redis.get(this.k.toarchiveReadings),
+    ]);
+    return {
+      batches: count,
+      readings: Math.max(0, Number(readings ?? 0)),
+      oldestCommittedAt: oldest[1] === undefined ? null : Number(oldest[1]),
+    };
+  }
+
+  async adoptUnarchived(): Promise<number> {
+    let adopted = 0;
+    let cursor = "0";
+    do {
+      const [next, flat] = await this.redis.hscan(this.k.batches, cursor, "COUNT", 500);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) {
+        const root = flat[i] as string;
+        const [unfinal, queued, archived] = await Promise.all([
+          this.redis.sismember(this.k.unfinal, root),
+          this.redis.zscore(this.k.toarchive, root),
+          this.redis.zscore(this.k.archived, root),
+        ]);
+        if (unfinal || queued !== null || archived !== null) continue;
+        const b = JSON.parse(flat[i + 1] as string) as CommittedBatch;
+        await this.redis
+          .multi()
+          .zadd(this.k.toarchive, String(b.committedAt), root)
+          .incrby(this.k.toarchiveReadings, b.ids.length)
+          .exec();
+        adopted += 1;
+      }
+    } while (cursor !== "0");
+    return adopted;
   }
 
   async lease(owner: string, ttlMs: number): Promise<number | null> {
@@ -221,9 +356,24 @@ export class RedisStore implements ReadingStore {
   }
 
   async updateBatch(batch: CommittedBatch, final: boolean): Promise<void> {
-    const m = this.redis.multi().hset(this.k.batches, batch.root, JSON.stringify(batch));
-    if (final) m.srem(this.k.unfinal, batch.root);
-    await retryable(m.exec());
+    // Final: out of the reorg watch and into the archive queue, in one step. Only a batch that was
+    // unfinal moves (SREM answers 1): a second "final" of the same root (two bridges) adds nothing.
+    if (!final) {
+      await retryable(this.redis.hset(this.k.batches, batch.root, JSON.stringify(batch)));
+      return;
+    }
+    await retryable(
+      this.redis.soFinal(
+        this.k.batches,
+        this.k.unfinal,
+        this.k.toarchive,
+        this.k.toarchiveReadings,
+        batch.root,
+        JSON.stringify(batch),
+        batch.committedAt,
+        batch.ids.length,
+      ),
+    );
   }
 
   async latestOfFeed(feedId: Hex): Promise<string | null> {

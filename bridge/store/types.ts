@@ -61,8 +61,8 @@ export interface ReadingStore {
    * in any order is taken whole). Otherwise, and changing nothing: "replay" when the store holds
    * this very reading (same device, sequence and signed content), "conflict" when it holds a
    * different reading under that device and sequence. Only "queued" and "replay" mean the store
-   * holds the reading. (When readings leave Redis for an archive, a sequence the store can no
-   * longer check is to be answered `outside_window`: docs/PROTOCOL.md.)
+   * holds the reading. (When readings leave Redis for an archive, HotStore.acceptChecked asks
+   * the caller to check the archive; bridge/archive/archived-store.ts: docs/PROTOCOL.md.)
    * Throws StoreUnavailableError (retryable, nothing written) when the store refuses writes for now.
    */
   accept(reading: StoredReading, deviceName: string): Promise<AcceptOutcome>;
@@ -110,6 +110,44 @@ export interface ReadingStore {
 }
 
 /**
+ * The answer of HotStore.acceptChecked: an AcceptOutcome, or "look in the archive": the reading
+ * is not in the hot store and its sequence is at or below the device's trimmed floor (readings
+ * up to it have left for the archive). `generation` is the store's trim generation at that moment.
+ */
+export type HotAcceptOutcome = AcceptOutcome | { checkArchive: number };
+
+/** How far the archive is behind: final batches in Redis not yet in the archive. */
+export type ArchiveLag = { batches: number; readings: number; oldestCommittedAt: number | null };
+
+/**
+ * A store whose committed batches move to an archive (RedisStore). Lifecycle of a batch:
+ * committed (completeBatch) -> final (updateBatch final: queued for the archive) -> written to
+ * the archive (markArchived) -> trimmed from the hot store after a short hot period
+ * (trimArchived). Each step is one atomic store operation and every step is repeatable, so a
+ * crash between any two loses nothing and duplicates nothing.
+ */
+export interface HotStore extends ReadingStore {
+  /** accept(), but a reading below the trimmed floor is answered {checkArchive} unless `generation` is still current. */
+  acceptChecked(
+    reading: StoredReading,
+    deviceName: string,
+    generation: number | null,
+  ): Promise<HotAcceptOutcome>;
+  /** Up to `max` final batches not yet archived, oldest commit first. */
+  archivable(max: number): Promise<CommittedBatch[]>;
+  /** These batches are in the archive now (`at`, ms): they leave the archive queue. */
+  markArchived(batches: CommittedBatch[], at: number): Promise<void>;
+  /** Delete up to `max` batches archived before `archivedBefore` (ms) with their readings. */
+  trimArchived(archivedBefore: number, max: number): Promise<{ batches: number; readings: number }>;
+  archiveLag(): Promise<ArchiveLag>;
+  /** Queue for the archive final batches stored before the archive existed (an upgrade); returns how many. */
+  adoptUnarchived(): Promise<number>;
+}
+
+export const isHotStore = (s: ReadingStore): s is HotStore =>
+  typeof (s as Partial<HotStore>).acceptChecked === "function";
+
+/**
  * "queued" and "replay": the store holds the reading (ack it as delivered). "gap", "conflict":
  * refused, nothing changed.
  */
@@ -125,9 +163,9 @@ export const MAX_SEQUENCE_GAP = 1n << 32n;
 
 /**
  * Replay window (docs/PROTOCOL.md): how far below a device's highest sequence a reading counts as
- * recent. Today every accepted reading stays in the store, so a late reading is checked exactly
- * however old; once readings leave the hot store for an archive, sequences below this window
- * are the ones the store may no longer be able to check (`outside_window`).
+ * recent (the agent's outbox and resend policy are sized by it). The bridge checks a late reading
+ * exactly however old: in Redis while it is hot, then in the archive (HotStore.acceptChecked);
+ * only a reading the archive may have dropped under its retention is answered `outside_window`.
  */
 export const REPLAY_WINDOW = 1024n;
 
