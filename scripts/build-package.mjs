@@ -8,11 +8,14 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
+/** The folders tsconfig.build.json compiles: their plain JavaScript modules ship beside the compiled code. */
+const PRODUCT = ["protocol", "bridge", "device-agent", "pki", "fleet", "chain", "cli", "consumer"];
 const ASSETS = [
-  "protocol/p256-key.mjs",
-  "protocol/p256-key.d.mts",
-  "bridge/verify-worker.mjs",
-  "bridge/http/tree-worker.mjs",
+  ...PRODUCT.flatMap((dir) =>
+    readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((f) => /\.(mjs|d\.mts)$/.test(f) && !/\.test\./.test(f))
+      .map((f) => join(dir, f)),
+  ),
   ...readdirSync("bridge/http/fleet-page").map((f) => `bridge/http/fleet-page/${f}`),
 ];
 

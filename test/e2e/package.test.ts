@@ -96,12 +96,16 @@ describe("the npm package: packed, installed without dev dependencies, run", () 
   it("holds what users need and nothing of the tests", () => {
     expect(tarballFiles).toContain("dist/cli/main.js");
     expect(tarballFiles).toContain("LICENSE");
+    expect(tarballFiles).toContain("contracts/interfaces/ISensorOracle.sol");
+    expect(tarballFiles).toContain("dist/consumer/index.js");
     expect(readFileSync(join(installed, "LICENSE"), "utf8")).toContain("Apache License");
     expect(
       readFileSync(join(installed, "dist/cli/main.js"), "utf8").startsWith("#!/usr/bin/env node\n"),
     ).toBe(true);
     for (const f of tarballFiles) {
-      expect(f, f).not.toMatch(/\.test\.|^(test|testkit|bench|scripts|contracts|node_modules)\//);
+      expect(f, f).not.toMatch(/\.test\.|\.t\.sol$|^(test|testkit|bench|scripts|node_modules)\//);
+      // Of the contracts, only the consumer kit: interfaces and mocks (docs/CONSUMERS.md).
+      if (f.startsWith("contracts/")) expect(f, f).toMatch(/^contracts\/(interfaces|mocks)\//);
       if (f.endsWith(".ts")) expect(f).toMatch(/\.d\.ts$/);
     }
     const pkg = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { private?: boolean };
