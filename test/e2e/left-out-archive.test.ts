@@ -188,7 +188,10 @@ describe("left-out readings are archived with their reason and trimmed from Redi
     // revoked since before it.
     const queued = await store.queueDepth();
     expect(await archived.accept(stored as StoredReading, devices.a.name)).toBe("replay");
-    expect(await resend("a", stored as StoredReading)).toMatchObject({ status: "rejected" });
+    expect(await resend("a", stored as StoredReading)).toMatchObject({
+      status: "rejected",
+      reason: "revoked",
+    });
     expect(await store.queueDepth()).toBe(queued);
     const committed = bridge.metrics.readingsCommitted;
     await bridge.flush();
