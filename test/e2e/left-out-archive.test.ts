@@ -10,7 +10,7 @@ import { FleetCertificates } from "../../bridge/certificates.js";
 import { toReading } from "../../bridge/checks.js";
 import type { RedisStore } from "../../bridge/store/redis-store.js";
 import type { StoredReading } from "../../bridge/store/types.js";
-import { sensorOracleAbi } from "../../chain/abi.js";
+import { sensorFeedsAbi, sensorOracleAbi } from "../../chain/abi.js";
 import type { DeviceAgent } from "../../device-agent/agent.js";
 import { revokeDevice } from "../../fleet/registry-admin.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
@@ -70,6 +70,20 @@ describe("left-out readings are archived with their reason and trimmed from Redi
     devices.a = await enrollDevice(stack, ca, "p256");
     devices.b = await enrollDevice(stack, ca, "secp256k1");
     devices.c = await enrollDevice(stack, ca, "p256");
+    const hash = await stack.admin.writeContract({
+      address: stack.contracts.feeds,
+      abi: sensorFeedsAbi,
+      functionName: "configureFeed",
+      args: [
+        stack.feedId,
+        { decimals: 2, quorum: 1, heartbeat: 3600, window: 3600 },
+        Object.values(devices).map((d) => d.deviceId),
+        "cold room 8",
+      ],
+      chain: stack.admin.chain,
+      account: stack.admin.account,
+    });
+    await stack.publicClient.waitForTransactionReceipt({ hash });
     const certificates = new FleetCertificates(ca.certPem);
     for (const d of Object.values(devices)) certificates.add(d.certPem);
     dir = mkdtempSync(join(tmpdir(), "so-left-out-"));
@@ -78,6 +92,11 @@ describe("left-out readings are archived with their reason and trimmed from Redi
       prefix: "leftout",
       certificates,
       archive: { archive: new SqliteArchive(path), hotSeconds: 1 },
+      push: {
+        address: stack.contracts.feeds,
+        feeds: [{ feedId: stack.feedId, deviationBps: 1, heartbeatSec: 3600 }],
+        intervalMs: 3_600_000, // the test pushes
+      },
     }));
     // A second handle on the same file, to look into the archive (WAL: readers beside the writer).
     archive = new SqliteArchive(path);
@@ -179,6 +198,20 @@ describe("left-out readings are archived with their reason and trimmed from Redi
       expect(r.status).toBe("committed");
       expect(await verifyOnChain(r)).toBe(r.batch?.root);
     }
+    // The pusher beside the archived store: the batch left Redis, the feed is still pushed with
+    // the newest reading that verifies (b1); a's newest (a2, left out) is dropped, never sent.
+    expect(await bridge.pushFeeds()).toBe(1);
+    expect(bridge.metrics.pushDropped).toEqual({ revoked: 1 });
+    const round = await stack.publicClient.readContract({
+      address: stack.contracts.feeds,
+      abi: sensorFeedsAbi,
+      functionName: "latestRoundData",
+      args: [stack.feedId],
+    });
+    expect(round[1]).toBe(201n);
+    const feedLatest = await bridge.app.inject({ method: "GET", url: `/feeds/${stack.feedId}/latest` });
+    expect((feedLatest.json() as Served).id).toBe(b1);
+
     const batch = await archive.getBatch((await get(a1)).batch?.root as Hex);
     expect(batch?.ids).toEqual([a1, b1]);
     expect(batch?.leftOut).toEqual([{ id: a2, reason: "revoked" }]);
