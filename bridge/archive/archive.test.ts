@@ -1,14 +1,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildReadingTree, readingProof } from "../../protocol/index.js";
 import { batchOf, deviceName as device, FEED_A, FEED_B, readingsOf } from "../../testkit/archive-readings.js";
 import { type PostgresService, startPostgres } from "../../testkit/postgres.js";
 import { toReading } from "../checks.js";
-import type { StoredReading } from "../store/types.js";
+import type { CommittedBatch, StoredReading } from "../store/types.js";
 import { ArchiveBatchInvalidError, ArchiveCursorInvalidError, ArchiveUnavailableError } from "./errors.js";
 import { PostgresArchive } from "./postgres-archive.js";
+import { SCHEMA } from "./schema.js";
 import { SqliteArchive } from "./sqlite-archive.js";
 import type { Archive } from "./types.js";
 
@@ -128,6 +130,80 @@ describe.each(kinds)("%s archive", (kind, make) => {
     expect((await archive.getReadings([old[0]?.id as string]))[0]).toBeNull();
     expect((await archive.getBatch(recentBatch.root))?.ids).toEqual(recentBatch.ids);
   });
+
+  it("keeps the readings a cut left out with their reasons, once, and a cut that committed none, until retention drops them", async () => {
+    const readings = readingsOf(7, 1, 6);
+    const committed = readings.slice(0, 4);
+    const left = readings.slice(4);
+    const batch: CommittedBatch = {
+      ...batchOf(committed),
+      leftOut: left.map((r, i) => ({ id: r.id, reason: i ? "rotated_key" : "revoked" })),
+    };
+    await archive.writeBatch(batch, committed, left);
+    await archive.writeBatch(batch, committed, left);
+    await Promise.all([
+      archive.writeBatch(batch, committed, left),
+      archive.writeBatch(batch, committed, left),
+    ]);
+    expect(await archive.getBatch(batch.root)).toEqual(batch);
+    expect(await archive.getReadings([left[1]?.id as string])).toEqual([{ ...left[1], root: batch.root }]);
+    // The paged lookups serve committed readings only.
+    const page = await archive.readingsOfDevice(device(7), { limit: 100 });
+    expect(page.readings.map((r) => r.id)).toEqual(committed.map((r) => r.id));
+    // Left-out readings that do not match the batch's record are never written.
+    const other = readingsOf(7, 11, 3);
+    const mismatched: CommittedBatch = {
+      ...batchOf(other.slice(0, 2)),
+      leftOut: [{ id: "x:1", reason: "revoked" }],
+    };
+    await expect(archive.writeBatch(mismatched, other.slice(0, 2), other.slice(2))).rejects.toBeInstanceOf(
+      ArchiveBatchInvalidError,
+    );
+    expect(await archive.getBatch(mismatched.root)).toBeNull();
+
+    // A cut whose readings were all left out: no committed reading, never on-chain.
+    const none = readingsOf(8, 1, 2);
+    const cut: CommittedBatch = {
+      root: `0x${"ab".repeat(32)}`,
+      ids: [],
+      leftOut: none.map((r) => ({ id: r.id, reason: "revoked" })),
+      txHash: `0x${"0".repeat(64)}`,
+      blockNumber: "0",
+      gasUsed: "0",
+      committedAt: Date.now() - 10 * 86_400_000,
+    };
+    await archive.writeBatch(cut, [], none);
+    await archive.writeBatch(cut, [], none);
+    expect(await archive.getBatch(cut.root)).toEqual(cut);
+    expect((await archive.getReadings([none[0]?.id as string]))[0]?.root).toBe(cut.root);
+    await archive.prune(Date.now() - 7 * 86_400_000);
+    expect(await archive.getBatch(cut.root)).toBeNull();
+    expect(await archive.getReadings(none.map((r) => r.id))).toEqual([null, null]);
+    expect(await archive.getBatch(batch.root)).toEqual(batch);
+  });
+
+  if (kind === "sqlite")
+    it("adds the left-out table to an archive written before it existed", async () => {
+      const d = mkdtempSync(join(tmpdir(), "so-archive-old-"));
+      dirs.push(d);
+      const path = join(d, "archive.sqlite");
+      const before = new DatabaseSync(path);
+      for (const s of SCHEMA.filter((s) => !s.includes("so_left_out"))) before.exec(s);
+      before.close();
+      const upgraded = new SqliteArchive(path);
+      await upgraded.open();
+      try {
+        const readings = readingsOf(9, 1, 3);
+        const batch: CommittedBatch = {
+          ...batchOf(readings.slice(0, 2)),
+          leftOut: [{ id: readings[2]?.id as string, reason: "revoked" }],
+        };
+        await upgraded.writeBatch(batch, readings.slice(0, 2), readings.slice(2));
+        expect(await upgraded.getBatch(batch.root)).toEqual(batch);
+      } finally {
+        await upgraded.close();
+      }
+    });
 
   if (kind === "postgres")
     it("stores a batch once when two bridges (two pools) write it at the same time", async () => {

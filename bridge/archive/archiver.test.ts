@@ -15,7 +15,7 @@ import { ArchivedStore } from "./archived-store.js";
 import { type ArchiveStep, startArchiver } from "./archiver.js";
 import { PostgresArchive } from "./postgres-archive.js";
 import { SqliteArchive } from "./sqlite-archive.js";
-import type { Archive } from "./types.js";
+import { type Archive, deviceOfId } from "./types.js";
 
 let redis: Service;
 let pgServer: PostgresService;
@@ -100,6 +100,62 @@ describe.each(kinds)("archiver with the %s archive and a real Redis", (_kind, ma
       );
       expect(await hot.queueDepth()).toBe(0);
     } finally {
+      await archiver.stop();
+      await archive.close();
+      await hot.close();
+    }
+  }, 60_000);
+
+  it("archives and trims the readings a cut left out with their batch, and a cut that committed none", async () => {
+    const prefix = `left${++prefixN}`;
+    const hot = new RedisStore({ url: redis.url, prefix });
+    const archive = await make();
+    const archiver = startArchiver({ hot, archive, hotMs: 0, intervalMs: 60_000 });
+    const store = new ArchivedStore({ hot, archive });
+    const probe = new Redis(redis.url);
+    /** Cut these readings into one batch, leave out `left` (as the batcher does), make it final. */
+    const cutLeavingOut = async (readings: StoredReading[], left: StoredReading[]) => {
+      for (const r of readings) expect(await hot.accept(r, deviceOfId(r.id))).toBe("queued");
+      const fence = (await hot.lease("test", 60_000)) as number;
+      const pending = await hot.nextBatch(100_000, fence);
+      if (!pending) throw new Error("no batch");
+      const kept = readings.filter((r) => !left.includes(r));
+      const committed: CommittedBatch = {
+        ...(kept.length
+          ? batchOf(kept)
+          : { ...batchOf(readings), txHash: `0x${"0".repeat(64)}` as const, blockNumber: "0", gasUsed: "0" }),
+        ids: kept.map((r) => r.id),
+        leftOut: left.map((r) => ({ id: r.id, reason: "revoked" })),
+      };
+      await hot.completeBatch(pending, committed, fence);
+      await hot.updateBatch(committed, true);
+      return committed;
+    };
+    try {
+      const readings = readingsOf(20, 1, 6);
+      const left = [readings[2], readings[5]] as StoredReading[];
+      const batch = await cutLeavingOut(readings, left);
+      const none = readingsOf(21, 1, 3);
+      const cut = await cutLeavingOut(none, none);
+      expect((await hot.archiveLag()).readings).toBe(9);
+      await archiver.runOnce();
+      expect(archiver.state.archivedBatches).toBe(2);
+      expect(archiver.state.trimmedReadings).toBe(9);
+      // Nothing of them is left in Redis (the readings, their roots, the batch records)...
+      expect(await probe.hlen(`${prefix}:readings`)).toBe(0);
+      expect(await probe.hlen(`${prefix}:root`)).toBe(0);
+      expect(await probe.hlen(`${prefix}:batches`)).toBe(0);
+      expect(await hot.archiveLag()).toEqual({ batches: 0, readings: 0, oldestCommittedAt: null });
+      // ...and the archive has them: the batch with its reasons, each reading under its cut.
+      expect(await store.getBatch(batch.root)).toEqual(batch);
+      expect(await store.getBatch(cut.root)).toEqual(cut);
+      expect(await store.getReadings(left.map((r) => r.id))).toEqual(left);
+      expect(await store.rootOf(none[1]?.id as string)).toBe(cut.root);
+      // A resend of a left-out reading is a replay (the archive holds it), never queued again.
+      for (const r of [...left, ...none]) expect(await store.accept(r, deviceOfId(r.id))).toBe("replay");
+      expect(await hot.queueDepth()).toBe(0);
+    } finally {
+      probe.disconnect();
       await archiver.stop();
       await archive.close();
       await hot.close();

@@ -40,7 +40,7 @@ export type ArchiverParameters = {
 
 /**
  * Moves committed, final batches from Redis to the archive, then trims them from Redis once their
- * hot period is over. Per batch: read its readings from Redis -> write batch and readings to the
+ * hot period is over (with the readings their cut left out). Per batch: read its readings from Redis -> write batch and readings to the
  * archive (idempotent) -> mark it archived in Redis -> (after hotMs) trim it from Redis. Every
  * step is repeatable and the archive queue lives in Redis, so after a crash the archiver resumes
  * where it was: a batch written but not marked is written again (stored once); one marked but not
@@ -76,11 +76,16 @@ export function startArchiver(p: ArchiverParameters): {
   let running: Promise<void> = Promise.resolve();
 
   const archiveOne = async (batch: CommittedBatch) => {
-    const readings = await p.hot.getReadings(batch.ids);
-    if (readings.some((r) => r === null))
+    // The readings the cut left out go with the batch (with their reasons): they leave Redis with
+    // it. A cut whose readings were all left out (no ids, never on-chain) is archived the same way.
+    const leftIds = (batch.leftOut ?? []).map((l) => l.id);
+    const all = await p.hot.getReadings([...batch.ids, ...leftIds]);
+    if (all.some((r) => r === null))
       throw new ArchiveBatchInvalidError(`Batch ${batch.root}: readings missing from Redis.`);
+    const readings = all.slice(0, batch.ids.length) as StoredReading[];
+    const leftOut = all.slice(batch.ids.length) as StoredReading[];
     await p.afterStep?.("read", batch);
-    await p.archive.writeBatch(batch, readings as StoredReading[]);
+    await p.archive.writeBatch(batch, readings, leftOut);
     await p.afterStep?.("written", batch);
     await p.hot.markArchived([batch], Date.now());
     await p.afterStep?.("marked", batch);

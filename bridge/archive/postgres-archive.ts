@@ -95,8 +95,12 @@ export class PostgresArchive implements Archive {
     await this.run("ping", (c) => c.query("SELECT 1"));
   }
 
-  async writeBatch(batch: CommittedBatch, readings: StoredReading[]): Promise<void> {
-    checkBatch(batch, readings);
+  async writeBatch(
+    batch: CommittedBatch,
+    readings: StoredReading[],
+    leftOut: StoredReading[] = [],
+  ): Promise<void> {
+    checkBatch(batch, readings, leftOut);
     await this.run(`write of batch ${batch.root}`, async (c) => {
       await c.query("BEGIN");
       try {
@@ -128,6 +132,30 @@ export class PostgresArchive implements Archive {
             ],
           );
         }
+        // Whether or not the batch row was new (an archive written before left-out readings were
+        // kept): each left-out reading once, by id.
+        if (leftOut.length > 0)
+          await c.query(
+            `INSERT INTO so_left_out (${READING_COLUMNS}, position, reason)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                                  $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::int[],
+                                  $12::text[])
+             ON CONFLICT (id) DO NOTHING`,
+            [
+              leftOut.map((r) => r.id),
+              leftOut.map(() => batch.root),
+              leftOut.map((r) => deviceOfId(r.id)),
+              leftOut.map((r) => r.feedId),
+              leftOut.map((r) => r.timestamp),
+              leftOut.map((r) => r.sequence),
+              leftOut.map((r) => r.value),
+              leftOut.map((r) => r.signature),
+              leftOut.map((r) => r.curve),
+              leftOut.map((r) => r.receivedAt),
+              leftOut.map((_, i) => i),
+              leftOut.map((_, i) => batch.leftOut?.[i]?.reason ?? "left_out"),
+            ],
+          );
         await c.query("COMMIT");
       } catch (err) {
         await c.query("ROLLBACK").catch(() => {});
@@ -145,9 +173,14 @@ export class PostgresArchive implements Archive {
         "SELECT id FROM so_readings WHERE root = $1 ORDER BY position",
         [root],
       );
+      const left = await c.query<{ id: string; reason: string }>(
+        "SELECT id, reason FROM so_left_out WHERE root = $1 ORDER BY position",
+        [root],
+      );
       return batchOfRow(
         row,
         ids.rows.map((r) => r.id),
+        left.rows.map((r) => ({ id: r.id, reason: r.reason })),
       );
     });
   }
@@ -156,7 +189,8 @@ export class PostgresArchive implements Archive {
     if (ids.length === 0) return [];
     return this.run("reading lookup", async (c) => {
       const res = await c.query<ReadingRow>(
-        `SELECT ${READING_COLUMNS} FROM so_readings WHERE id = ANY($1::text[])`,
+        `SELECT ${READING_COLUMNS} FROM so_readings WHERE id = ANY($1::text[])
+         UNION ALL SELECT ${READING_COLUMNS} FROM so_left_out WHERE id = ANY($1::text[])`,
         [ids],
       );
       const byId = new Map(res.rows.map((r) => [r.id, readingOfRow(r)]));
@@ -194,6 +228,10 @@ export class PostgresArchive implements Archive {
       try {
         const r = await c.query(
           "DELETE FROM so_readings WHERE root IN (SELECT root FROM so_batches WHERE committed_at < $1)",
+          [committedBefore],
+        );
+        await c.query(
+          "DELETE FROM so_left_out WHERE root IN (SELECT root FROM so_batches WHERE committed_at < $1)",
           [committedBefore],
         );
         const b = await c.query("DELETE FROM so_batches WHERE committed_at < $1", [committedBefore]);

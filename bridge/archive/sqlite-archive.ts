@@ -69,8 +69,12 @@ export class SqliteArchive implements Archive {
     this.stmt("SELECT 1").get();
   }
 
-  async writeBatch(batch: CommittedBatch, readings: StoredReading[]): Promise<void> {
-    checkBatch(batch, readings);
+  async writeBatch(
+    batch: CommittedBatch,
+    readings: StoredReading[],
+    leftOut: StoredReading[] = [],
+  ): Promise<void> {
+    checkBatch(batch, readings, leftOut);
     const db = this.db;
     if (!db) throw new ArchiveUnavailableError("SQLite archive is not open.");
     db.exec("BEGIN IMMEDIATE");
@@ -100,6 +104,27 @@ export class SqliteArchive implements Archive {
             i,
           );
       }
+      // Whether or not the batch row was new (an archive written before left-out readings were
+      // kept): each left-out reading once, by id.
+      const left = this.stmt(
+        `INSERT INTO so_left_out (${READING_COLUMNS}, position, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      );
+      for (const [i, r] of leftOut.entries())
+        left.run(
+          r.id,
+          batch.root,
+          deviceOfId(r.id),
+          r.feedId,
+          Number(r.timestamp),
+          r.sequence,
+          r.value,
+          r.signature,
+          r.curve,
+          r.receivedAt,
+          i,
+          batch.leftOut?.[i]?.reason ?? "left_out",
+        );
       db.exec("COMMIT");
     } catch (err) {
       db.exec("ROLLBACK");
@@ -116,13 +141,17 @@ export class SqliteArchive implements Archive {
     const ids = this.stmt("SELECT id FROM so_readings WHERE root = ? ORDER BY position")
       .all(root)
       .map((r) => (r as { id: string }).id);
-    return batchOfRow(b, ids);
+    const leftOut = this.stmt("SELECT id, reason FROM so_left_out WHERE root = ? ORDER BY position")
+      .all(root)
+      .map((r) => ({ id: (r as { id: string }).id, reason: (r as { reason: string }).reason }));
+    return batchOfRow(b, ids, leftOut);
   }
 
   async getReadings(ids: string[]): Promise<(ArchivedReading | null)[]> {
     const one = this.stmt(`SELECT ${READING_COLUMNS} FROM so_readings WHERE id = ?`);
+    const left = this.stmt(`SELECT ${READING_COLUMNS} FROM so_left_out WHERE id = ?`);
     return ids.map((id) => {
-      const row = one.get(id) as ReadingRow | undefined;
+      const row = (one.get(id) ?? left.get(id)) as ReadingRow | undefined;
       return row ? readingOfRow(row) : null;
     });
   }
@@ -164,6 +193,9 @@ export class SqliteArchive implements Archive {
       const readings = this.stmt(
         "DELETE FROM so_readings WHERE root IN (SELECT root FROM so_batches WHERE committed_at < ?)",
       ).run(committedBefore).changes;
+      this.stmt(
+        "DELETE FROM so_left_out WHERE root IN (SELECT root FROM so_batches WHERE committed_at < ?)",
+      ).run(committedBefore);
       const batches = this.stmt("DELETE FROM so_batches WHERE committed_at < ?").run(committedBefore).changes;
       db.exec("COMMIT");
       return { batches: Number(batches), readings: Number(readings) };

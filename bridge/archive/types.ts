@@ -36,13 +36,18 @@ export interface Archive {
   open(): Promise<void>;
   /** Whether the archive answers now (readiness). */
   ping(): Promise<void>;
-  /** Store a batch with its readings (in leaf order) in one transaction; a no-op if the root is stored. */
-  writeBatch(batch: CommittedBatch, readings: StoredReading[]): Promise<void>;
+  /**
+   * Store a batch with its readings (in leaf order) and the readings its cut left out (in the
+   * order of its `leftOut`, each with its reason) in one transaction; a no-op if they are stored.
+   */
+  writeBatch(batch: CommittedBatch, readings: StoredReading[], leftOut?: StoredReading[]): Promise<void>;
+  /** The batch with its ids in leaf order and, if its cut left readings out, its `leftOut`. */
   getBatch(root: Hex): Promise<CommittedBatch | null>;
+  /** Committed and left-out readings by id (a left-out one with the root of the cut that left it out). */
   getReadings(ids: string[]): Promise<(ArchivedReading | null)[]>;
   readingsOfDevice(deviceName: string, q: ReadingPageQuery): Promise<ReadingPage>;
   readingsOfFeed(feedId: Hex, q: ReadingPageQuery): Promise<ReadingPage>;
-  /** Drop batches committed before `committedBefore` (ms since the epoch) with their readings. */
+  /** Drop batches committed before `committedBefore` (ms since the epoch) with their readings (left-out ones too). */
   prune(committedBefore: number): Promise<{ batches: number; readings: number }>;
   /** Counts and (where the database tells) bytes on disk, for sizing. */
   stats(): Promise<{ batches: number; readings: number; bytes: number | null }>;

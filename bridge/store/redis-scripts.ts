@@ -106,26 +106,32 @@ return 1`;
 
 // Move archived batches out of Redis. KEYS: archived zset (root -> archived at, ms), batches,
 // readings, root, trimmed floors, trim generation. ARGV: archived before (ms), at most this many
-// batches. For each batch archived before the limit (oldest first): its readings, their roots and
-// the batch record are deleted, and each device's trimmed floor is raised to the highest sequence
-// deleted. The generation goes up by one per call that trimmed anything (see ACCEPT). Returns
+// batches. For each batch archived before the limit (oldest first): its readings and those its
+// cut left out (`leftOut`: archived with it, with their reasons), their roots and the batch record
+// are deleted, and each device's trimmed floor is raised to the highest sequence deleted (so a
+// resend of a left-out reading is checked against the archive too: a replay, never queued again).
+// The generation goes up by one per call that trimmed anything (see ACCEPT). Returns
 // {batches, readings}.
 export const TRIM = `#!lua flags=allow-oom
 local roots = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local readings = 0
+local function trim(id)
+  local colon = string.find(id, ':', 1, true)
+  local device = string.sub(id, 1, colon - 1)
+  local seq = string.rep('0', 21 - (#id - colon)) .. string.sub(id, colon + 1)
+  local floor = redis.call('HGET', KEYS[5], device)
+  if not floor or seq > floor then redis.call('HSET', KEYS[5], device, seq) end
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  readings = readings + 1
+end
 for _, root in ipairs(roots) do
   local raw = redis.call('HGET', KEYS[2], root)
   if raw then
     local b = cjson.decode(raw)
-    for _, id in ipairs(b.ids) do
-      local colon = string.find(id, ':', 1, true)
-      local device = string.sub(id, 1, colon - 1)
-      local seq = string.rep('0', 21 - (#id - colon)) .. string.sub(id, colon + 1)
-      local floor = redis.call('HGET', KEYS[5], device)
-      if not floor or seq > floor then redis.call('HSET', KEYS[5], device, seq) end
-      redis.call('HDEL', KEYS[3], id)
-      redis.call('HDEL', KEYS[4], id)
-      readings = readings + 1
+    for _, id in ipairs(b.ids) do trim(id) end
+    if type(b.leftOut) == 'table' then
+      for _, l in ipairs(b.leftOut) do trim(l.id) end
     end
     redis.call('HDEL', KEYS[2], root)
   end

@@ -38,7 +38,8 @@ import {
  *   p:batches    HASH  root -> CommittedBatch JSON
  *   p:to-archive ZSET  final batches not yet in the archive: root -> committed at (ms)
  *   p:to-archive-readings  their readings, counted
- *   p:archived   ZSET  batches in the archive and still hot: root -> archived at (ms)
+ *   p:archived   ZSET  batches in the archive and still hot: root -> archived at (ms); trimmed
+ *                with the readings their cut left out (CommittedBatch leftOut, archived with them)
  *   p:trimmed    HASH  device name -> highest sequence moved out to the archive (padded)
  *   p:trimgen    counter of trims (ACCEPT's archive check)
  *
@@ -50,6 +51,9 @@ import {
  * atomic step (a Stream would still need a script for the check), and a batch cut must move ids
  * from the queue to the in-flight record atomically so a crash between the two loses nothing.
  */
+
+/** The readings a batch holds in Redis until it is trimmed: its committed ones and those its cut left out. */
+const readingsHeld = (b: CommittedBatch) => b.ids.length + (b.leftOut?.length ?? 0);
 
 type Script = (...args: (string | number)[]) => Promise<unknown>;
 type Scripted = Redis &
@@ -209,7 +213,7 @@ export class RedisStore implements HotStore {
         this.k.toarchiveReadings,
         this.k.archived,
         at,
-        ...batches.flatMap((b) => [b.root, b.ids.length]),
+        ...batches.flatMap((b) => [b.root, readingsHeld(b)]),
       ),
     );
   }
@@ -261,7 +265,7 @@ export class RedisStore implements HotStore {
         await this.redis
           .multi()
           .zadd(this.k.toarchive, String(b.committedAt), root)
-          .incrby(this.k.toarchiveReadings, b.ids.length)
+          .incrby(this.k.toarchiveReadings, readingsHeld(b))
           .exec();
         adopted += 1;
       }
@@ -371,7 +375,7 @@ export class RedisStore implements HotStore {
         batch.root,
         JSON.stringify(batch),
         batch.committedAt,
-        batch.ids.length,
+        readingsHeld(batch),
       ),
     );
   }
