@@ -71,6 +71,7 @@ export class DeviceAgent implements ReadingSink {
   private readonly feeds: Map<string, Hex>;
   private readonly log: AgentLog;
   private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
+  private readonly finalWaiters = new Map<bigint, (o: AckOutcome) => void>();
   private taking = true;
   /** The last answers (at most 10,000), for callers that look at them (tests, the demo). */
   readonly acks: AckOutcome[] = [];
@@ -199,6 +200,25 @@ export class DeviceAgent implements ReadingSink {
   }
 
   /**
+   * Wait for the answer that settles a reading: `queued`, a final refusal, or `unconfirmed` (not
+   * `rate_limited` or `retry`, after which it is sent again). Null when none came in time.
+   */
+  waitForFinalAck(sequence: bigint, timeoutMs = 15_000): Promise<AckOutcome | null> {
+    const seen = this.acks.find((a) => a.sequence === sequence && isFinal(a));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.finalWaiters.delete(sequence);
+        resolve(null);
+      }, timeoutMs);
+      this.finalWaiters.set(sequence, (o) => {
+        clearTimeout(t);
+        resolve(o);
+      });
+    });
+  }
+
+  /**
    * Disconnect, waiting up to `drainMs` for the answers to what is in flight. The agent still
    * takes readings (they wait in the outbox) and start() connects again.
    */
@@ -282,5 +302,13 @@ export class DeviceAgent implements ReadingSink {
     if (this.acks.length > 10_000) this.acks.shift();
     this.waiters.get(sequence)?.(outcome);
     this.waiters.delete(sequence);
+    if (isFinal(outcome)) {
+      this.finalWaiters.get(sequence)?.(outcome);
+      this.finalWaiters.delete(sequence);
+    }
   }
 }
+
+/** Whether an answer settles a reading (it is not sent again on its own after it). */
+const isFinal = (a: AckOutcome) =>
+  a.status !== "retry" && !(a.status === "rejected" && a.reason === "rate_limited");

@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { OutboxError, OutboxFullError } from "./errors.js";
 import { SequenceReservation } from "./sequence-reservation.js";
 
@@ -26,6 +26,24 @@ export type OutboxEntry = { sequence: bigint; payload: string };
 
 /** Why a reading is held (kept, not sent on its own): an operator looks at it. */
 export type HoldReason = "outside_window" | "replay_unqueued";
+
+/**
+ * node:sqlite, loaded on first use without its one-time ExperimentalWarning (it would be the
+ * first line on the stderr of every CLI command, which reads as an error).
+ */
+function sqlite(): typeof import("node:sqlite") {
+  const emit = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (/SQLite is an experimental feature/.test(text)) return;
+    (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return process.getBuiltinModule("node:sqlite") as typeof import("node:sqlite");
+  } finally {
+    process.emitWarning = emit;
+  }
+}
 
 type Pending = { entry: OutboxEntry; takenAt: bigint; bytes: number; done: (err?: Error) => void };
 
@@ -62,7 +80,7 @@ export class Outbox {
   constructor(private readonly p: OutboxParameters) {
     this.quotaBytes = p.quotaBytes ?? DEFAULT_OUTBOX_QUOTA_BYTES;
     try {
-      this.db = new DatabaseSync(p.path);
+      this.db = new (sqlite().DatabaseSync)(p.path);
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec("PRAGMA synchronous = FULL");
       this.db.exec(
@@ -259,6 +277,7 @@ export class Outbox {
   close(): void {
     if (this.closed) return;
     this.flush();
+    this.sequences.release();
     this.closed = true;
     this.db.close();
   }

@@ -69,6 +69,18 @@ export class SequenceReservation {
     return s;
   }
 
+  /**
+   * On a clean close: give back the rest of the block (reserve up to the last number used), so the
+   * next run continues without a gap. Only numbers never used are given back.
+   */
+  release(): void {
+    const last = this.next - 1n;
+    if (last < this.reservedTo) {
+      this.write.run(last);
+      this.reservedTo = last;
+    }
+  }
+
   /** The highest sequence reserved on disk (numbers above the last one used up to it are skipped after a crash). */
   get reservedUpTo(): bigint {
     return this.reservedTo;
