@@ -219,13 +219,17 @@ export class Publisher {
     this.p.events?.sent?.(sequence, resend);
   }
 
-  /** Readings unanswered for ackTimeoutMs go out again (the bridge may have been down). */
+  /**
+   * Readings unanswered for ackTimeoutMs go out again (the bridge may have been down); and the
+   * window is topped up (readings committed while nothing woke the publisher).
+   */
   private resendOverdue(): void {
     const client = this.client;
     if (!client?.connected || Date.now() < this.pausedUntil) return;
     const now = Date.now();
     for (const [seq, f] of this.inFlight)
       if (now - f.sentAt >= this.ackTimeoutMs) this.send(client, seq, f.payload);
+    this.pump();
   }
 
   private onAck(payload: Buffer): void {
@@ -269,13 +273,21 @@ export class Publisher {
   private pauseFor(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
     if (this.resendTimer) clearTimeout(this.resendTimer);
-    this.resendTimer = setTimeout(() => {
+    const resume = () => {
+      // A timer may fire a little before Date.now() reaches the end of the pause: wait the rest.
+      const left = this.pausedUntil - Date.now();
+      if (left > 0) {
+        this.resendTimer = setTimeout(resume, left);
+        this.resendTimer.unref();
+        return;
+      }
       this.resendTimer = undefined;
       for (const seq of this.inFlight.keys()) this.mayBeHeld.add(seq);
       this.inFlight.clear();
       this.rewind();
       this.pump();
-    }, this.pausedUntil - Date.now());
+    };
+    this.resendTimer = setTimeout(resume, this.pausedUntil - Date.now());
     this.resendTimer.unref();
   }
 }
