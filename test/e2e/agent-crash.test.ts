@@ -33,7 +33,11 @@ const healthOf = async (port: number): Promise<AgentHealth | null> => {
     return null;
   }
 };
-const maxOf = (xs: bigint[]) => xs.reduce((m, x) => (x > m ? x : m), 0n);
+const maxOf = (xs: bigint[]) => {
+  let m = 0n;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+};
 
 /**
  * The agent as the gateway runs it (`sensor-oracle agent run`, its own process, an outbox file)
