@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeviceAgent } from "../../device-agent/agent.js";
 import { agentHealthOf } from "../../device-agent/agent-health.js";
+import { OutboxFullError, UnknownFeedError } from "../../device-agent/errors.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { type AckMessage, encodeAck, feedIdOf } from "../../protocol/index.js";
 import { startDeviceAgent } from "../../testkit/agents.js";
@@ -119,6 +120,39 @@ describe("the agent's publishing (real Mosquitto, a scripted bridge)", () => {
     expect(await agent.waitForFinalAck(seq, 10_000)).toMatchObject({ status: "rejected", reason: "replay" });
     await expect.poll(() => agent.buffered).toBe(0);
     expect((await agentHealthOf(agent)).replayAlarms).toBe(0);
+  }, 30_000);
+
+  it("refuses readings past its quota with a counted OutboxFullError, keeps the stored ones, and says so on /healthz", async () => {
+    script = () => null; // the bridge answers nothing: everything stays in the outbox
+    const perReading = 420; // a P-256 reading's payload (about 350 bytes) and the row overhead, rounded up
+    const agent = await newAgent({
+      feeds: ["demo/temperature"],
+      outbox: { path: ":memory:", quotaBytes: 10 * perReading },
+    });
+    const take = (value: bigint) => agent.take({ feed: "demo/temperature", value, takenAt: 1_764_400_000n });
+    const stored: bigint[] = [];
+    let refusal: unknown;
+    for (let i = 0; i < 20 && !refusal; i++)
+      await take(BigInt(i)).then(
+        (r) => stored.push(r.sequence),
+        (err) => {
+          refusal = err;
+        },
+      );
+    expect(refusal).toBeInstanceOf(OutboxFullError);
+    expect(stored.length).toBeGreaterThanOrEqual(9);
+    await expect(take(99n)).rejects.toBeInstanceOf(OutboxFullError);
+    await expect(agent.take({ feed: "no/such-feed", value: 1n, takenAt: 1n })).rejects.toBeInstanceOf(
+      UnknownFeedError,
+    );
+    const health = await agentHealthOf(agent);
+    expect(health).toMatchObject({ ok: false, outboxFull: true, readings: { refused: 3 } });
+    expect(await agent.metrics.text()).toMatch(
+      /^sensor_oracle_agent_readings_refused_total\{reason="outbox_full"\} 2$/m,
+    );
+    // Nothing stored was dropped to make room.
+    expect(agent.buffered).toBe(stored.length);
+    expect(stored.every((s) => agent.outbox.has(s))).toBe(true);
   }, 30_000);
 
   it("keeps many readings in flight, never more than its window", async () => {
