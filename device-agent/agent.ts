@@ -43,7 +43,7 @@ export type DeviceAgentParameters = {
   feeds?: readonly string[];
   /** A reading not acknowledged within this time is sent again (the bridge may have been down). */
   ackTimeoutMs?: number;
-  /** Readings sent and not yet answered, at most (default 32): a window that moves with the acks. */
+  /** Readings sent and not yet answered, at most (Publisher: by default from 32 up to 256): a window that moves with the acks. */
   maxInFlight?: number;
   /** Reconnect backoff (Publisher). */
   reconnect?: { minMs?: number; maxMs?: number };

@@ -26,7 +26,10 @@ export type PublisherParameters = {
   deviceName: string;
   outbox: Outbox;
   mqtt: PublisherMqtt;
-  /** Readings sent and not yet answered, at most (default 32); the window moves with the acks (AIMD). */
+  /**
+   * Readings sent and not yet answered, at most; the window starts there and moves with the acks
+   * (AIMD). Default: it starts at 32 and grows (one per `queued`) up to 256.
+   */
   maxInFlight?: number;
   /** A reading not answered within this time is sent again (default 5,000 ms). */
   ackTimeoutMs?: number;
@@ -37,6 +40,9 @@ export type PublisherParameters = {
 
 /** Readings fetched from the outbox at a time: the backlog stays on disk, not in memory. */
 const PAGE = 128;
+/** Without maxInFlight: the window starts at 32 and grows by one per `queued` up to 256. */
+const INITIAL_WINDOW = 32;
+const DEFAULT_MAX_WINDOW = 256;
 
 /**
  * Publishes the outbox over mTLS MQTT (QoS 1), oldest first: a window of readings in flight that
@@ -71,8 +77,9 @@ export class Publisher {
   private stopping = false;
 
   constructor(private readonly p: PublisherParameters) {
-    this.maxWindow = p.maxInFlight ?? 32;
-    this.window = this.maxWindow;
+    // Given: the window starts at maxInFlight (as before). Default: it starts at 32 and grows to 256.
+    this.maxWindow = p.maxInFlight ?? DEFAULT_MAX_WINDOW;
+    this.window = p.maxInFlight ?? INITIAL_WINDOW;
     this.ackTimeoutMs = p.ackTimeoutMs ?? 5_000;
   }
 
