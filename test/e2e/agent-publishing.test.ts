@@ -10,7 +10,7 @@ import { BRIDGE_CN, startFleetBroker } from "../../testkit/infra.js";
 import type { Service } from "../../testkit/process.js";
 
 /** What the scripted bridge answers to the n-th copy (0-based) of a reading it receives. */
-type Script = (sequence: string, copy: number) => AckMessage | null;
+type Script = (sequence: string, copy: number, device: string) => AckMessage | null;
 
 /**
  * The agent's publishing against a bridge played by the test: real Mosquitto with mTLS and the
@@ -46,7 +46,7 @@ describe("the agent's publishing (real Mosquitto, a scripted bridge)", () => {
       const times = copies.get(key) ?? [];
       times.push(Date.now());
       copies.set(key, times);
-      const ack = script(sequence, times.length - 1);
+      const ack = script(sequence, times.length - 1, device);
       if (ack) bridge.publish(`so/v1/devices/${device}/acks`, encodeAck(ack), { qos: 1 });
     });
     await bridge.subscribeAsync("so/v1/devices/+/readings", { qos: 1 });
@@ -153,29 +153,31 @@ describe("the agent's publishing (real Mosquitto, a scripted bridge)", () => {
     // Nothing stored was dropped to make room.
     expect(agent.buffered).toBe(stored.length);
     expect(stored.every((s) => agent.outbox.has(s))).toBe(true);
+    await agent.close();
   }, 30_000);
 
   it("keeps many readings in flight, never more than its window", async () => {
     let open = 0;
     let most = 0;
+    let agent: DeviceAgent | undefined;
     // The bridge answers each reading 200 ms after it arrives.
-    script = (sequence) => {
+    script = (sequence, _copy, device) => {
+      if (device !== agent?.deviceName) return null; // an earlier test's agent
       open += 1;
       most = Math.max(most, open);
       setTimeout(() => {
         open -= 1;
-        bridge.publish(
-          `so/v1/devices/${agent.deviceName}/acks`,
-          encodeAck({ v: 1, sequence, status: "queued" }),
-          { qos: 1 },
-        );
+        bridge.publish(`so/v1/devices/${device}/acks`, encodeAck({ v: 1, sequence, status: "queued" }), {
+          qos: 1,
+        });
       }, 200);
       return null;
     };
-    const agent = await newAgent({ maxInFlight: 16 });
+    const a = await newAgent({ maxInFlight: 16 });
+    agent = a;
     const t0 = Date.now();
-    await Promise.all(Array.from({ length: 160 }, (_, i) => agent.publish(feedId, BigInt(i))));
-    await expect.poll(() => agent.buffered, { timeout: 20_000 }).toBe(0);
+    await Promise.all(Array.from({ length: 160 }, (_, i) => a.publish(feedId, BigInt(i))));
+    await expect.poll(() => a.buffered, { timeout: 20_000 }).toBe(0);
     const ms = Date.now() - t0;
     console.log(`160 readings with 200 ms answers, window 16: ${ms} ms, at most ${most} in flight`);
     expect(most).toBeGreaterThan(8);
