@@ -31,7 +31,7 @@ async function drainChild(p: {
   });
   await new Promise((r) => setTimeout(r, 200));
   global.gc?.();
-  say({ rssEmpty: process.memoryUsage.rss() });
+  say({ rssEmpty: process.memoryUsage.rss(), heapEmpty: process.memoryUsage().heapUsed });
   let peak = process.memoryUsage.rss();
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
@@ -53,6 +53,7 @@ async function drainChild(p: {
     fillMs,
     depth: agent.buffered,
     rssAfterFill: process.memoryUsage.rss(),
+    heapAfterFill: process.memoryUsage().heapUsed,
     fileBytes: agent.outbox.fileBytes(),
   });
   peak = process.memoryUsage.rss();

@@ -154,8 +154,8 @@ const table = [
   `| backlog: ${fmt(BACKLOG)} readings taken into the outbox while offline (sign + store) | ${fmt(BACKLOG / ((results.fillMs as number) / 1000))} readings/s (${((results.fillMs as number) / 1000).toFixed(0)} s; outbox files ${mb(results.fileBytes as number)}) |`,
   `| backlog drained to the bridge (connect to outbox empty, window ${WINDOW ?? "32 growing to 256, the default"}) | ${((results.drainMs as number) / 1000).toFixed(1)} s, ${fmt(drainRate)} readings/s (goal ≥ 2,000/s: ${drainRate >= 2_000 ? "✓" : "✗"}) |`,
   `| backlog committed once / twice / lost | ${fmt(counted.once)} / ${counted.twice} / ${counted.lost.length} |`,
-  `| agent process RSS, modules loaded and outbox empty (Node 22 under tsx, the agent's modules only: viem, mqtt, prom-client, the curves) | ${mb(results.rssEmpty as number)} |`,
-  `| agent process RSS with the backlog in its outbox (after filling) | ${mb(results.rssAfterFill as number)} |`,
+  `| agent process RSS, modules loaded and outbox empty (Node 22 under tsx, the agent's modules only: viem, mqtt, prom-client, the curves) | ${mb(results.rssEmpty as number)} (V8 heap in use ${mb(results.heapEmpty as number)}) |`,
+  `| agent process RSS with the backlog in its outbox (after filling) | ${mb(results.rssAfterFill as number)} (V8 heap in use ${mb(results.heapAfterFill as number)}) |`,
   `| agent process RSS, peak while draining | ${mb(results.peakRss as number)} (goal ≤ 80 MB: ${(results.peakRss as number) <= 80 * 1024 * 1024 ? "✓" : "✗"}; the backlog's own share: ${mb((results.peakRss as number) - (results.rssEmpty as number))}) |`,
 ].join("\n");
 console.log(table);
