@@ -9,10 +9,15 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { FleetCertificates } from "../bridge/certificates.js";
+import { DeviceAgent } from "../device-agent/agent.js";
 import { Outbox } from "../device-agent/outbox.js";
+import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
+import { tokenTlsContext } from "../device-agent/tls.js";
+import { enrollTokenDevice } from "../fleet/enroll.js";
 import { createFleetCa } from "../pki/fleet-ca.js";
 import { commitCounts, siteOn, startDeviceAgent } from "../testkit/agents.js";
 import { startTestBridge, startTestInfra } from "../testkit/infra.js";
+import { createSoftHsmToken, SOFTHSM_MODULE } from "../testkit/softhsm.js";
 import { enrollDevice } from "../testkit/stack.js";
 import { envNumber, log, writeBenchSection } from "./report.js";
 
@@ -65,28 +70,82 @@ const device = async () => {
   return d;
 };
 
+/** LIVE readings taken 32 at a time, signed, stored and published until all are acknowledged: ms. */
+async function liveRun(agent: DeviceAgent): Promise<number> {
+  const t0 = performance.now();
+  const takenAt = BigInt(Math.floor(Date.now() / 1000));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < LIVE) {
+        next++;
+        await agent.take({ feed: FEED, value: 500n, takenAt });
+      }
+    }),
+  );
+  log(`  ${LIVE} taken in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  let shown = performance.now();
+  while (agent.buffered > 0) {
+    await new Promise((r) => setTimeout(r, 10));
+    if (performance.now() - shown > 5_000) {
+      shown = performance.now();
+      log(`  ${agent.buffered} not yet acknowledged (connected: ${agent.connected})`);
+    }
+  }
+  const ms = performance.now() - t0;
+  await agent.close();
+  return ms;
+}
+
 log(`live: ${LIVE} readings taken (32 at a time), signed with the software key, stored and published`);
 const liveDevice = await device();
-const live = await startDeviceAgent(liveDevice, site, {
-  feeds: [FEED],
-  outbox: { path: join(dir, "live.db") },
-});
-t = performance.now();
-const now = BigInt(Math.floor(Date.now() / 1000));
-let next = 0;
-await Promise.all(
-  Array.from({ length: 32 }, async () => {
-    while (next < LIVE) {
-      next++;
-      await live.take({ feed: FEED, value: 500n, takenAt: now });
-    }
-  }),
+const liveMs = await liveRun(
+  await startDeviceAgent(liveDevice, site, { feeds: [FEED], outbox: { path: join(dir, "live.db") } }),
 );
-const takenMs = performance.now() - t;
-while (live.buffered > 0) await new Promise((r) => setTimeout(r, 10));
-const liveMs = performance.now() - t;
-await live.close();
-log(`  taken in ${(takenMs / 1000).toFixed(1)} s, all acknowledged after ${(liveMs / 1000).toFixed(1)} s`);
+log(`  all acknowledged after ${(liveMs / 1000).toFixed(1)} s`);
+
+log("live: the same with the keys in SoftHSM2 (reading signatures through PKCS#11, TLS through the engine)");
+const hsm = createSoftHsmToken("bench-agent");
+const token = Pkcs11Token.open({
+  modulePath: SOFTHSM_MODULE,
+  token: { label: hsm.label },
+  pin: { file: hsm.pinFile },
+});
+const td = await enrollTokenDevice({
+  token,
+  curve: "p256",
+  label: "bench-agent-p256",
+  ca,
+  registry: {
+    wallet: infra.stack.operator,
+    publicClient: infra.stack.publicClient,
+    registry: infra.stack.contracts.oracle,
+  },
+  validFrom: Math.floor(Date.now() / 1000) - 3600,
+});
+certificates.add(td.certPem);
+const tokenAgent = new DeviceAgent({
+  deviceName: td.name,
+  signer: token.signer("p256", td.readingLabel),
+  domain: site.domain,
+  mqtt: {
+    url: site.brokerUrl,
+    secureContext: tokenTlsContext({
+      ca: ca.certPem,
+      cert: td.certPem,
+      token: hsm.label,
+      keyLabel: td.tlsLabel,
+      pinFile: hsm.pinFile,
+    }),
+  },
+  feeds: [FEED],
+  outbox: { path: join(dir, "live-token.db") },
+});
+await tokenAgent.start();
+const tokenMs = await liveRun(tokenAgent);
+token.close();
+hsm.cleanup();
+log(`  all acknowledged after ${(tokenMs / 1000).toFixed(1)} s`);
 
 log(
   `backlog: ${fmt(BACKLOG)} readings into an outbox while offline, then drained (agent in its own process)`,
@@ -144,13 +203,14 @@ rmSync(dir, { recursive: true, force: true });
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const drainRate = BACKLOG / ((results.drainMs as number) / 1000);
 const table = [
-  `Measured by \`npm run bench:agent\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work): the outbox on ext4 (SQLite via node:sqlite, WAL, synchronous FULL: every commit fsync'd); Mosquitto (mTLS, the fleet ACL), Redis and the in-process chain, the bridge in the benchmark's process; P-256 devices with the software key (@noble/curves, about 2,000 signatures/s on one core). SoftHSM2 was not measured here (token signing rates: the Signing section).`,
+  `Measured by \`npm run bench:agent\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work): the outbox on ext4 (SQLite via node:sqlite, WAL, synchronous FULL: every commit fsync'd); Mosquitto (mTLS, the fleet ACL), Redis and the in-process chain, the bridge in the benchmark's process; P-256 devices with the software key (@noble/curves, about 2,000 signatures/s on one core). SoftHSM2 2.6 for the token row.`,
   "",
   "| what | figure |",
   "|---|---:|",
   `| outbox, one reading per transaction (fsync each) | ${singleUs.toFixed(0)} µs/reading |`,
   `| outbox, 100 readings per transaction (readings taken in the same turn share one) | ${batchedUs.toFixed(1)} µs/reading |`,
-  `| live: ${fmt(LIVE)} readings taken (32 at a time), signed, stored and published, all acknowledged | ${fmt(LIVE / (liveMs / 1000))} readings/s (${(liveMs / 1000).toFixed(1)} s) |`,
+  `| live, software key: ${fmt(LIVE)} readings taken (32 at a time), signed, stored and published, all acknowledged | ${fmt(LIVE / (liveMs / 1000))} readings/s (${(liveMs / 1000).toFixed(1)} s) |`,
+  `| live, SoftHSM2 (PKCS#11 signing, TLS key in the token): the same | ${fmt(LIVE / (tokenMs / 1000))} readings/s (${(tokenMs / 1000).toFixed(1)} s) |`,
   `| backlog: ${fmt(BACKLOG)} readings taken into the outbox while offline (sign + store) | ${fmt(BACKLOG / ((results.fillMs as number) / 1000))} readings/s (${((results.fillMs as number) / 1000).toFixed(0)} s; outbox files ${mb(results.fileBytes as number)}) |`,
   `| backlog drained to the bridge (connect to outbox empty, window ${WINDOW ?? "32 growing to 256, the default"}) | ${((results.drainMs as number) / 1000).toFixed(1)} s, ${fmt(drainRate)} readings/s (goal ≥ 2,000/s: ${drainRate >= 2_000 ? "✓" : "✗"}) |`,
   `| backlog committed once / twice / lost | ${fmt(counted.once)} / ${counted.twice} / ${counted.lost.length} |`,
@@ -161,6 +221,6 @@ const table = [
 console.log(table);
 const path = writeBenchSection("agent", "The device agent (`npm run bench:agent`)", table);
 console.log(
-  `bench:agent done in ${((Date.now() - started) / 1000).toFixed(0)} s: outbox ${singleUs.toFixed(0)} µs/reading (${batchedUs.toFixed(1)} batched), live ${fmt(LIVE / (liveMs / 1000))}/s, backlog of ${fmt(BACKLOG)} drained at ${fmt(drainRate)}/s, peak RSS ${mb(results.peakRss as number)}; written to ${path}`,
+  `bench:agent done in ${((Date.now() - started) / 1000).toFixed(0)} s: outbox ${singleUs.toFixed(0)} µs/reading (${batchedUs.toFixed(1)} batched), live ${fmt(LIVE / (liveMs / 1000))}/s (SoftHSM2 ${fmt(LIVE / (tokenMs / 1000))}/s), backlog of ${fmt(BACKLOG)} drained at ${fmt(drainRate)}/s, peak RSS ${mb(results.peakRss as number)}; written to ${path}`,
 );
 process.exit(counted.once === BACKLOG ? 0 : 1);

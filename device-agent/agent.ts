@@ -158,7 +158,7 @@ export class DeviceAgent implements ReadingSink {
       throw err;
     }
     this.metrics.taken.inc();
-    this.publisher.wake();
+    this.publisher.wake(sequence);
     return sequence;
   }
 

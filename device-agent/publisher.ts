@@ -149,8 +149,16 @@ export class Publisher {
     return ready;
   }
 
-  /** New readings are in the outbox: send what the window allows. */
-  wake(): void {
+  /**
+   * A reading was committed to the outbox: send what the window allows. Readings can be
+   * committed out of order (signing finishes out of order, e.g. in a token): one below the
+   * position the publisher has read up to moves that position back, so it is not passed over.
+   */
+  wake(committed?: bigint): void {
+    if (committed !== undefined && committed <= this.cursor) {
+      this.cursor = committed - 1n;
+      this.queue = [];
+    }
     this.pump();
   }
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeviceAgent } from "../../device-agent/agent.js";
 import { agentHealthOf } from "../../device-agent/agent-health.js";
 import { OutboxFullError, UnknownFeedError } from "../../device-agent/errors.js";
+import { type ReadingSigner, SoftwareSigner } from "../../device-agent/signer.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { type AckMessage, encodeAck, feedIdOf } from "../../protocol/index.js";
 import { startDeviceAgent } from "../../testkit/agents.js";
@@ -154,6 +155,30 @@ describe("the agent's publishing (real Mosquitto, a scripted bridge)", () => {
     expect(agent.buffered).toBe(stored.length);
     expect(stored.every((s) => agent.outbox.has(s))).toBe(true);
     await agent.close();
+  }, 30_000);
+
+  it("publishes every reading when signatures finish out of order (as a token's do), passing none over", async () => {
+    script = (sequence) => ({ v: 1, sequence, status: "queued" });
+    const d = await ca.issueDevice({ curve: "p256" });
+    const soft = new SoftwareSigner(d.curve, d.readingSecretKey, { warn: () => {} });
+    // A signer whose answers take 0 to 30 ms each, so readings are committed out of sequence order.
+    const slow: ReadingSigner = {
+      curve: soft.curve,
+      publicKey: soft.publicKey,
+      sign: async (digest) => {
+        await new Promise((r) => setTimeout(r, Math.random() * 30));
+        return soft.sign(digest);
+      },
+    };
+    const agent = await startDeviceAgent(
+      d,
+      { brokerUrl: broker.url, caPem: ca.certPem, domain },
+      { signer: slow },
+    );
+    agents.push(agent);
+    const seqs = await Promise.all(Array.from({ length: 300 }, (_, i) => agent.publish(feedId, BigInt(i))));
+    await expect.poll(() => agent.buffered, { timeout: 15_000 }).toBe(0);
+    expect(seqs.every((s) => copies.has(`${agent.deviceName}/${s}`))).toBe(true);
   }, 30_000);
 
   it("keeps many readings in flight, never more than its window", async () => {
