@@ -1,7 +1,7 @@
 import type { Hex } from "viem";
 import type { CurveName } from "../protocol/index.js";
 
-/** What `agent run` reads: written by `device enroll`, updated by `device rotate`. */
+/** What `agent run` reads: written by `device enroll`, updated by `device rotate`; the daemon's settings added by hand. */
 export type AgentConfig = {
   deviceName: string;
   curve: CurveName;
@@ -20,4 +20,34 @@ export type AgentConfig = {
   software?: { keyFile: string; readingKeyFile?: string };
   chainId?: number;
   registry?: Hex;
+  /** The broker (`--url` overrides it). */
+  brokerUrl?: string;
+  /** The feeds the device takes readings for, by name (or objects with a `name`: device-agent/feeds.ts). */
+  feeds?: (string | { name: string })[];
+  /** The outbox (docs/AGENT.md). */
+  outbox?: {
+    /** Default: `<config>.outbox.db` beside the config file. */
+    path?: string;
+    /** Default: 256 MiB. */
+    quotaBytes?: number;
+    /** Sequences start above this one (after a lost counter: the bridge's /devices/:name shows the last). */
+    startSequenceAbove?: string;
+  };
+  publishing?: {
+    maxInFlight?: number;
+    ackTimeoutMs?: number;
+    reconnectMinMs?: number;
+    reconnectMaxMs?: number;
+  };
+  /** Health and metrics on 127.0.0.1:<port> (GET /healthz, GET /metrics); none when absent (`--health-port` overrides). */
+  health?: { port: number; host?: string };
+  /** Warn this many days before the certificate expires (default 30). */
+  certificateWarnDays?: number;
+  /** On SIGTERM, wait at most this long for the answers to readings in flight (default 5,000 ms). */
+  shutdownDrainMs?: number;
 };
+
+/** The feed names of a config's `feeds` list. */
+export function feedNamesOf(cfg: AgentConfig): string[] {
+  return (cfg.feeds ?? []).map((f) => (typeof f === "string" ? f : f.name));
+}

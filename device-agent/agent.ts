@@ -1,127 +1,146 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
-import mqtt, { type MqttClient } from "mqtt";
 import type { Hex } from "viem";
 import {
-  acksTopic,
-  decodeAck,
+  type AckMessage,
   deviceNameToId,
   encodeReadingMessage,
-  outboxActionOf,
+  feedIdOf,
   type Reading,
   type ReadingDomain,
   readingDigest,
-  readingsTopic,
-  UINT64_MAX,
 } from "../protocol/index.js";
+import { AgentMetrics } from "./agent-metrics.js";
+import { OutboxError, OutboxFullError, UnknownFeedError } from "./errors.js";
+import { Outbox, type OutboxParameters } from "./outbox.js";
+import { Publisher, type PublisherMqtt } from "./publisher.js";
+import type { ReadingSink, TakenReading } from "./reading-sink.js";
 import type { ReadingSigner } from "./signer.js";
+
+/** Where the agent logs (pino's shape; a pino logger fits). */
+export type AgentLog = {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+};
 
 export type DeviceAgentParameters = {
   deviceName: string;
   signer: ReadingSigner;
   domain: ReadingDomain;
   /** TLS identity: PEM files (software key, development), or a context whose key is in a token (tls.ts). */
-  mqtt: { url: string; protocolVersion?: 4 | 5 } & (
-    | { ca: string; cert: string; key: string }
-    | { secureContext: SecureContext }
-  );
-  /** File holding the last sequence used, so it survives restarts. In memory when absent. */
+  mqtt: PublisherMqtt;
+  /**
+   * The outbox: a SQLite file that survives restarts and power cuts (Outbox). Without it, an
+   * outbox in memory (tests, demos): gone with the process.
+   */
+  outbox?: Omit<OutboxParameters, "legacySequenceFile"> | Outbox;
+  /**
+   * The `.sequence` file of an agent before the outbox. With an outbox file: sequences start above
+   * it (migration). Without one (tests): the outbox goes to `<sequenceFile>.outbox.db`.
+   */
   sequenceFile?: string;
-  /** Readings kept unacknowledged at most; the oldest is dropped (and counted) beyond it. */
-  maxBuffered?: number;
+  /** The feeds take() accepts, by name (their feed ids are feedIdOf(name)). */
+  feeds?: readonly string[];
   /** A reading not acknowledged within this time is sent again (the bridge may have been down). */
   ackTimeoutMs?: number;
-  /**
-   * Readings sent and not yet answered, at most (default 32): a backlog goes out as a window that
-   * moves with the acks, never as one burst that the bridge's rate limit would mostly refuse.
-   */
+  /** Readings sent and not yet answered, at most (Publisher: by default from 32 up to 256): a window that moves with the acks. */
   maxInFlight?: number;
+  /** Reconnect backoff (Publisher). */
+  reconnect?: { minMs?: number; maxMs?: number };
+  log?: AgentLog;
+  /** Where the counters go (a fresh AgentMetrics when absent). */
+  metrics?: AgentMetrics;
 };
 
 export type AckOutcome =
   | { sequence: bigint; status: "queued" }
   | { sequence: bigint; status: "rejected" | "retry" | "unconfirmed"; reason: string };
 
+const silent: AgentLog = { info() {}, warn() {}, error() {} };
+
 /**
- * A device: signs readings, publishes them over mTLS MQTT (QoS 1), keeps each one until the
- * bridge acknowledges it as durably queued, and publishes what it kept again after a reconnect.
+ * A device: takes readings (ReadingSink), signs each with the next durably reserved sequence,
+ * commits it to its outbox (fsync'd) and publishes it (Publisher); a reading leaves the outbox
+ * only on the bridge's `queued` (or a final refusal). Inputs hand readings to take(); the
+ * TypeScript API is the same call.
  */
-export class DeviceAgent {
-  private client: MqttClient | undefined;
-  private sequence: bigint;
-  private readonly buffer = new Map<bigint, string>();
-  private readonly sentAt = new Map<bigint, number>();
-  /** Sent and awaiting an answer (at most `window`). */
-  private readonly inFlight = new Set<bigint>();
-  /**
-   * The window now: halved when the bridge asks for a pause, grown by one with each reading it
-   * queues, up to maxInFlight (additive increase, multiplicative decrease: the device settles near
-   * the rate the bridge allows it).
-   */
-  private window: number;
-  private readonly maxWindow: number;
-  private readonly ackTimeoutMs: number;
-  private retryTimer: NodeJS.Timeout | undefined;
+export class DeviceAgent implements ReadingSink {
+  readonly outbox: Outbox;
+  readonly metrics: AgentMetrics;
+  private publisher: Publisher;
+  private readonly feeds: Map<string, Hex>;
+  private readonly log: AgentLog;
   private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
+  private readonly finalWaiters = new Map<bigint, (o: AckOutcome) => void>();
+  private taking = true;
+  /** The last answers (at most 10,000), for callers that look at them (tests, the demo). */
   readonly acks: AckOutcome[] = [];
-  /** Readings answered `unconfirmed` (below the bridge's replay window): kept, not resent, for an operator. */
-  readonly held = new Set<bigint>();
-  dropped = 0;
+  /** Readings refused locally because the outbox was full. */
+  refused = 0;
 
   constructor(private p: DeviceAgentParameters) {
-    this.maxWindow = p.maxInFlight ?? 32;
-    this.window = this.maxWindow;
-    this.ackTimeoutMs = p.ackTimeoutMs ?? 5_000;
-    this.sequence =
-      p.sequenceFile && existsSync(p.sequenceFile) ? BigInt(readFileSync(p.sequenceFile, "utf8").trim()) : 0n;
+    this.log = p.log ?? silent;
+    this.metrics = p.metrics ?? new AgentMetrics();
+    this.feeds = new Map((p.feeds ?? []).map((name) => [name, feedIdOf(name)]));
+    if (p.outbox instanceof Outbox) this.outbox = p.outbox;
+    else {
+      const path = p.outbox?.path ?? (p.sequenceFile ? `${p.sequenceFile}.outbox.db` : ":memory:");
+      this.outbox = new Outbox({
+        ...p.outbox,
+        path,
+        ...(p.sequenceFile ? { legacySequenceFile: p.sequenceFile } : {}),
+      });
+    }
+    this.metrics.observeOutbox(this.outbox);
+    this.publisher = this.newPublisher(p.mqtt);
   }
 
   get deviceName(): string {
     return this.p.deviceName;
   }
 
+  /** Readings in the outbox (not yet acknowledged `queued`, or held). */
   get buffered(): number {
-    return this.buffer.size;
+    return this.outbox.depth;
   }
 
-  async start(): Promise<void> {
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    const { url, protocolVersion = 5 } = this.p.mqtt;
-    const identity =
-      "secureContext" in this.p.mqtt
-        ? { secureContext: this.p.mqtt.secureContext }
-        : { ca: this.p.mqtt.ca, cert: this.p.mqtt.cert, key: this.p.mqtt.key };
-    this.client = await mqtt.connectAsync(url, {
-      protocolVersion,
-      ...identity,
-      // Clean sessions with our own buffer. The fleet broker replaces the id with the certificate's
-      // CN (use_username_as_clientid): one connection per device, a second one takes the session.
-      clientId: `device-${this.p.deviceName.slice(0, 16)}-${randomBytes(4).toString("hex")}`,
-      rejectUnauthorized: true,
-      reconnectPeriod: 1000,
-    });
-    this.client.on("message", (_topic, payload) => this.onAck(payload));
-    this.client.on("connect", () => this.sendDue(0));
-    this.retryTimer = setInterval(
-      () => this.sendDue(this.ackTimeoutMs),
-      Math.max(250, this.ackTimeoutMs / 4),
-    );
-    this.retryTimer.unref();
-    await this.client.subscribeAsync(acksTopic(this.p.deviceName), { qos: 1 });
-    if (this.buffer.size > 0) this.sendDue(0); // kept from before (a restart of the client, a rotation)
+  /** Readings dropped from the outbox to make room: always 0 (a full outbox refuses new readings instead). */
+  get dropped(): number {
+    return 0;
   }
 
-  /** Sign and publish one reading; resolves with its sequence once handed to the MQTT client. */
+  get connected(): boolean {
+    return this.publisher.connected;
+  }
+
+  /** Connect and publish what the outbox holds; `wait: false` returns at once (a daemon whose broker is down). */
+  async start(opts: { wait?: boolean } = {}): Promise<void> {
+    await this.publisher.start(opts);
+  }
+
+  /** ReadingSink: sign a reading of a configured feed, commit it to the outbox, queue it for publishing. */
+  async take(r: TakenReading): Promise<{ sequence: bigint }> {
+    const feedId = this.feeds.get(r.feed);
+    if (feedId === undefined) {
+      this.metrics.refused.inc({ reason: "unknown_feed" });
+      throw new UnknownFeedError(r.feed);
+    }
+    return { sequence: await this.publish(feedId, r.value, r.takenAt) };
+  }
+
+  /**
+   * Sign and store one reading for a feed id, timestamped `timestamp` (unix seconds, when it was
+   * taken; now by default). Resolves with its sequence once it is on disk; it is published as
+   * soon as the window allows. Rejects with OutboxFullError when the outbox is at its quota.
+   */
   async publish(
     feedId: Hex,
     value: bigint,
     timestamp = BigInt(Math.floor(Date.now() / 1000)),
   ): Promise<bigint> {
-    if (this.sequence >= UINT64_MAX) throw new RangeError("sequence space exhausted");
-    const sequence = this.sequence + 1n;
-    this.persistSequence(sequence);
-    this.sequence = sequence;
+    if (!this.taking) throw new OutboxError("The agent is stopping: reading refused.");
+    if (this.outbox.wouldRefuse(300)) this.refuse();
+    const sequence = this.outbox.sequences.take();
     const reading: Reading = {
       deviceId: deviceNameToId(this.p.deviceName),
       feedId,
@@ -129,41 +148,39 @@ export class DeviceAgent {
       timestamp,
       sequence,
     };
+    const t0 = performance.now();
     const signature = await this.p.signer.sign(readingDigest(reading, this.p.domain));
-    const payload = encodeReadingMessage(reading, signature);
-    this.buffer.set(sequence, payload);
-    const max = this.p.maxBuffered ?? 10_000;
-    while (this.buffer.size > max) {
-      const oldest = this.buffer.keys().next().value as bigint;
-      this.forget(oldest);
-      this.dropped += 1;
+    this.metrics.signingSeconds.observe((performance.now() - t0) / 1000);
+    try {
+      await this.outbox.add({ sequence, payload: encodeReadingMessage(reading, signature) }, timestamp);
+    } catch (err) {
+      if (err instanceof OutboxFullError) this.refuse();
+      throw err;
     }
-    // Sent now if the window has room and the bridge has not asked for a pause; else it waits.
-    this.trySend(sequence, payload);
+    this.metrics.taken.inc();
+    this.publisher.wake(sequence);
     return sequence;
   }
 
   /**
    * Switch to a rotated key: readings from now on are signed with `signer`. With a new TLS
-   * identity the agent reconnects; what it buffered (signed with the old key before the rotation
-   * time, so still valid) is sent again on the new connection. Nothing is dropped.
+   * identity the agent reconnects; what the outbox holds (signed with the old key before the
+   * rotation time, so still valid) is sent again on the new connection. Nothing is dropped.
    */
   async rotate(p: { signer: ReadingSigner; secureContext?: SecureContext }): Promise<void> {
     this.p.signer = p.signer;
     if (p.secureContext) {
-      await this.client?.endAsync();
-      this.p.mqtt = {
-        url: this.p.mqtt.url,
-        secureContext: p.secureContext,
-        ...(this.p.mqtt.protocolVersion ? { protocolVersion: this.p.mqtt.protocolVersion } : {}),
-      };
-      await this.start();
+      await this.publisher.stop();
+      const { url, protocolVersion } = this.p.mqtt;
+      this.p.mqtt = { url, secureContext: p.secureContext, ...(protocolVersion ? { protocolVersion } : {}) };
+      this.publisher = this.newPublisher(this.p.mqtt);
+      await this.publisher.start();
     }
   }
 
   /** Publish a raw payload on a topic (tests use it to play misbehaving devices). */
-  async publishRaw(topic: string, payload: string | Buffer): Promise<void> {
-    await this.client?.publishAsync(topic, payload, { qos: 1 });
+  publishRaw(topic: string, payload: string | Buffer): Promise<void> {
+    return this.publisher.publishRaw(topic, payload);
   }
 
   /** Wait for the bridge's acknowledgement of a sequence. */
@@ -182,95 +199,116 @@ export class DeviceAgent {
     });
   }
 
-  async stop(): Promise<void> {
-    if (this.resendTimer) clearTimeout(this.resendTimer);
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    await this.client?.endAsync();
+  /**
+   * Wait for the answer that settles a reading: `queued`, a final refusal, or `unconfirmed` (not
+   * `rate_limited` or `retry`, after which it is sent again). Null when none came in time.
+   */
+  waitForFinalAck(sequence: bigint, timeoutMs = 15_000): Promise<AckOutcome | null> {
+    const seen = this.acks.find((a) => a.sequence === sequence && isFinal(a));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.finalWaiters.delete(sequence);
+        resolve(null);
+      }, timeoutMs);
+      this.finalWaiters.set(sequence, (o) => {
+        clearTimeout(t);
+        resolve(o);
+      });
+    });
   }
 
-  private onAck(payload: Buffer): void {
-    const ack = decodeAck(payload);
-    if (!ack || ack.sequence === null) return;
+  /**
+   * Disconnect, waiting up to `drainMs` for the answers to what is in flight. The agent still
+   * takes readings (they wait in the outbox) and start() connects again.
+   */
+  async stop(opts: { drainMs?: number } = {}): Promise<{ unanswered: number }> {
+    return { unanswered: await this.publisher.stop(opts.drainMs ?? 0) };
+  }
+
+  /**
+   * Shut down (SIGTERM): take no more readings, wait up to `drainMs` for the answers to what is
+   * in flight, disconnect and close the outbox. What is unanswered stays on disk for the next run.
+   */
+  async close(opts: { drainMs?: number } = {}): Promise<{ unanswered: number; outboxDepth: number }> {
+    this.taking = false;
+    const { unanswered } = await this.stop(opts);
+    const outboxDepth = this.outbox.depth;
+    this.outbox.close();
+    return { unanswered, outboxDepth };
+  }
+
+  private refuse(): never {
+    this.refused += 1;
+    this.metrics.refused.inc({ reason: "outbox_full" });
+    const err = new OutboxFullError({ usedBytes: this.outbox.bytes, quotaBytes: this.outbox.quotaBytes });
+    this.log.error(
+      { device: this.p.deviceName, usedBytes: err.usedBytes, quotaBytes: err.quotaBytes },
+      "outbox full: reading refused",
+    );
+    throw err;
+  }
+
+  private newPublisher(mqtt: PublisherMqtt): Publisher {
+    const m = this.metrics;
+    return new Publisher({
+      deviceName: this.p.deviceName,
+      outbox: this.outbox,
+      mqtt,
+      ...(this.p.maxInFlight === undefined ? {} : { maxInFlight: this.p.maxInFlight }),
+      ...(this.p.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: this.p.ackTimeoutMs }),
+      ...(this.p.reconnect === undefined ? {} : { reconnect: this.p.reconnect }),
+      events: {
+        sent: (_seq, resend) => (resend ? m.resent.inc() : m.sent.inc()),
+        answered: (ack) => this.onAnswer(ack),
+        replayAlarm: (sequence) => {
+          m.replayAlarms.inc();
+          this.log.error(
+            { device: this.p.deviceName, sequence: sequence.toString() },
+            "replay answer for a reading the bridge was never sent before: not a delivery; kept in the outbox and held",
+          );
+        },
+        refused: (sequence, reason) =>
+          this.log.warn(
+            { device: this.p.deviceName, sequence: sequence.toString(), reason },
+            "reading refused by the bridge: not delivered",
+          ),
+        connected: (reconnect) => {
+          m.connected.set(1);
+          if (reconnect) m.reconnects.inc();
+          this.log.info({ device: this.p.deviceName, reconnect }, "connected to the broker");
+        },
+        disconnected: () => {
+          m.connected.set(0);
+          this.log.warn(
+            { device: this.p.deviceName },
+            "disconnected from the broker; reconnecting with backoff",
+          );
+        },
+      },
+    });
+  }
+
+  private onAnswer(ack: AckMessage): void {
+    if (ack.sequence === null) return;
     const sequence = BigInt(ack.sequence);
     const outcome: AckOutcome =
       ack.status === "queued"
         ? { sequence, status: "queued" }
         : { sequence, status: ack.status, reason: ack.reason };
-    // docs/PROTOCOL.md, "Acknowledgement": what the answer means for the outbox.
-    const next = outboxActionOf(ack);
-    this.inFlight.delete(sequence);
-    if (next.action === "resend") {
-      this.window = Math.max(1, Math.floor(this.window / 2));
-      this.scheduleResend(next.afterMs);
-    } else if (next.action === "hold") {
-      this.held.add(sequence);
-    } else {
-      if (ack.status === "queued") this.window = Math.min(this.maxWindow, this.window + 1);
-      this.forget(sequence);
-    }
+    if (ack.status === "queued") this.metrics.acknowledged.inc();
+    else this.metrics.rejected.inc({ status: ack.status, reason: ack.reason });
     this.acks.push(outcome);
     if (this.acks.length > 10_000) this.acks.shift();
     this.waiters.get(sequence)?.(outcome);
     this.waiters.delete(sequence);
-    // An answer frees a place in the window: send the next reading that waits.
-    this.sendDue(this.ackTimeoutMs);
-  }
-
-  private forget(sequence: bigint): void {
-    this.buffer.delete(sequence);
-    this.sentAt.delete(sequence);
-    this.inFlight.delete(sequence);
-    this.held.delete(sequence);
-  }
-
-  /** Publish one buffered reading if connected, not paused, and the window has room. */
-  private trySend(seq: bigint, payload: string): boolean {
-    if (!this.client?.connected || Date.now() < this.pausedUntil) return false;
-    if (this.inFlight.size >= this.window) return false;
-    this.inFlight.add(seq);
-    this.sentAt.set(seq, Date.now());
-    this.client.publish(readingsTopic(this.p.deviceName), payload, { qos: 1 });
-    return true;
-  }
-
-  private resendTimer: NodeJS.Timeout | undefined;
-  /** No publishing before this time (ms): the bridge asked the device to wait (rate_limited, retry). */
-  private pausedUntil = 0;
-
-  /** Pause the whole device for `delayMs` (the bridge's retryAfterMs), then send what is unacknowledged. */
-  private scheduleResend(delayMs = 1_000): void {
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
-    if (this.resendTimer) clearTimeout(this.resendTimer);
-    this.resendTimer = setTimeout(() => {
-      this.resendTimer = undefined;
-      if (this.client?.connected) this.sendDue(0);
-    }, this.pausedUntil - Date.now());
-    this.resendTimer.unref();
-  }
-
-  /**
-   * Send buffered readings, oldest first, as far as the window allows: those never sent, and those
-   * sent more than `ms` ago without an answer (`ms` 0: after a reconnect or a pause, where nothing
-   * sent before can still be answered, everything unanswered is due again).
-   */
-  private sendDue(ms: number): void {
-    const now = Date.now();
-    if (!this.client?.connected || now < this.pausedUntil) return;
-    if (ms === 0) this.inFlight.clear();
-    for (const [seq, payload] of this.buffer) {
-      if (this.held.has(seq)) continue;
-      if (this.inFlight.has(seq)) {
-        if (now - (this.sentAt.get(seq) ?? 0) < ms) continue;
-        this.inFlight.delete(seq); // unanswered for too long: due again
-      }
-      if (!this.trySend(seq, payload)) break;
+    if (isFinal(outcome)) {
+      this.finalWaiters.get(sequence)?.(outcome);
+      this.finalWaiters.delete(sequence);
     }
   }
-
-  private persistSequence(sequence: bigint): void {
-    if (!this.p.sequenceFile) return;
-    const tmp = `${this.p.sequenceFile}.tmp`;
-    writeFileSync(tmp, sequence.toString());
-    renameSync(tmp, this.p.sequenceFile);
-  }
 }
+
+/** Whether an answer settles a reading (it is not sent again on its own after it). */
+const isFinal = (a: AckOutcome) =>
+  a.status !== "retry" && !(a.status === "rejected" && a.reason === "rate_limited");

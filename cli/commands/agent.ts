@@ -1,26 +1,45 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContext } from "node:tls";
-import { DeviceAgent } from "../../device-agent/agent.js";
+import pino from "pino";
+import { type AgentLog, DeviceAgent } from "../../device-agent/agent.js";
+import {
+  type AgentHealthServer,
+  agentHealthOf,
+  startAgentHealthServer,
+} from "../../device-agent/agent-health.js";
 import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../../device-agent/signer.js";
 import { tokenTlsContext } from "../../device-agent/tls.js";
 import { p256SecretFromPem } from "../../pki/pem.js";
 import { feedIdOf, SensorOracleError } from "../../protocol/index.js";
-import type { AgentConfig } from "../agent-config.js";
-import { args, need, progress } from "../args.js";
+import { type AgentConfig, feedNamesOf } from "../agent-config.js";
+import { args, need, progress, UsageError } from "../args.js";
 
-/** `agent run`: a device agent from its config, publishing `--count` readings and waiting for each ack. */
-export async function agentRun(argv: string[]): Promise<string> {
-  const v = args(argv, {
-    config: "string",
-    url: "string",
-    feed: "string",
-    count: "string",
-    "interval-ms": "string",
-  });
-  const cfg = JSON.parse(readFileSync(need(v, "config"), "utf8")) as AgentConfig;
+/** An agent built from its config file, not yet started. */
+export type OpenedAgent = {
+  agent: DeviceAgent;
+  config: AgentConfig;
+  /** The token holding the keys (closed by the caller after the agent), if any. */
+  token: Pkcs11Token | undefined;
+  /** The device certificate's notAfter. */
+  notAfter: Date;
+};
+
+/**
+ * The agent a config file describes: its keys (token or software files), its TLS identity, its
+ * feeds, and its outbox (`<config>.outbox.db` unless the config names one; an old
+ * `<config>.sequence` file is migrated).
+ */
+export function openAgentFromConfig(
+  configPath: string,
+  opts: { url?: string; log?: AgentLog; warn?: (m: string) => void } = {},
+): OpenedAgent {
+  const cfg = JSON.parse(readFileSync(configPath, "utf8")) as AgentConfig;
   if (cfg.chainId === undefined || !cfg.registry)
     throw new SensorOracleError("The agent config has no chain id and registry.");
+  const url = opts.url ?? cfg.brokerUrl;
+  if (!url) throw new UsageError("--url is required (or brokerUrl in the agent config)");
   const ca = readFileSync(cfg.caFile, "utf8");
   const cert = readFileSync(cfg.certFile, "utf8");
   let signer: ReadingSigner;
@@ -47,35 +66,150 @@ export async function agentRun(argv: string[]): Promise<string> {
       cfg.curve === "p256"
         ? p256SecretFromPem(key)
         : Buffer.from(readFileSync(cfg.software.readingKeyFile ?? "", "utf8").trim(), "hex");
-    signer = new SoftwareSigner(cfg.curve, readingSecret, { warn: (m) => progress(m) });
+    signer = new SoftwareSigner(cfg.curve, readingSecret, { warn: opts.warn ?? progress });
     secureContext = createSecureContext({ ca, cert, key, minVersion: "TLSv1.3" });
   } else {
     throw new SensorOracleError("The agent config names neither a token nor software keys.");
   }
+  const pub = cfg.publishing ?? {};
   const agent = new DeviceAgent({
     deviceName: cfg.deviceName,
     signer,
     domain: { chainId: cfg.chainId, registry: cfg.registry },
-    sequenceFile: `${need(v, "config")}.sequence`,
-    mqtt: { url: need(v, "url"), secureContext },
+    mqtt: { url, secureContext },
+    feeds: feedNamesOf(cfg),
+    outbox: {
+      path: cfg.outbox?.path ?? `${configPath}.outbox.db`,
+      ...(cfg.outbox?.quotaBytes === undefined ? {} : { quotaBytes: cfg.outbox.quotaBytes }),
+      ...(cfg.outbox?.startSequenceAbove === undefined
+        ? {}
+        : { startSequenceAbove: BigInt(cfg.outbox.startSequenceAbove) }),
+    },
+    sequenceFile: `${configPath}.sequence`,
+    ...(pub.maxInFlight === undefined ? {} : { maxInFlight: pub.maxInFlight }),
+    ...(pub.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: pub.ackTimeoutMs }),
+    reconnect: {
+      ...(pub.reconnectMinMs === undefined ? {} : { minMs: pub.reconnectMinMs }),
+      ...(pub.reconnectMaxMs === undefined ? {} : { maxMs: pub.reconnectMaxMs }),
+    },
+    ...(opts.log ? { log: opts.log } : {}),
   });
-  const count = Number(v.count ?? 10);
+  return { agent, config: cfg, token, notAfter: new Date(new X509Certificate(cert).validTo) };
+}
+
+/** Resolves with the first of SIGTERM or SIGINT. */
+const stopSignal = () =>
+  new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+
+/**
+ * `agent run`: the device agent as a daemon. It publishes what its outbox holds and what its
+ * inputs take, serves /healthz and /metrics on 127.0.0.1 when configured, warns ahead of its
+ * certificate's expiry, and on SIGTERM/SIGINT stops taking readings, waits a bounded time for
+ * the answers in flight, closes its outbox and exits 0. `--simulate <n>` (demos, tests) takes n
+ * readings of a simulated random walk instead, waits for their answers and exits.
+ */
+export async function agentRun(argv: string[]): Promise<string> {
+  const v = args(argv, {
+    config: "string",
+    url: "string",
+    feed: "string",
+    simulate: "string",
+    count: "string", // the former name of --simulate
+    "interval-ms": "string",
+    "health-port": "string",
+  });
+  const configPath = need(v, "config");
+  const simulate = v.simulate ?? v.count;
+  // The daemon logs JSON lines (pino) to stderr; a simulation only its warnings.
+  const log = pino({ level: simulate === undefined ? "info" : "warn" }, pino.destination(2));
+  const opened = openAgentFromConfig(configPath, { ...(v.url ? { url: v.url } : {}), log });
+  const { agent, config, token, notAfter } = opened;
+  agent.metrics.observeCertificate(notAfter);
+  const warnBeforeMs = (config.certificateWarnDays ?? 30) * 86_400_000;
+  const checkCertificate = () => {
+    const left = notAfter.getTime() - Date.now();
+    if (left < warnBeforeMs)
+      log.warn(
+        {
+          device: config.deviceName,
+          notAfter: notAfter.toISOString(),
+          daysLeft: Math.floor(left / 86_400_000),
+        },
+        left > 0 ? "device certificate expires soon: renew it" : "device certificate has expired",
+      );
+  };
+  checkCertificate();
+  const certTimer = setInterval(checkCertificate, 6 * 3_600_000);
+  certTimer.unref();
+  const healthPort = v["health-port"] ?? config.health?.port;
+  let health: AgentHealthServer | undefined;
+  try {
+    if (healthPort !== undefined)
+      health = await startAgentHealthServer({
+        agent,
+        port: Number(healthPort),
+        ...(config.health?.host ? { host: config.health.host } : {}),
+        certificate: { notAfter, warnBeforeMs },
+      });
+    const keyKind = token ? "token-held" : "software";
+    progress(
+      `device ${config.deviceName.slice(0, 8)}… connecting with its ${keyKind} key; outbox ${agent.outbox.depth} readings` +
+        (health ? `; health ${health.url}/healthz` : ""),
+    );
+    if (simulate !== undefined) return await runSimulation(opened, Number(simulate), v);
+    await agent.start({ wait: false });
+    // The inputs (stdin, commands, local HTTP) hand readings to `agent.take(...)` from here on.
+    const signal = await stopSignal();
+    progress(`${signal}: no new readings; waiting for the answers in flight`);
+    const before = await agentHealthOf(agent);
+    const closed = await agent.close({ drainMs: config.shutdownDrainMs ?? 5_000 });
+    return (
+      `agent stopped on ${signal}: ${before.readings.taken} readings taken, ${before.readings.acknowledged} acknowledged, ` +
+      `${closed.outboxDepth} in the outbox for the next start`
+    );
+  } finally {
+    clearInterval(certTimer);
+    await health?.close();
+    token?.close();
+  }
+}
+
+/** `--simulate n`: n readings of a random walk, `--interval-ms` apart, each logged with its answer. */
+async function runSimulation(
+  { agent, token }: OpenedAgent,
+  count: number,
+  v: { feed?: string | undefined; "interval-ms"?: string | undefined },
+): Promise<string> {
   const feedId = feedIdOf(v.feed ?? "demo/temperature");
-  progress(
-    `device ${cfg.deviceName.slice(0, 8)}… connecting with its ${token ? "token-held" : "software"} key`,
-  );
+  const interval = Number(v["interval-ms"] ?? 1000);
   await agent.start();
+  let stopped: NodeJS.Signals | undefined;
+  void stopSignal().then((s) => {
+    stopped = s;
+  });
   let queued = 0;
+  let taken = 0;
+  const answers: Promise<void>[] = [];
   let temp = 500;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count && !stopped; i++) {
     temp += Math.floor(Math.random() * 21) - 10;
     const seq = await agent.publish(feedId, BigInt(temp));
-    const ack = await agent.waitForAck(seq);
-    if (ack.status === "queued") queued++;
-    progress(`reading ${seq}: ${ack.status}${ack.status === "rejected" ? ` (${ack.reason})` : ""}`);
-    await new Promise((r) => setTimeout(r, Number(v["interval-ms"] ?? 1000)));
+    taken += 1;
+    progress(`reading ${seq} taken`);
+    answers.push(
+      agent.waitForFinalAck(seq).then((ack) => {
+        if (ack?.status === "queued") queued++;
+        progress(
+          `reading ${seq}: ${ack ? ack.status : "no answer yet (kept in the outbox)"}${ack && ack.status !== "queued" ? ` (${ack.reason})` : ""}`,
+        );
+      }),
+    );
+    if (i + 1 < count) await new Promise((r) => setTimeout(r, interval));
   }
-  await agent.stop();
-  token?.close();
-  return `${count} readings signed ${token ? "in the token" : "with the software key"} and published, ${queued} queued by the bridge`;
+  await Promise.all(answers);
+  await agent.close({ drainMs: 1_000 });
+  return `${taken} readings signed ${token ? "in the token" : "with the software key"} and published, ${queued} queued by the bridge`;
 }
