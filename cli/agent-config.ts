@@ -14,7 +14,8 @@ export type AgentConfig = {
     pinFile: string;
     readingLabel: string;
     tlsLabel: string;
-    engine: string;
+    /** The OpenSSL pkcs11 engine; found for the machine's architecture when absent (device-agent/engine.ts). */
+    engine?: string;
   };
   /** Software keys in files (development only): the P-256 TLS key, and a secp256k1 reading key. */
   software?: { keyFile: string; readingKeyFile?: string };
@@ -22,8 +23,13 @@ export type AgentConfig = {
   registry?: Hex;
   /** The broker (`--url` overrides it). */
   brokerUrl?: string;
-  /** The feeds the device takes readings for, by name (or objects with a `name`: device-agent/feeds.ts). */
-  feeds?: (string | { name: string })[];
+  /**
+   * The feeds the device takes readings for: names, or { name, decimals | scale, unit, min, max,
+   * rounding, feedId } (device-agent/feeds.ts).
+   */
+  feeds?: (string | { name: string; [setting: string]: unknown })[];
+  /** Where readings come from: stdin, commands on an interval, a local HTTP endpoint (device-agent/inputs/). */
+  inputs?: unknown;
   /** The outbox (docs/AGENT.md). */
   outbox?: {
     /** Default: `<config>.outbox.db` beside the config file. */
@@ -46,8 +52,3 @@ export type AgentConfig = {
   /** On SIGTERM, wait at most this long for the answers to readings in flight (default 5,000 ms). */
   shutdownDrainMs?: number;
 };
-
-/** The feed names of a config's `feeds` list. */
-export function feedNamesOf(cfg: AgentConfig): string[] {
-  return (cfg.feeds ?? []).map((f) => (typeof f === "string" ? f : f.name));
-}

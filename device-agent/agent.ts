@@ -39,8 +39,11 @@ export type DeviceAgentParameters = {
    * it (migration). Without one (tests): the outbox goes to `<sequenceFile>.outbox.db`.
    */
   sequenceFile?: string;
-  /** The feeds take() accepts, by name (their feed ids are feedIdOf(name)). */
-  feeds?: readonly string[];
+  /**
+   * The feeds take() accepts, by name: a name alone (its feed id is feedIdOf(name)) or with the feed
+   * id the config gives it (device-agent/feeds.ts).
+   */
+  feeds?: readonly (string | { name: string; feedId: Hex })[];
   /** A reading not acknowledged within this time is sent again (the bridge may have been down). */
   ackTimeoutMs?: number;
   /** Readings sent and not yet answered, at most (Publisher: by default from 32 up to 256): a window that moves with the acks. */
@@ -81,7 +84,9 @@ export class DeviceAgent implements ReadingSink {
   constructor(private p: DeviceAgentParameters) {
     this.log = p.log ?? silent;
     this.metrics = p.metrics ?? new AgentMetrics();
-    this.feeds = new Map((p.feeds ?? []).map((name) => [name, feedIdOf(name)]));
+    this.feeds = new Map(
+      (p.feeds ?? []).map((f) => (typeof f === "string" ? [f, feedIdOf(f)] : [f.name, f.feedId])),
+    );
     if (p.outbox instanceof Outbox) this.outbox = p.outbox;
     else {
       const path = p.outbox?.path ?? (p.sequenceFile ? `${p.sequenceFile}.outbox.db` : ":memory:");

@@ -4,12 +4,6 @@ import { createSecureContext, type SecureContext } from "node:tls";
 import { findPkcs11Engine } from "./engine.js";
 import { TokenError } from "./errors.js";
 
-/**
- * Where Debian's libengine-pkcs11-openssl (libp11) puts the OpenSSL engine on x86_64 only.
- * @deprecated Leave the engine out of configs: tokenTlsContext finds it for the machine (engine.ts).
- */
-export const DEFAULT_PKCS11_ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
-
 export type TokenTlsParameters = {
   ca: string;
   cert: string;

@@ -3,7 +3,6 @@ import { join, resolve } from "node:path";
 import { parseDeviceCertificate } from "../../bridge/certificates.js";
 import { createDeviceCsr, softwareCsrKey, tokenCsrKey } from "../../device-agent/csr.js";
 import type { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
-import { DEFAULT_PKCS11_ENGINE } from "../../device-agent/tls.js";
 import { generateDeviceKeys } from "../../fleet/enroll.js";
 import type { DeviceSettingsBundle } from "../../fleet/settings-bundle.js";
 import { readPrivateKeyFile, writePrivateKeyFile } from "../../pki/key-file.js";
@@ -191,7 +190,6 @@ export async function agentInstall(argv: string[]): Promise<string> {
         pinFile,
         readingLabel: label,
         tlsLabel: tlsLabelOf(curve, label),
-        engine: DEFAULT_PKCS11_ENGINE,
       },
     };
   }

@@ -8,12 +8,15 @@ import {
   agentHealthOf,
   startAgentHealthServer,
 } from "../../device-agent/agent-health.js";
+import { type FeedTable, parseFeeds } from "../../device-agent/feeds.js";
+import { parseInputsConfig, type RunningInputs, startInputs } from "../../device-agent/inputs/index.js";
+import { registerInputMetrics } from "../../device-agent/inputs/input-metrics.js";
 import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../../device-agent/signer.js";
 import { tokenTlsContext } from "../../device-agent/tls.js";
 import { p256SecretFromPem } from "../../pki/pem.js";
 import { feedIdOf, SensorOracleError } from "../../protocol/index.js";
-import { type AgentConfig, feedNamesOf } from "../agent-config.js";
+import type { AgentConfig } from "../agent-config.js";
 import { args, need, progress, UsageError } from "../args.js";
 
 /** An agent built from its config file, not yet started. */
@@ -24,6 +27,8 @@ export type OpenedAgent = {
   token: Pkcs11Token | undefined;
   /** The device certificate's notAfter. */
   notAfter: Date;
+  /** The config's feeds (none when it lists none). */
+  feeds: FeedTable;
 };
 
 /**
@@ -71,13 +76,14 @@ export function openAgentFromConfig(
   } else {
     throw new SensorOracleError("The agent config names neither a token nor software keys.");
   }
+  const feeds: FeedTable = cfg.feeds?.length ? parseFeeds(cfg.feeds) : new Map();
   const pub = cfg.publishing ?? {};
   const agent = new DeviceAgent({
     deviceName: cfg.deviceName,
     signer,
     domain: { chainId: cfg.chainId, registry: cfg.registry },
     mqtt: { url, secureContext },
-    feeds: feedNamesOf(cfg),
+    feeds: [...feeds.values()].map((f) => ({ name: f.name, feedId: f.feedId })),
     outbox: {
       path: cfg.outbox?.path ?? `${configPath}.outbox.db`,
       ...(cfg.outbox?.quotaBytes === undefined ? {} : { quotaBytes: cfg.outbox.quotaBytes }),
@@ -94,7 +100,7 @@ export function openAgentFromConfig(
     },
     ...(opts.log ? { log: opts.log } : {}),
   });
-  return { agent, config: cfg, token, notAfter: new Date(new X509Certificate(cert).validTo) };
+  return { agent, config: cfg, token, notAfter: new Date(new X509Certificate(cert).validTo), feeds };
 }
 
 /** Resolves with the first of SIGTERM or SIGINT. */
@@ -126,7 +132,7 @@ export async function agentRun(argv: string[]): Promise<string> {
   // The daemon logs JSON lines (pino) to stderr; a simulation only its warnings.
   const log = pino({ level: simulate === undefined ? "info" : "warn" }, pino.destination(2));
   const opened = openAgentFromConfig(configPath, { ...(v.url ? { url: v.url } : {}), log });
-  const { agent, config, token, notAfter } = opened;
+  const { agent, config, token, notAfter, feeds } = opened;
   agent.metrics.observeCertificate(notAfter);
   const warnBeforeMs = (config.certificateWarnDays ?? 30) * 86_400_000;
   const checkCertificate = () => {
@@ -146,6 +152,7 @@ export async function agentRun(argv: string[]): Promise<string> {
   certTimer.unref();
   const healthPort = v["health-port"] ?? config.health?.port;
   let health: AgentHealthServer | undefined;
+  let inputs: RunningInputs | undefined;
   try {
     if (healthPort !== undefined)
       health = await startAgentHealthServer({
@@ -162,8 +169,14 @@ export async function agentRun(argv: string[]): Promise<string> {
     if (simulate !== undefined) return await runSimulation(opened, Number(simulate), v);
     await agent.start({ wait: false });
     // The inputs (stdin, commands, local HTTP) hand readings to `agent.take(...)` from here on.
+    inputs = await startInputs(parseInputsConfig(config.inputs, feeds), feeds, agent, log);
+    registerInputMetrics(agent.metrics.registry, () => (inputs as RunningInputs).stats());
+    if (inputs.http) progress(`readings taken at ${JSON.stringify(inputs.http)}`);
     const signal = await stopSignal();
     progress(`${signal}: no new readings; waiting for the answers in flight`);
+    // Inputs first, so that none is answered "outbox full" while the agent closes.
+    await inputs.close();
+    inputs = undefined;
     const before = await agentHealthOf(agent);
     const closed = await agent.close({ drainMs: config.shutdownDrainMs ?? 5_000 });
     return (
@@ -172,6 +185,7 @@ export async function agentRun(argv: string[]): Promise<string> {
     );
   } finally {
     clearInterval(certTimer);
+    await inputs?.close();
     await health?.close();
     token?.close();
   }

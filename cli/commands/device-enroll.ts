@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDeviceCertificate } from "../../bridge/certificates.js";
 import { createDeviceCsr, softwareCsrKey } from "../../device-agent/csr.js";
-import { DEFAULT_PKCS11_ENGINE } from "../../device-agent/tls.js";
 import { auditEnrolment } from "../../fleet/audit-log.js";
 import { certifyTokenKeys, generateDeviceKeys } from "../../fleet/enroll.js";
 import { registerDevice } from "../../fleet/registry-admin.js";
@@ -74,7 +73,6 @@ export async function deviceEnroll(argv: string[]): Promise<string> {
           pinFile,
           readingLabel: label,
           tlsLabel,
-          engine: DEFAULT_PKCS11_ENGINE,
         },
       };
       where = `key in token "${tokenLabel}"`;
