@@ -199,18 +199,41 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: "agent run",
-    summary: "Run a device agent: sign readings (token or software key) and publish them over mTLS.",
+    summary:
+      "Run a device agent as a daemon: take readings from its inputs, sign them (token or software key), keep them in its outbox and publish them over mTLS until SIGTERM.",
     options: [
       {
         name: "config",
         value: "<file>",
-        help: "the agent config (<fleet>/agents/<name>.json)",
+        help: "the agent config (<fleet>/agents/<name>.json): keys, broker, feeds, inputs, outbox, health (docs/GATEWAY.md)",
         required: true,
       },
-      { name: "url", value: "<mqtts://host:port>", help: "the broker", required: true },
-      { name: "feed", value: "<name>", help: "the feed the readings belong to" },
-      { name: "count", value: "<n>", help: "readings to publish, then stop" },
-      { name: "interval-ms", value: "<ms>", help: "time between readings" },
+      { name: "url", value: "<mqtts://host:port>", help: "the broker (default: the config's brokerUrl)" },
+      {
+        name: "health-port",
+        value: "<port>",
+        help: "serve /healthz and /metrics on 127.0.0.1:<port> (default: the config's health.port; none without)",
+      },
+      {
+        name: "simulate",
+        value: "<n>",
+        help: "demos and tests: sign n readings of a simulated random walk, wait for their answers, exit",
+      },
+      { name: "count", value: "<n>", help: "the former name of --simulate" },
+      {
+        name: "feed",
+        value: "<name>",
+        help: "with --simulate: the feed of the simulated readings (default demo/temperature)",
+      },
+      {
+        name: "interval-ms",
+        value: "<ms>",
+        help: "with --simulate: time between readings (default 1000)",
+      },
+    ],
+    notes: [
+      "sensor-oracle agent run --config /etc/sensor-oracle/agent.json   (the daemon: inputs from the config, SIGTERM drains and exits 0)",
+      "sensor-oracle agent run --config <file> --simulate 10 --interval-ms 500   (a demo: 10 simulated readings, then exit)",
     ],
     load: async () => (await import("./commands/agent.js")).agentRun,
   },

@@ -167,9 +167,11 @@ export async function agentRun(argv: string[]): Promise<string> {
         (health ? `; health ${health.url}/healthz` : ""),
     );
     if (simulate !== undefined) return await runSimulation(opened, Number(simulate), v);
+    // A bad inputs section stops the daemon before it connects (InputConfigError naming the key).
+    const inputsConfig = parseInputsConfig(config.inputs, feeds);
     await agent.start({ wait: false });
     // The inputs (stdin, commands, local HTTP) hand readings to `agent.take(...)` from here on.
-    inputs = await startInputs(parseInputsConfig(config.inputs, feeds), feeds, agent, log);
+    inputs = await startInputs(inputsConfig, feeds, agent, log);
     registerInputMetrics(agent.metrics.registry, () => (inputs as RunningInputs).stats());
     if (inputs.http) progress(`readings taken at ${JSON.stringify(inputs.http)}`);
     const signal = await stopSignal();

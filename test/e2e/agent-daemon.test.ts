@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +7,12 @@ import type { Bridge } from "../../bridge/bridge.js";
 import { FleetCertificates } from "../../bridge/certificates.js";
 import type { RedisStore } from "../../bridge/store/redis-store.js";
 import { readingId } from "../../bridge/store/types.js";
+import type { AgentConfig } from "../../cli/agent-config.js";
+import { COMMANDS } from "../../cli/command-list.js";
+import { openAgentFromConfig } from "../../cli/commands/agent.js";
 import type { AgentHealth } from "../../device-agent/agent-health.js";
+import { parseFeeds } from "../../device-agent/feeds.js";
+import { parseInputsConfig } from "../../device-agent/inputs/index.js";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../../pki/fleet-ca.js";
 import { feedIdOf } from "../../protocol/index.js";
 import { type AgentSite, commitCounts, siteOn, writeAgentConfig } from "../../testkit/agents.js";
@@ -270,4 +275,170 @@ describe("agent run: the daemon's inputs to the chain (real Mosquitto, Redis, br
     for (const x of fromCommand) expect(Number(x.split(" ")[2])).toBeGreaterThan(t + 30);
     expect(committed.filter((x) => x.startsWith("?"))).toEqual([]);
   }, 300_000);
+});
+
+/** Every key of the agent config (a compile error when AgentConfig gains or loses one). */
+const CONFIG_KEYS: Record<keyof AgentConfig, true> = {
+  deviceName: true,
+  curve: true,
+  certFile: true,
+  caFile: true,
+  token: true,
+  software: true,
+  chainId: true,
+  registry: true,
+  brokerUrl: true,
+  feeds: true,
+  inputs: true,
+  outbox: true,
+  publishing: true,
+  health: true,
+  certificateWarnDays: true,
+  shutdownDrainMs: true,
+};
+const SECTION_KEYS: {
+  [K in "token" | "outbox" | "publishing" | "health"]: Record<keyof Required<AgentConfig>[K], true>;
+} = {
+  token: {
+    modulePath: true,
+    tokenLabel: true,
+    pinFile: true,
+    readingLabel: true,
+    tlsLabel: true,
+    engine: true,
+  },
+  outbox: { path: true, quotaBytes: true, startSequenceAbove: true },
+  publishing: { maxInFlight: true, ackTimeoutMs: true, reconnectMinMs: true, reconnectMaxMs: true },
+  health: { port: true, host: true },
+};
+
+/** The ```json blocks of a markdown page. */
+const jsonBlocks = (page: string): string[] =>
+  [...readFileSync(page, "utf8").matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+
+/** Keys the config parser would not read: top level and in its sections. */
+const unknownKeys = (cfg: Record<string, unknown>): string[] => {
+  const out = Object.keys(cfg).filter((k) => !(k in CONFIG_KEYS));
+  for (const [section, keys] of Object.entries(SECTION_KEYS)) {
+    const v = cfg[section];
+    if (v && typeof v === "object")
+      out.push(
+        ...Object.keys(v)
+          .filter((k) => !(k in keys))
+          .map((k) => `${section}.${k}`),
+      );
+  }
+  return out;
+};
+
+describe("the daemon's docs agree with its code", () => {
+  it("GATEWAY.md's agent.json is read by agent run's own parsers (openAgentFromConfig, parseInputsConfig)", async () => {
+    const blocks = jsonBlocks("docs/GATEWAY.md");
+    const example = blocks.find((b) => b.includes('"deviceName"'));
+    expect(example, "GATEWAY.md has an agent.json example").toBeDefined();
+    const doc = JSON.parse(example as string) as Record<string, unknown>;
+    expect(unknownKeys(doc)).toEqual([]);
+    for (const k of ["feeds", "inputs", "outbox", "health"]) expect(doc, k).toHaveProperty(k);
+
+    // The example's identity replaced by a real device's files (software keys); feeds, inputs,
+    // outbox and health kept as written, only the outbox moved to a writable folder.
+    const dir = mkdtempSync(join(tmpdir(), "so-gateway-doc-"));
+    try {
+      const ca = await createFleetCa();
+      const d = await ca.issueDevice({ curve: "p256" });
+      const site: AgentSite = {
+        brokerUrl: "mqtts://127.0.0.1:1",
+        caPem: ca.certPem,
+        domain: { chainId: 31337, registry: `0x${"11".repeat(20)}` },
+      };
+      const identity = JSON.parse(readFileSync(writeAgentConfig(dir, d, site), "utf8")) as Record<
+        string,
+        unknown
+      >;
+      const { token: _token, ...rest } = doc;
+      const outbox = { ...(doc.outbox as object), path: join(dir, "outbox.db") };
+      const config = join(dir, "agent.json");
+      writeFileSync(config, JSON.stringify({ ...rest, ...identity, outbox }));
+      const opened = openAgentFromConfig(config, { warn: () => {} });
+      try {
+        expect([...opened.feeds.keys()]).toEqual(
+          (doc.feeds as unknown[]).map((f) => (typeof f === "string" ? f : (f as { name: string }).name)),
+        );
+        const inputs = parseInputsConfig(opened.config.inputs, opened.feeds);
+        expect(inputs.commands?.map((c) => c.feed)).toEqual([
+          "cold-room-7/temperature",
+          "cold-room-7/humidity",
+        ]);
+        expect(inputs.http).toEqual({ socket: "/run/sensor-oracle/readings.sock" });
+      } finally {
+        await opened.agent.close({ drainMs: 0 });
+      }
+      // Each inputs snippet of section 4 is read against the example's feeds.
+      const feeds = parseFeeds(doc.feeds);
+      const snippets = blocks
+        .filter((b) => b.trimStart().startsWith('"inputs"'))
+        .flatMap((b) => b.trim().split(/\n(?="inputs")/));
+      expect(snippets.length).toBeGreaterThanOrEqual(4);
+      for (const sn of snippets) {
+        const parsed = JSON.parse(`{${sn}}`) as { inputs: unknown };
+        expect(() => parseInputsConfig(parsed.inputs, feeds), sn).not.toThrow();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("a bad feeds or inputs section stops agent run at start with the error naming the key (GATEWAY.md)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "so-agent-badconfig-"));
+    try {
+      const ca = await createFleetCa();
+      const d = await ca.issueDevice({ curve: "p256" });
+      const site: AgentSite = {
+        brokerUrl: "mqtts://127.0.0.1:1",
+        caPem: ca.certPem,
+        domain: { chainId: 31337, registry: `0x${"11".repeat(20)}` },
+      };
+      const cases: [Partial<AgentConfig>, RegExp][] = [
+        [{ feeds: [{ name: "t", decimals: -1 }] }, /feeds\[0\]\.decimals/],
+        [{ feeds: ["t"], inputs: { http: { host: "0.0.0.0", port: 8089 } } }, /inputs\.http\.host/],
+        [
+          { feeds: ["t"], inputs: { commands: [{ feed: "u", command: "echo 1", intervalSec: 1 }] } },
+          /inputs\.commands\[0\]\.feed/,
+        ],
+      ];
+      for (const [extra, key] of cases) {
+        const daemon = startDaemon(writeAgentConfig(dir, d, site, extra));
+        const exit = await daemon.exited;
+        expect(exit.code, daemon.stderr()).toBe(1);
+        expect(daemon.stderr()).toMatch(key);
+        expect(daemon.stderr()).not.toMatch(/connected to the broker|inputs started/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("AGENT.md's daemon settings are keys agent run reads", () => {
+    const settings = jsonBlocks("docs/AGENT.md").find((b) => b.includes('"shutdownDrainMs"'));
+    expect(settings).toBeDefined();
+    const doc = JSON.parse(settings as string) as Record<string, unknown>;
+    expect(unknownKeys(doc)).toEqual([]);
+    expect(() => parseFeeds(doc.feeds)).not.toThrow();
+    expect(() => parseInputsConfig(doc.inputs, parseFeeds(doc.feeds))).not.toThrow();
+  });
+
+  it("agent run's help lists exactly the options it accepts, and AGENT.md uses only those", () => {
+    const source = readFileSync("cli/commands/agent.ts", "utf8");
+    const spec = /export async function agentRun[\s\S]*?args\(argv, \{([\s\S]*?)\}\)/.exec(source)?.[1] ?? "";
+    const accepted = [...spec.matchAll(/^\s*"?([\w-]+)"?:/gm)].map((m) => m[1]);
+    expect(accepted.length).toBeGreaterThan(3);
+    const listed = COMMANDS.find((c) => c.name === "agent run")?.options.map((o) => o.name) ?? [];
+    expect([...listed].sort()).toEqual([...accepted].sort());
+    const agentMd = readFileSync("docs/AGENT.md", "utf8");
+    const used = [...agentMd.matchAll(/sensor-oracle agent run([^\n`]*)/g)].flatMap((m) =>
+      [...(m[1] as string).matchAll(/--([\w-]+)/g)].map((o) => o[1]),
+    );
+    expect(used.length).toBeGreaterThan(0);
+    for (const o of used) expect(listed, `--${o} in AGENT.md`).toContain(o);
+  });
 });
