@@ -24,7 +24,10 @@ export type AuditAction =
   | "rotated"
   | "revoked"
   | "crl_issued"
-  | "enrolment_refused";
+  | "enrolment_refused"
+  | "renewed"
+  | "rotation_queued"
+  | "decommissioned";
 
 /** What a command records of one action. */
 export type AuditRecord = {
