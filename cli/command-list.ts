@@ -241,6 +241,11 @@ export const COMMANDS: readonly CommandHelp[] = [
       { name: "batch-size", value: "<n>", help: "devices per registerBatch at most (default 50)" },
       { name: "batch-window-ms", value: "<ms>", help: "how long a batch gathers devices (default 2000)" },
       { name: "valid-seconds", value: "<s>", help: "validity of the certificates it issues" },
+      {
+        name: "certificate-settle-ms",
+        value: "<ms>",
+        help: "a renewed certificate's time in devices/ before the registry names it (default 6000)",
+      },
       { name: "broker-url", value: "<mqtts://host:port>", help: "the broker the devices connect to" },
       { name: "feeds", value: "<a,b>", help: "the feeds the devices publish" },
     ],

@@ -55,6 +55,12 @@ export type EnrolmentServerOptions = {
   tls: { certPem: string; keyPem: string };
   maxBatch?: number;
   batchWindowMs?: number;
+  /**
+   * How long a new certificate file sits in devices/ before the registry is changed to name it
+   * (renewal, rotation): the bridges scan that folder every 5 s (bridge/server.ts), and a reading
+   * is checked against the certificate the registry names, so the folder goes first. Default 6 s.
+   */
+  certificateSettleMs?: number;
   /** Validity of the certificates the endpoint issues (default: the CA's device default). */
   validSeconds?: number;
   log?: (line: string) => void;
@@ -137,6 +143,8 @@ export async function startEnrolmentServer(
   const bundlesDir = `${o.dir}/bundles`;
   mkdirSync(devicesDir, { recursive: true });
   mkdirSync(bundlesDir, { recursive: true });
+  const settle = () =>
+    o.registry ? new Promise((r) => setTimeout(r, o.certificateSettleMs ?? 6_000)) : Promise.resolve();
   const validity = () =>
     o.validSeconds
       ? { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + o.validSeconds * 1000) }
@@ -353,6 +361,7 @@ export async function startEnrolmentServer(
         });
         const serial = parseDeviceCertificate(issued.certPem).serialNumber;
         keep(issued, currentPem);
+        await settle();
         let tx: string | undefined;
         if (o.registry) tx = (await rotateDevice(o.registry, issued, Math.floor(Date.now() / 1000))).hash;
         o.audit.append({
@@ -376,12 +385,16 @@ export async function startEnrolmentServer(
           currentCertPem: currentPem,
           ...(o.registry ? { registry: o.registry } : {}),
           audit: o.audit,
+          beforeChain: async (cert) => {
+            keep(cert, currentPem);
+            await settle();
+          },
         });
       } catch (err) {
         if (err instanceof CertificateRequestError) throw new Refusal(400, err);
         throw err;
       }
-      keep(rotated.cert, currentPem);
+      if (!o.registry) keep(rotated.cert, currentPem);
       dequeueRotation(o.dir, name);
       stats.rotated++;
       log(`device ${name} rotated to a new key: certificate ${rotated.serial}`);

@@ -25,6 +25,7 @@ export async function enrolServe(argv: string[]): Promise<string> {
     "batch-size": "string",
     "batch-window-ms": "string",
     "valid-seconds": "string",
+    "certificate-settle-ms": "string",
     "broker-url": "string",
     feeds: "string",
   });
@@ -58,6 +59,7 @@ export async function enrolServe(argv: string[]): Promise<string> {
       maxBatch: batchSize,
       batchWindowMs: v["batch-window-ms"] ? Number(v["batch-window-ms"]) : 2_000,
       ...(v["valid-seconds"] ? { validSeconds: Number(v["valid-seconds"]) } : {}),
+      ...(v["certificate-settle-ms"] ? { certificateSettleMs: Number(v["certificate-settle-ms"]) } : {}),
       log: progress,
     },
     port,
