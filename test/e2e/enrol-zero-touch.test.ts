@@ -221,8 +221,8 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
       batchIntervalMs: 600_000,
       log: pino({ level: "silent" }),
     });
-    // As bridge/server.ts does every 5 s: pick up new certificate files.
-    scan = setInterval(() => certificates.scanDirectory(join(fleet, "devices")), 1_000);
+    // As bridge/server.ts does every 5 s: pick up new certificate files (every 3 s here).
+    scan = setInterval(() => certificates.scanDirectory(join(fleet, "devices")), 3_000);
     // The manufacturer, and the operator's allow-list (our manifest form: factory certificates).
     maker = join(dir, "manufacturer");
     mkdirSync(maker);
@@ -275,7 +275,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
         "--batch-window-ms",
         "3000",
         "--certificate-settle-ms",
-        "2500",
+        "3500",
         "--broker-url",
         `mqtts://127.0.0.1:${port}`,
         "--feeds",
@@ -338,7 +338,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     const a = chips.a as (typeof chips)[string];
     const oldCert = readFileSync(join(fleet, "devices", `${a.name}.pem`), "utf8");
     let published = false;
-    const publishing = runAgent(a.config, 40, 200).finally(() => {
+    const publishing = runAgent(a.config, 50, 200).finally(() => {
       published = true;
     });
     await new Promise((r) => setTimeout(r, 1_500));
@@ -358,7 +358,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     const run = await publishing;
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toBe(
-      "40 readings signed with the software key and published, 40 queued by the bridge",
+      "50 readings signed with the software key and published, 50 queued by the bridge",
     );
     // A renewal that is not due yet does nothing.
     const again = await cli("agent", "renew", "--config", a.config);
