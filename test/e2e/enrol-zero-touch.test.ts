@@ -12,12 +12,13 @@ import { type Bridge, startBridge } from "../../bridge/bridge.js";
 import { certificateFingerprint, FleetCertificates } from "../../bridge/certificates.js";
 import { toReading } from "../../bridge/checks.js";
 import { MemoryStore } from "../../bridge/store/memory-store.js";
-import { sensorOracleAbi } from "../../chain/abi.js";
+import { sensorFeedsAbi, sensorOracleAbi } from "../../chain/abi.js";
 import type { FleetContracts } from "../../chain/deploy.js";
-import { deviceIdOf, deviceIdToName, deviceNameToId } from "../../protocol/index.js";
+import { deviceIdOf, deviceIdToName, deviceNameToId, feedIdOf } from "../../protocol/index.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
 import { openssl, opensslCa, opensslKey, opensslSign } from "../../testkit/openssl.js";
 import { freePort } from "../../testkit/ports.js";
+import { createSoftHsmToken, type SoftHsm, tokenCliOptions } from "../../testkit/softhsm.js";
 
 const MOSQUITTO = existsSync("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto";
 
@@ -67,6 +68,8 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
   let certificates: FleetCertificates;
   let stopCrl: () => void;
   let scan: NodeJS.Timeout;
+  let hsm: SoftHsm;
+  let tokenChip: string;
   let maker: string;
   const chips: Record<string, { name: string; dir: string; config: string }> = {};
 
@@ -235,18 +238,47 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     await bridge?.stop();
     broker?.kill("SIGTERM");
     node?.stop();
+    hsm?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("enrols factory-key devices zero-touch, registered together in one registerBatch; they publish; a chip not on the allow-list is refused", async () => {
     const mca = opensslCa(maker, "Chipmaker");
     const listed = ["a", "b", "d", "e"].map((id) => chip(mca, id));
+    // A chip whose factory key is in a SoftHSM2 token: the manufacturer certifies the token's CSR.
+    hsm = createSoftHsmToken("chip-token");
+    tokenChip = join(dir, "chip-token");
+    mkdirSync(tokenChip);
+    let k = await cli("agent", "keygen", "--curve", "p256", "--label", "slot0", ...tokenCliOptions(hsm));
+    expect(k.status, k.stderr).toBe(0);
+    k = await cli(
+      "agent",
+      "csr",
+      "--curve",
+      "p256",
+      "--label",
+      "slot0",
+      "--out",
+      join(tokenChip, "factory.csr"),
+      ...tokenCliOptions(hsm),
+    );
+    expect(k.status, k.stderr).toBe(0);
+    opensslSign(tokenChip, {
+      csr: "factory.csr",
+      caCert: mca.issuing,
+      caKey: mca.issuingKey,
+      out: "leaf.pem",
+    });
+    writeFileSync(
+      join(tokenChip, "factory.pem"),
+      readFileSync(join(tokenChip, "leaf.pem"), "utf8") + readFileSync(mca.issuing, "utf8"),
+    );
     const unlisted = chip(mca, "c");
     writeFileSync(
       join(dir, "allow.json"),
       JSON.stringify({
         version: 1,
-        devices: listed.map((c) => ({
+        devices: [...listed, { where: tokenChip }].map((c) => ({
           factoryCertificate: [
             readFileSync(join(c.where, "leaf.pem"), "utf8"),
             readFileSync(mca.issuing, "utf8"),
@@ -290,7 +322,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
       });
       endpoint.once("exit", () => reject(new Error(`enrol serve exited: ${endpointErr}`)));
     });
-    expect(endpointErr).toContain("zero-touch for 4 factory keys");
+    expect(endpointErr).toContain("zero-touch for 5 factory keys");
 
     const before = (await registrationTxs()).length;
     const runs = await Promise.all(listed.map((c) => enrol(c)));
@@ -333,6 +365,46 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toBe("2 readings signed with the software key and published, 2 queued by the bridge");
   }, 240_000);
+
+  it("enrols a SoftHSM2 device zero-touch with its token-held factory key; it publishes and renews through the token", async () => {
+    let r = await cli(
+      "agent",
+      "enrol",
+      "--url",
+      `https://127.0.0.1:${estPort}`,
+      "--ca",
+      join(fleet, "ca", "ca-chain.pem"),
+      "--factory-cert",
+      join(tokenChip, "factory.pem"),
+      "--config-dir",
+      join(tokenChip, "agent"),
+      "--label",
+      "slot0",
+      ...tokenCliOptions(hsm),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const name = (
+      /^device ([0-9a-f]{64}) enrolled zero-touch/.exec(r.stdout) as RegExpExecArray
+    )[1] as string;
+    const config = join(tokenChip, "agent", `${name}.json`);
+    expect(JSON.parse(readFileSync(config, "utf8")).token).toMatchObject({
+      readingLabel: "slot0",
+      tlsLabel: "slot0",
+    });
+    // Registered on its own (no other device came within the batch window).
+    await new Promise((res) => setTimeout(res, 1_500));
+    expect((await device(name)).status).toBe(1);
+    r = await runAgent(config, 2);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("2 readings signed in the token and published, 2 queued by the bridge");
+    r = await cli("agent", "renew", "--config", config, "--now");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^device ${name} renewed its certificate`));
+    await new Promise((res) => setTimeout(res, 3_500));
+    r = await runAgent(config, 2);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("2 readings signed in the token and published, 2 queued by the bridge");
+  }, 180_000);
 
   it("renews a device's certificate while it is connected and publishing: no reading lost", async () => {
     const a = chips.a as (typeof chips)[string];
@@ -420,7 +492,27 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
 
   it("decommissions a device: refused at the broker and on-chain, its earlier readings still verify; agent wipe removes its keys", async () => {
     const a = chips.a as (typeof chips)[string];
+    const d = chips.d as (typeof chips)[string];
     const earlier = await lastReadingCommitted(a.name);
+    // The device's feed (its settings bundle's) has it and another device, quorum 2.
+    const admin = createWalletClient({
+      chain: hardhat,
+      transport: http(node.url),
+      account: privateKeyToAccount(DEV_KEYS.admin),
+    });
+    const feedId = feedIdOf("plant/temperature");
+    const hash = await admin.writeContract({
+      address: contracts.feeds,
+      abi: sensorFeedsAbi,
+      functionName: "configureFeed",
+      args: [
+        feedId,
+        { decimals: 2, quorum: 2, heartbeat: 3600, window: 300 },
+        [deviceNameToId(a.name), deviceNameToId(d.name)],
+        "plant",
+      ],
+    });
+    await node.publicClient.waitForTransactionReceipt({ hash });
     let r = await cli(
       "device",
       "decommission",
@@ -432,13 +524,23 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
       "retired",
       "--broker-pid-file",
       join(dir, "mosquitto.pid"),
+      "--feeds-contract",
+      contracts.feeds,
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
       new RegExp(
-        `^device ${a.name} decommissioned \\(retired\\): revoked on-chain from \\d+ in block \\d+, CRL re-issued`,
+        `^device ${a.name} decommissioned \\(retired\\): revoked on-chain from \\d+ in block \\d+, CRL re-issued \\(broker pid \\d+ re-read it\\), feeds: plant/temperature removed;`,
       ),
     );
+    const [config, members] = await node.publicClient.readContract({
+      address: contracts.feeds,
+      abi: sensorFeedsAbi,
+      functionName: "getFeed",
+      args: [feedId],
+    });
+    expect(members).toEqual([deviceNameToId(d.name)]);
+    expect(config.quorum).toBe(1);
     expect((await device(a.name)).status).toBe(2);
     expect(audit().at(-1)).toMatchObject({
       action: "decommissioned",
@@ -470,7 +572,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     endpoint.kill("SIGTERM");
     await exited;
     expect(out.join("").trim()).toMatch(
-      /^enrolment endpoint stopped: 4 enrolled, 1 renewed, 1 rotated, [1-9]\d* refused$/,
+      /^enrolment endpoint stopped: 5 enrolled, 2 renewed, 1 rotated, [1-9]\d* refused$/,
     );
   }, 60_000);
 });
