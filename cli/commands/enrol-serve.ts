@@ -53,7 +53,7 @@ export async function enrolServe(argv: string[]): Promise<string> {
       manufacturerCa: manufacturerCaFile ? readFileSync(manufacturerCaFile, "utf8") : "",
       allowList,
       ...(cfg.chain ? { registry: registryWriter(cfg.chain) } : {}),
-      audit: AuditLog.open(dir),
+      audit: AuditLog.following(dir),
       settings: fleetPublicSettings(dir, v),
       tls,
       maxBatch: batchSize,

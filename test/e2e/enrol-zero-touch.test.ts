@@ -574,5 +574,9 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     expect(out.join("").trim()).toMatch(
       /^enrolment endpoint stopped: 5 enrolled, 2 renewed, 1 rotated, [1-9]\d* refused$/,
     );
+    // The endpoint and the operator's commands wrote the same audit log: one unbroken chain.
+    const r = await cli("audit", "--dir", fleet, "--quiet");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^audit log: \d+ entries, hash chain verified/);
   }, 60_000);
 });
