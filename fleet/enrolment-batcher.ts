@@ -60,11 +60,10 @@ export class RegistrationBatcher {
         for (const b of batch) b.done(none);
         return;
       }
-      const r = await registerBatch(
-        this.w,
-        fresh.map((b) => b.reg),
-      );
-      this.batches.push({ hash: r.hash, devices: fresh.length, gasUsed: r.gasUsed });
+      // One registration per device (a device that asked twice within the window is in twice).
+      const unique = [...new Map(fresh.map((b) => [b.reg.device.deviceId, b.reg])).values()];
+      const r = await registerBatch(this.w, unique);
+      this.batches.push({ hash: r.hash, devices: unique.length, gasUsed: r.gasUsed });
       this.opts.onBatch?.(r);
       for (const b of batch) b.done(r);
     } catch (err) {

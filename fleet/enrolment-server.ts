@@ -302,7 +302,9 @@ export async function startEnrolmentServer(
       keep(issued);
       return { ...issued, again: false };
     });
-    if (batcher && !cert.again) {
+    // Asked again after a failed registration: registered now (the batcher leaves out a device
+    // the registry holds already).
+    if (batcher) {
       const dc = parseDeviceCertificate(cert.certPem);
       const b = await batcher.add({
         device: {
@@ -313,13 +315,14 @@ export async function startEnrolmentServer(
         },
         validFrom: Math.floor(dc.notBefore.getTime() / 1000),
       });
-      o.audit.append({
-        action: "registered",
-        device: cert.name,
-        serial: dc.serialNumber,
-        tx: b.hash,
-        details: { block: Number(b.blockNumber), batch: b.deviceIds.length, zeroTouch: true },
-      });
+      if (b.deviceIds.includes(cert.deviceId))
+        o.audit.append({
+          action: "registered",
+          device: cert.name,
+          serial: dc.serialNumber,
+          tx: b.hash,
+          details: { block: Number(b.blockNumber), batch: b.deviceIds.length, zeroTouch: true },
+        });
     }
     if (!cert.again) stats.enrolled++;
     log(`device ${cert.name} enrolled zero-touch${cert.again ? " (again)" : ""}`);

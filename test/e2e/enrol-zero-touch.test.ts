@@ -345,6 +345,13 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     const regs = (await registrationTxs()).slice(before);
     expect(regs).toHaveLength(4);
     expect(new Set(regs.map((x) => x.tx)).size).toBe(1);
+    // A device that asks again (its answer lost) gets its certificate again, registered once.
+    const first = listed[0] as (typeof listed)[number];
+    const issued = readFileSync(join(fleet, "devices", `${first.name}.pem`), "utf8");
+    const again = await enrol(first);
+    expect(again.status, again.stderr).toBe(0);
+    expect(readFileSync(join(first.where, "agent", `${first.name}.pem`), "utf8")).toBe(issued);
+    expect((await registrationTxs()).length).toBe(before + 4);
 
     // Not on the allow-list: refused, audited, nothing issued or registered.
     const r = await enrol(unlisted);
@@ -493,6 +500,37 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
   it("decommissions a device: refused at the broker and on-chain, its earlier readings still verify; agent wipe removes its keys", async () => {
     const a = chips.a as (typeof chips)[string];
     const d = chips.d as (typeof chips)[string];
+    // Bad requests: typed errors, nothing revoked.
+    const statusBefore = (await device(a.name)).status;
+    let bad = await cli(
+      "device",
+      "decommission",
+      "--dir",
+      fleet,
+      "--name",
+      a.name,
+      "--reason",
+      "compromised",
+    );
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/give --since\. \[RevocationError:bad_since\]$/);
+    bad = await cli(
+      "device",
+      "decommission",
+      "--dir",
+      fleet,
+      "--name",
+      a.name,
+      "--reason",
+      "compromised",
+      "--since",
+      String(Math.floor(Date.now() / 1000) + 3600),
+    );
+    expect(bad.stderr).toMatch(/\[RevocationError:bad_since\]$/);
+    bad = await cli("device", "revoke", "--dir", fleet, "--names", `${a.name},${"0".repeat(64)}`);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/No device 0{64} in this fleet\..*\[RevocationError:unknown_device\]$/);
+    expect((await device(a.name)).status).toBe(statusBefore);
     const earlier = await lastReadingCommitted(a.name);
     // The device's feed (its settings bundle's) has it and another device, quorum 2.
     const admin = createWalletClient({
