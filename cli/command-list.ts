@@ -349,7 +349,13 @@ export const COMMANDS: readonly CommandHelp[] = [
   {
     name: "agent wipe",
     summary: "On the device: destroy its keys and state once every reading is acknowledged.",
-    options: [{ name: "config", value: "<file>", help: "the agent config", required: true }],
+    options: [
+      { name: "config", value: "<file>", help: "the agent config", required: true },
+      {
+        name: "discard-unacknowledged",
+        help: "wipe even with readings the bridge never acknowledged (lost): a revoked device's",
+      },
+    ],
     load: async () => (await import("./commands/enrol-agent.js")).agentWipe,
   },
   {

@@ -12,37 +12,77 @@ import type { RenewableConfig } from "./renewal.js";
  * their acknowledgement: they would be lost, and a reading the key can no longer sign again.
  */
 
-/** The agent's state the config names: the outbox folder (or file) and the sequence file. */
-export type WipeConfig = RenewableConfig & { stateDir?: string; outbox?: string };
+/**
+ * The agent's state the config names: the outbox (`outbox.path` in the agent config, by default
+ * `<config>.outbox.db` beside it, with SQLite's -wal and -shm files), a state folder, and the
+ * sequence file of agents before the outbox.
+ */
+export type WipeConfig = RenewableConfig & { stateDir?: string; outbox?: string | { path?: string } };
 
 /** How many readings are not yet acknowledged (the outbox answers this). */
 export type PendingReadings = () => number | Promise<number>;
 
-export type WipeOutcome = { keyObjects: number; keyFiles: number; stateFiles: number };
+export type WipeOutcome = {
+  keyObjects: number;
+  keyFiles: number;
+  stateFiles: number;
+  /** Unacknowledged readings discarded (with discardUnacknowledged); Infinity when not countable. */
+  discarded: number;
+};
 
-/** The state an agent with this config keeps (agent run's sequence file, the outbox). */
-export function agentStatePaths(config: WipeConfig, configFile: string): string[] {
-  return [`${configFile}.sequence`, config.outbox, config.stateDir].filter(
-    (p): p is string => typeof p === "string" && existsSync(p),
+/** The outbox file of an agent with this config. */
+export function outboxPath(config: WipeConfig, configFile: string): string {
+  return (
+    (typeof config.outbox === "string" ? config.outbox : config.outbox?.path) ?? `${configFile}.outbox.db`
   );
 }
 
+/** The state an agent with this config keeps (the outbox and its SQLite files, the sequence file). */
+export function agentStatePaths(config: WipeConfig, configFile: string): string[] {
+  const outbox = outboxPath(config, configFile);
+  return [
+    `${configFile}.sequence`,
+    outbox,
+    `${outbox}-wal`,
+    `${outbox}-shm`,
+    `${outbox}-journal`,
+    config.stateDir,
+  ].filter((p): p is string => typeof p === "string" && existsSync(p));
+}
+
 /**
- * The unacknowledged-reading count of the agent's outbox: from device-agent/outbox.ts's
- * `pendingCount(stateDir)` when that module exists; an outbox whose count nobody can tell is
- * assumed to hold readings (the wipe is refused, not guessed).
+ * The unacknowledged-reading count of the agent's outbox: device-agent/outbox.ts's Outbox `depth`
+ * (readings stored and not yet removed by the bridge's `queued`) when that module is there; an
+ * outbox whose count nobody can tell is taken as holding readings (the wipe is refused, not
+ * guessed). Run it with the agent stopped.
  */
-export async function outboxPending(config: WipeConfig): Promise<number> {
-  const state = config.outbox ?? config.stateDir;
-  if (!state || !existsSync(state)) return 0;
+export async function outboxPending(config: WipeConfig, configFile: string): Promise<number> {
+  const path = config.stateDir ?? outboxPath(config, configFile);
+  if (!existsSync(path)) return 0;
   const modulePath = "./outbox.js";
+  let m: {
+    pendingCount?: (state: string) => number | Promise<number>;
+    Outbox?: new (p: { path: string }) => { depth: number; close(): void };
+  } = {};
   try {
-    const m = (await import(modulePath)) as { pendingCount?: (state: string) => number | Promise<number> };
-    if (typeof m.pendingCount === "function") return await m.pendingCount(state);
+    m = await import(modulePath);
   } catch {
-    // no outbox module on this build
+    // no outbox module in this build
   }
-  const empty = statSync(state).isDirectory() ? readdirSync(state).length === 0 : statSync(state).size === 0;
+  try {
+    if (typeof m.pendingCount === "function") return await m.pendingCount(path);
+    if (m.Outbox && statSync(path).isFile()) {
+      const o = new m.Outbox({ path });
+      try {
+        return o.depth;
+      } finally {
+        o.close();
+      }
+    }
+  } catch {
+    // not an outbox it can read: counted below
+  }
+  const empty = statSync(path).isDirectory() ? readdirSync(path).length === 0 : statSync(path).size === 0;
   return empty ? 0 : Number.POSITIVE_INFINITY;
 }
 
@@ -55,16 +95,24 @@ function shred(file: string): void {
 
 export async function wipeDevice(
   config: WipeConfig,
-  o: { configFile: string; pendingReadings?: PendingReadings },
+  o: {
+    configFile: string;
+    pendingReadings?: PendingReadings;
+    /**
+     * Wipe even with readings unacknowledged, which are lost: for a device whose readings can no
+     * longer be delivered (revoked, or refused at the broker after decommissioning).
+     */
+    discardUnacknowledged?: boolean;
+  },
 ): Promise<WipeOutcome> {
-  const pending = await (o.pendingReadings ?? (() => outboxPending(config)))();
-  if (pending > 0)
+  const pending = await (o.pendingReadings ?? (() => outboxPending(config, o.configFile)))();
+  if (pending > 0 && !o.discardUnacknowledged)
     throw new WipeError(
       "unacknowledged",
       Number.isFinite(pending)
         ? `${pending} readings are not acknowledged yet: let the agent deliver them, then wipe.`
         : "The outbox is not empty and its unacknowledged readings cannot be counted: deliver them first.",
-      { details: config.outbox ?? config.stateDir ?? "" },
+      { details: config.stateDir ?? outboxPath(config, o.configFile) },
     );
   let keyObjects = 0;
   let keyFiles = 0;
@@ -107,5 +155,5 @@ export async function wipeDevice(
       rmSync(f);
       stateFiles++;
     }
-  return { keyObjects, keyFiles, stateFiles };
+  return { keyObjects, keyFiles, stateFiles, discarded: pending };
 }

@@ -132,15 +132,22 @@ export async function agentRenew(argv: string[]): Promise<string> {
 
 /** `agent wipe`: destroy the device's keys and state once every reading is acknowledged. */
 export async function agentWipe(argv: string[]): Promise<string> {
-  const v = args(argv, { config: "string" });
+  const v = args(argv, { config: "string", "discard-unacknowledged": "boolean" });
   const configFile = resolve(need(v, "config"));
   if (!existsSync(configFile))
     throw new SensorOracleError("Agent config not found.", { details: configFile });
   const config = JSON.parse(readFileSync(configFile, "utf8")) as WipeConfig;
   progress(`checking that device ${config.deviceName.slice(0, 8)}… has no unacknowledged reading`);
-  const r = await wipeDevice(config, { configFile });
+  const r = await wipeDevice(config, {
+    configFile,
+    ...(v["discard-unacknowledged"] ? { discardUnacknowledged: true } : {}),
+  });
   const keys = config.token
     ? `${r.keyObjects} key objects destroyed in token "${config.token.tokenLabel}"`
     : `${r.keyFiles} key files overwritten and removed`;
-  return `device ${config.deviceName} wiped: ${keys}, ${r.stateFiles} state, certificate and config files removed`;
+  const lost =
+    r.discarded > 0
+      ? `, ${Number.isFinite(r.discarded) ? r.discarded : "uncounted"} unacknowledged readings discarded`
+      : "";
+  return `device ${config.deviceName} wiped: ${keys}, ${r.stateFiles} state, certificate and config files removed${lost}`;
 }
