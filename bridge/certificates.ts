@@ -318,7 +318,17 @@ export class FleetCertificates {
   }
 
   /** The checked certificate of a device. Throws ReadingRejectedError (no_certificate, certificate_invalid, certificate_expired). */
-  async resolve(name: string, now = new Date(), readingKey?: Uint8Array): Promise<DeviceCertificate> {
+  async resolve(
+    name: string,
+    now = new Date(),
+    readingKey?: Uint8Array,
+    /**
+     * The registry's certificate fingerprint: of the certificates carrying the key, the one the
+     * registry names is preferred (a renewal: old and new certificate carry the same key, and the
+     * registry and the folder do not change at the same instant).
+     */
+    fingerprint?: Hex,
+  ): Promise<DeviceCertificate> {
     const list = this.entries.get(name);
     if (!list?.length) {
       throw new ReadingRejectedError("no_certificate", "No enrolled certificate for this device.", {
@@ -327,10 +337,15 @@ export class FleetCertificates {
     }
     // The newest certificate, or the newest one that carries the given reading key.
     let chosen: Loaded | undefined;
+    let newest: Loaded | undefined;
     for (let i = list.length - 1; i >= 0 && !chosen; i--) {
       const l = this.load(name, list[i] as Entry);
-      if (l && (!readingKey || Buffer.compare(l.parsed.readingPublicKey, readingKey) === 0)) chosen = l;
+      if (l && (!readingKey || Buffer.compare(l.parsed.readingPublicKey, readingKey) === 0)) {
+        newest ??= l;
+        if (!fingerprint || l.parsed.fingerprint === fingerprint) chosen = l;
+      }
     }
+    chosen ??= newest;
     if (!chosen) {
       throw new ReadingRejectedError("key_mismatch", "No enrolled certificate carries the registry's key.", {
         details: `device ${name}`,

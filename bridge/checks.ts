@@ -176,7 +176,12 @@ async function checkAgainstRegistry(
       details: `device ${deviceName}, reading at ${ts}`,
     });
   }
-  const cert = await p.certificates.resolve(deviceName, new Date(nowMs), key.publicKey);
+  const cert = await p.certificates.resolve(
+    deviceName,
+    new Date(nowMs),
+    key.publicKey,
+    key.current ? device.certFingerprint : undefined,
+  );
   if (cert.curve !== key.curve || (key.current && cert.fingerprint !== device.certFingerprint)) {
     throw new ReadingRejectedError("key_mismatch", "Certificate and registry disagree on the device key.", {
       details: `device ${deviceName}`,

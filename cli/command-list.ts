@@ -60,6 +60,11 @@ const CURVE: OptionHelp = {
   help: "the reading key's curve",
   required: true,
 };
+const BROKER_PID_FILE: OptionHelp = {
+  name: "broker-pid-file",
+  value: "<file>",
+  help: "Mosquitto's pid file: SIGHUP it to re-read the CRL without a restart",
+};
 const JSON_OUTPUT: OptionHelp = { name: "json", help: "print one JSON document instead of text" };
 
 /**
@@ -159,26 +164,93 @@ export const COMMANDS: readonly CommandHelp[] = [
       { name: "label", value: "<key label>", help: "the new key's label in the token" },
       ...TOKEN,
       { name: "csr", value: "<file>", help: "the device made its new key and request itself (agent csr)" },
+      {
+        name: "queue",
+        help: "ask the device for a new key: the enrolment endpoint tells it at its next contact",
+      },
       ...BUNDLE,
     ],
     notes: [
       "sensor-oracle device rotate --dir <fleet> --name <device> --csr <file>   (rotation from the device)",
+      "sensor-oracle device rotate --dir <fleet> --name <device> --queue   (the device rotates via enrol serve)",
     ],
     load: async () => (await import("./commands/device-rotate.js")).deviceRotate,
   },
   {
     name: "device revoke",
-    summary: "Put a device's certificate on the CRL and revoke it on-chain.",
+    summary: "Put devices' certificates on the CRL (re-issued once) and revoke them on-chain.",
     options: [
       FLEET_DIR,
-      { name: "name", value: "<device name>", help: "the device (64 hex digits)", required: true },
+      { name: "name", value: "<device name>", help: "the device (64 hex digits)" },
+      { name: "names", value: "<a,b,c>", help: "many devices, comma-separated" },
+      { name: "file", value: "<file>", help: "many devices, one name a line (# comments)" },
       {
         name: "since",
         value: "<unix seconds>",
         help: "readings signed from then on are refused (default now)",
       },
+      BROKER_PID_FILE,
+    ],
+    notes: [
+      "sensor-oracle device revoke --dir <fleet> --file revoke.txt --broker-pid-file /run/mosquitto/mosquitto.pid",
     ],
     load: async () => (await import("./commands/device.js")).deviceRevoke,
+  },
+  {
+    name: "device decommission",
+    summary: "Retire a device: revoked on-chain with a reason, CRL re-issued, out of its feeds, audited.",
+    options: [
+      FLEET_DIR,
+      { name: "name", value: "<device name>", help: "the device (64 hex digits)", required: true },
+      {
+        name: "reason",
+        value: "retired|compromised",
+        choices: ["retired", "compromised"],
+        help: "retired: revoked from now; compromised: from --since",
+        required: true,
+      },
+      {
+        name: "since",
+        value: "<unix seconds|ISO time>",
+        help: "with compromised: readings signed from then on are refused",
+      },
+      BROKER_PID_FILE,
+      { name: "feeds-contract", value: "<0x..>", help: "SensorFeeds, to take the device out of its feeds" },
+      { name: "feeds", value: "<a,b>", help: "its feeds (default: its settings bundle's)" },
+    ],
+    load: async () => (await import("./commands/device-decommission.js")).deviceDecommission,
+  },
+  {
+    name: "enrol serve",
+    summary: "Run the enrolment endpoint (EST over HTTPS): zero-touch enrolment, renewal, rotation.",
+    options: [
+      FLEET_DIR,
+      { name: "port", value: "<port>", help: "the HTTPS port", required: true },
+      { name: "host", value: "<address>", help: "the address to listen on (default 0.0.0.0)" },
+      {
+        name: "manifest",
+        value: "<file>",
+        help: "zero-touch: the allow-list of factory keys (a device enroll --manifest file)",
+      },
+      { name: "manufacturer-ca", value: "<file>", help: "zero-touch: the pinned manufacturer CA" },
+      {
+        name: "server-name",
+        value: "<name,ip>",
+        help: "names in the endpoint's certificate (default localhost,127.0.0.1)",
+      },
+      { name: "batch-size", value: "<n>", help: "devices per registerBatch at most (default 50)" },
+      { name: "batch-window-ms", value: "<ms>", help: "how long a batch gathers devices (default 2000)" },
+      { name: "valid-seconds", value: "<s>", help: "validity of the certificates it issues" },
+      {
+        name: "certificate-settle-ms",
+        value: "<ms>",
+        help: "a renewed certificate's time in devices/ before the registry names it (default 6000)",
+      },
+      { name: "broker-url", value: "<mqtts://host:port>", help: "the broker the devices connect to" },
+      { name: "feeds", value: "<a,b>", help: "the feeds the devices publish" },
+    ],
+    notes: ["Runs until SIGTERM or SIGINT; without --manifest it serves renewal and rotation only."],
+    load: async () => (await import("./commands/enrol-serve.js")).enrolServe,
   },
   {
     name: "device list",
@@ -263,6 +335,51 @@ export const COMMANDS: readonly CommandHelp[] = [
       ...DEVICE_KEYS,
     ],
     load: async () => (await import("./commands/agent-keys.js")).agentInstall,
+  },
+  {
+    name: "agent enrol",
+    summary: "On the device: zero-touch enrolment with its factory key and manufacturer certificate.",
+    options: [
+      { name: "url", value: "<https://host:port>", help: "the enrolment endpoint", required: true },
+      {
+        name: "ca",
+        value: "<file>",
+        help: "the fleet CA chain the endpoint's certificate chains to",
+        required: true,
+      },
+      {
+        name: "factory-cert",
+        value: "<file>",
+        help: "the manufacturer certificate (and intermediates), PEM",
+        required: true,
+      },
+      { name: "config-dir", value: "<dir>", help: "where the agent's config goes", required: true },
+      ...DEVICE_KEYS,
+    ],
+    load: async () => (await import("./commands/enrol-agent.js")).agentEnrol,
+  },
+  {
+    name: "agent renew",
+    summary: "On the device: renew the certificate when due, or rotate the key the operator queued.",
+    options: [
+      { name: "config", value: "<file>", help: "the agent config", required: true },
+      { name: "url", value: "<https://host:port>", help: "the enrolment endpoint (default: the config's)" },
+      { name: "now", help: "renew now, whatever the certificate's age" },
+      { name: "fraction", value: "<0..1>", help: "renew past this part of its life (default 0.667)" },
+    ],
+    load: async () => (await import("./commands/enrol-agent.js")).agentRenew,
+  },
+  {
+    name: "agent wipe",
+    summary: "On the device: destroy its keys and state once every reading is acknowledged.",
+    options: [
+      { name: "config", value: "<file>", help: "the agent config", required: true },
+      {
+        name: "discard-unacknowledged",
+        help: "wipe even with readings the bridge never acknowledged (lost): a revoked device's",
+      },
+    ],
+    load: async () => (await import("./commands/enrol-agent.js")).agentWipe,
   },
   {
     name: "audit",

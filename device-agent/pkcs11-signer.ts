@@ -167,6 +167,28 @@ export class Pkcs11Token {
     return { sensitive: flag(0), extractable: flag(1) };
   }
 
+  /**
+   * Destroy the key pair with this label (C_DestroyObject on its private and public key objects):
+   * what `agent wipe` does to a decommissioned device's keys. Returns how many objects went.
+   */
+  destroyKey(label: string): number {
+    let destroyed = 0;
+    for (const cls of [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
+      for (;;) {
+        let h: Buffer;
+        try {
+          h = this.find(cls, label);
+        } catch {
+          break;
+        }
+        this.lib.C_DestroyObject(this.all[0] as Buffer, h);
+        destroyed++;
+      }
+    }
+    this.keyHandles.delete(label);
+    return destroyed;
+  }
+
   hasKey(label: string): boolean {
     try {
       this.find(pkcs11js.CKO_PRIVATE_KEY, label);

@@ -24,7 +24,10 @@ export type AuditAction =
   | "rotated"
   | "revoked"
   | "crl_issued"
-  | "enrolment_refused";
+  | "enrolment_refused"
+  | "renewed"
+  | "rotation_queued"
+  | "decommissioned";
 
 /** What a command records of one action. */
 export type AuditRecord = {
@@ -124,8 +127,26 @@ export class AuditLog {
     return new AuditLog(dir, operator, e.seq, e.hash);
   }
 
+  /**
+   * A log for a long-running process (the enrolment endpoint) that others append to meanwhile
+   * (the operator's commands): each append continues from the head file, not from what this
+   * process wrote last.
+   */
+  static following(dir: string, operator = operatorIdentity(configuredOperator(dir))): AuditLog {
+    const log = AuditLog.open(dir, operator);
+    log.#following = true;
+    return log;
+  }
+
+  #following = false;
+
   /** Append one action (flushed before this returns) and move the head. */
   append(r: AuditRecord): AuditEntry {
+    if (this.#following && existsSync(this.#headPath)) {
+      const head = JSON.parse(readFileSync(this.#headPath, "utf8")) as { seq: number; hash: string };
+      this.#seq = head.seq;
+      this.#prev = head.hash;
+    }
     const body: Omit<AuditEntry, "hash"> = {
       seq: this.#seq + 1,
       time: new Date().toISOString(),

@@ -21,6 +21,8 @@ export async function rotateFromCsr(p: {
   /** When the new key takes over (unix seconds); now by default. */
   at?: number;
   audit?: AuditLog;
+  /** Called with the new certificate before the on-chain rotation (the enrolment endpoint files it first). */
+  beforeChain?: (cert: IssuedDeviceFromCsr) => Promise<void>;
 }): Promise<{ cert: IssuedDeviceFromCsr; serial: string; receipt?: RegistryReceipt }> {
   const old = parseDeviceCertificate(p.currentCertPem);
   const curve: CurveName = old.curve;
@@ -55,6 +57,7 @@ export async function rotateFromCsr(p: {
     });
     return { cert, serial };
   }
+  await p.beforeChain?.(cert);
   const receipt = await rotateDevice(p.registry, cert, p.at ?? Math.floor(Date.now() / 1000));
   p.audit?.append({
     action: "rotated",

@@ -197,21 +197,38 @@ export async function agentInstall(argv: string[]): Promise<string> {
     throw new SensorOracleError("The bundle's certificate is not for this device's key.", {
       details: `certificate for ${dc.name}`,
     });
+  const { configFile, run } = writeAgentConfig(bundle, dir, keys);
+  return `agent config written to ${configFile}; start it with: ${run}`;
+}
+
+/**
+ * The agent's config, certificate and CA chain from a settings bundle, beside the device's keys
+ * (`agent install`, `agent enrol`); `extra` adds fields (the enrolment endpoint). Returns the
+ * config file and the command that starts the agent.
+ */
+export function writeAgentConfig(
+  bundle: DeviceSettingsBundle,
+  dir: string,
+  keys: Pick<AgentConfig, "token"> | Pick<AgentConfig, "software">,
+  extra: Record<string, string> = {},
+): { configFile: string; run: string } {
+  mkdirSync(dir, { recursive: true });
   const certFile = join(dir, `${bundle.deviceName}.pem`);
   const caFile = join(dir, "ca-chain.pem");
   writeFileSync(certFile, bundle.certificate);
   writeFileSync(caFile, bundle.caChain);
-  const config: AgentConfig = {
+  const config: AgentConfig & Record<string, unknown> = {
     deviceName: bundle.deviceName,
-    curve,
+    curve: bundle.curve,
     certFile,
     caFile,
     ...keys,
-    chainId: bundle.chainId,
-    registry: bundle.registry,
+    ...(bundle.chainId !== undefined ? { chainId: bundle.chainId } : {}),
+    ...(bundle.registry ? { registry: bundle.registry } : {}),
+    ...extra,
   };
   const configFile = join(dir, `${bundle.deviceName}.json`);
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const run = `sensor-oracle agent run --config ${configFile} --url ${bundle.brokerUrl ?? "<mqtts://broker:port>"}${bundle.feeds[0] ? ` --feed ${bundle.feeds[0]}` : ""}`;
-  return `agent config written to ${configFile}; start it with: ${run}`;
+  return { configFile, run };
 }

@@ -5,6 +5,7 @@ import { AuditLog, audit } from "../../fleet/audit-log.js";
 import { certifyTokenKeys, generateDeviceKeys } from "../../fleet/enroll.js";
 import { rotateDevice } from "../../fleet/registry-admin.js";
 import { rotateFromCsr } from "../../fleet/rotate-csr.js";
+import { queueRotation } from "../../fleet/rotation-queue.js";
 import { settingsBundle, writeSettingsBundle } from "../../fleet/settings-bundle.js";
 import { loadFleetCa } from "../../pki/fleet-ca.js";
 import { deviceNameToId, SensorOracleError } from "../../protocol/index.js";
@@ -16,6 +17,7 @@ import { openToken } from "./token.js";
 /** `device rotate`: a new key in the token for the same device, its certificate, the on-chain rotation. */
 export async function deviceRotate(argv: string[]): Promise<string> {
   if (argv.some((a) => a === "--csr" || a.startsWith("--csr="))) return deviceRotateCsr(argv);
+  if (argv.includes("--queue")) return deviceRotateQueue(argv);
   const v = args(argv, {
     dir: "string",
     name: "string",
@@ -114,4 +116,22 @@ async function deviceRotateCsr(argv: string[]): Promise<string> {
     ? `rotated on-chain in block ${receipt.blockNumber}`
     : "not rotated on-chain (no chain in fleet.json)";
   return `device ${name} rotated to the key of its request: certificate ${serial}, ${onChain}, settings bundle ${bundleFile}`;
+}
+
+/**
+ * `device rotate --name N --queue`: ask the device for a new key. The enrolment endpoint (`enrol
+ * serve`) tells it at its next contact (`agent renew`, or the agent's renewal timer); the device
+ * makes the key and sends its CSR; the endpoint certifies it and rotates the key on-chain.
+ */
+async function deviceRotateQueue(argv: string[]): Promise<string> {
+  const v = args(argv, { dir: "string", name: "string", queue: "boolean" });
+  const dir = resolve(need(v, "dir"));
+  readFleet(dir);
+  const name = need(v, "name");
+  if (!existsSync(join(dir, "devices", `${name}.pem`)))
+    throw new SensorOracleError(`No device ${name} in this fleet.`);
+  const q = queueRotation(dir, name);
+  const log = AuditLog.open(dir);
+  log.append({ action: "rotation_queued", device: name, details: { queuedAt: q.queuedAt } });
+  return `rotation of device ${name} queued (since ${q.queuedAt}): the enrolment endpoint asks the device for a new key at its next contact`;
 }

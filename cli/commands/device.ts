@@ -1,37 +1,89 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDeviceCertificate } from "../../bridge/certificates.js";
 import { sensorOracleAbi } from "../../chain/abi.js";
-import { auditRevocation } from "../../fleet/audit-log.js";
-import { revokeDevice } from "../../fleet/registry-admin.js";
-import { FLEET_CA_FILES, loadFleetCa, saveFleetCa } from "../../pki/fleet-ca.js";
+import { AuditLog } from "../../fleet/audit-log.js";
+import { reloadBrokerCrl, revokeDevices } from "../../fleet/revocation.js";
+import { FLEET_CA_FILES, loadFleetCa } from "../../pki/fleet-ca.js";
 import { deviceNameToId, SensorOracleError } from "../../protocol/index.js";
-import { args, inParallel, need, progress, progressCounter } from "../args.js";
+import { args, inParallel, need, type Options, progress, progressCounter, UsageError } from "../args.js";
 import { readFleet, registryWriter } from "../fleet-config.js";
 
-/** `device revoke`: the certificate onto the CRL, the device revoked on-chain. */
+/**
+ * `device revoke`: the devices' certificates onto the CRL (re-issued once), each device revoked
+ * on-chain (one transaction each: the registry has no batch revoke), the broker told to re-read
+ * the CRL (--broker-pid-file: SIGHUP). One device (--name) or many (--names a,b,c or --file).
+ */
 export async function deviceRevoke(argv: string[]): Promise<string> {
-  const v = args(argv, { dir: "string", name: "string", since: "string" });
+  const v = args(argv, {
+    dir: "string",
+    name: "string",
+    names: "string",
+    file: "string",
+    since: "string",
+    "broker-pid-file": "string",
+  });
   const dir = resolve(need(v, "dir"));
   const cfg = readFleet(dir);
-  const name = need(v, "name");
-  const certFile = join(dir, "devices", `${name}.pem`);
-  if (!existsSync(certFile)) throw new SensorOracleError(`No device ${name} in this fleet.`);
+  const names = namesToRevoke(v);
+  const since = v.since !== undefined ? Number(v.since) : undefined;
+  if (since !== undefined && !Number.isInteger(since)) throw new UsageError("--since is unix seconds");
   const ca = await loadFleetCa(join(dir, "ca"));
-  progress("adding the certificate to the CRL");
-  ca.revoke(readFileSync(certFile, "utf8"));
-  await saveFleetCa(ca, join(dir, "ca"));
-  let onChain = "not revoked on-chain (no chain in fleet.json)";
-  let tx: string | undefined;
-  if (cfg.chain) {
-    const since = v.since ? Number(v.since) : Math.floor(Date.now() / 1000);
-    progress(`revoking ${deviceNameToId(name)} on chain ${cfg.chain.chainId} since ${since}`);
-    const { blockNumber, hash } = await revokeDevice(registryWriter(cfg.chain), deviceNameToId(name), since);
-    onChain = `revoked on-chain in block ${blockNumber}`;
-    tx = hash;
+  progress(`adding the certificates of ${names.length} device(s) to the CRL`);
+  const step = progressCounter(
+    `revoked on chain ${cfg.chain?.chainId ?? "-"}:`,
+    cfg.chain ? names.length : 0,
+  );
+  let reloaded = "";
+  const r = await revokeDevices({
+    dir,
+    ca,
+    names,
+    ...(since !== undefined ? { since } : {}),
+    ...(cfg.chain ? { registry: registryWriter(cfg.chain) } : {}),
+    audit: AuditLog.open(dir),
+    onCrl: () => {
+      if (v["broker-pid-file"]) {
+        const pid = reloadBrokerCrl(v["broker-pid-file"]);
+        reloaded = `, broker (pid ${pid}) told to re-read it`;
+        progress(`CRL re-issued; SIGHUP sent to the broker (pid ${pid})`);
+      }
+    },
+    onRevoked: () => {
+      if (cfg.chain) step();
+    },
+  });
+  if (names.length === 1) {
+    const one = r.onChain[0];
+    const onChain = !cfg.chain
+      ? "not revoked on-chain (no chain in fleet.json)"
+      : one
+        ? `revoked on-chain in block ${one.blockNumber}`
+        : "revoked on-chain before";
+    return `device ${names[0]} revoked: CRL ${r.crlFile} updated${reloaded}, ${onChain}`;
   }
-  auditRevocation(dir, name, readFileSync(certFile, "utf8"), tx);
-  return `device ${name} revoked: CRL ${join(dir, "ca", FLEET_CA_FILES.crl)} updated, ${onChain}`;
+  const onChain = cfg.chain
+    ? `${r.onChain.length} revoked on-chain (one transaction each: the registry has no batch revoke)${r.alreadyRevoked.length ? `, ${r.alreadyRevoked.length} revoked before` : ""}`
+    : "not revoked on-chain (no chain in fleet.json)";
+  return `${names.length} devices revoked: CRL ${r.crlFile} re-issued once (${r.certificates} certificates)${reloaded}, ${onChain}`;
+}
+
+/** The devices --name, --names a,b,c or --file (one name a line, # comments) name. */
+function namesToRevoke(v: Options): string[] {
+  const given = [v.name, v.names, v.file].filter((x) => typeof x === "string").length;
+  if (given === 0) throw new UsageError("--name is required");
+  if (given > 1) throw new UsageError("give one of --name, --names or --file");
+  const list =
+    typeof v.file === "string"
+      ? readFileSync(v.file, "utf8")
+          .split("\n")
+          .map((l) => l.replace(/#.*/, "").trim())
+      : String(v.name ?? v.names).split(",");
+  const names = list.map((n) => n.trim()).filter(Boolean);
+  if (!names.length) throw new UsageError("no device names given");
+  for (const n of names)
+    if (!/^[0-9a-f]{64}$/.test(n)) throw new UsageError(`not a device name (64 hex digits): ${n}`);
+  return names;
 }
 
 /** How many devices are looked up at once, on-chain and at the bridge. */

@@ -80,6 +80,7 @@ describe("sensor-oracle CLI: help, version, completion, JSON output", () => {
     };
     expect(await complete("sensor-oracle", "dev")).toBe("device");
     expect((await complete("sensor-oracle", "device", "")).split(" ").sort()).toEqual([
+      "decommission",
       "enroll",
       "list",
       "revoke",
