@@ -21,6 +21,8 @@ export type AgentConfig = {
   software?: { keyFile: string; readingKeyFile?: string };
   chainId?: number;
   registry?: Hex;
+  /** The fleet's enrolment endpoint (EST), for renewal and rotation started by the device (agent renew). */
+  enrolUrl?: string;
   /** The broker (`--url` overrides it). */
   brokerUrl?: string;
   /**

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createDeviceCsr, softwareCsrKey, tokenCsrKey } from "../../device-agent/csr.js";
 import { type RenewableConfig, renewIfDue } from "../../device-agent/renewal.js";
-import { DEFAULT_PKCS11_ENGINE, tokenTlsContext } from "../../device-agent/tls.js";
+import { tokenTlsContext } from "../../device-agent/tls.js";
 import { type WipeConfig, wipeDevice } from "../../device-agent/wipe.js";
 import { type EstClientAuth, estEnroll, estSettings } from "../../fleet/enrolment-client.js";
 import { EnrolmentClientError } from "../../fleet/enrolment-errors.js";
@@ -77,7 +77,6 @@ export async function agentEnrol(argv: string[]): Promise<string> {
         pinFile,
         readingLabel: label,
         tlsLabel: label,
-        engine: DEFAULT_PKCS11_ENGINE,
       },
     };
   }

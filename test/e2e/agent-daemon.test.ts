@@ -287,6 +287,7 @@ const CONFIG_KEYS: Record<keyof AgentConfig, true> = {
   software: true,
   chainId: true,
   registry: true,
+  enrolUrl: true,
   brokerUrl: true,
   feeds: true,
   inputs: true,

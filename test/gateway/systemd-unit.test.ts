@@ -69,3 +69,31 @@ describe("the gateway's systemd unit", () => {
     }
   });
 });
+
+describe("certificate renewal on the gateway: a daily timer, and a restart when the certificate changes", () => {
+  const unit = (name: string) => parseUnit(readFileSync(`deploy/systemd/${name}`, "utf8"));
+  const agentConfig = JSON.parse(
+    /```json\n(\{\n {2}"deviceName"[\s\S]*?)\n```/.exec(readFileSync("docs/GATEWAY.md", "utf8"))?.[1] ?? "{}",
+  ) as { certFile?: string };
+
+  it("runs agent renew daily as the agent's user, able to write the certificate", () => {
+    const s = unit("sensor-oracle-agent-renew.service").get("Service");
+    expect(s?.get("Type")).toEqual(["oneshot"]);
+    expect(s?.get("User")).toEqual(["sensor-oracle"]);
+    expect(s?.get("ExecStart")?.[0]).toMatch(/ agent renew --config \/etc\/sensor-oracle\/agent\.json$/);
+    expect(s?.get("ReadWritePaths")?.[0]).toContain("/etc/sensor-oracle");
+    const t = unit("sensor-oracle-agent-renew.timer");
+    expect(t.get("Timer")?.get("OnCalendar")).toEqual(["daily"]);
+    expect(t.get("Timer")?.get("Persistent")).toEqual(["true"]);
+    expect(t.get("Install")?.get("WantedBy")).toEqual(["timers.target"]);
+  });
+
+  it("restarts the agent when the certificate file of GATEWAY.md's config changes", () => {
+    expect(agentConfig.certFile).toBe("/etc/sensor-oracle/device.pem");
+    const p = unit("sensor-oracle-agent-certificate.path").get("Path");
+    expect(p?.get("PathChanged")).toEqual([agentConfig.certFile]);
+    expect(p?.get("Unit")).toEqual(["sensor-oracle-agent-reload.service"]);
+    const r = unit("sensor-oracle-agent-reload.service").get("Service");
+    expect(r?.get("ExecStart")).toEqual(["/bin/systemctl try-restart sensor-oracle-agent.service"]);
+  });
+});
