@@ -5,7 +5,7 @@
 // Measures issuance, registration (time, gas per device), the bridge's start-up time and resident
 // memory with the whole folder, and its ingest rate; prints a table and writes docs/BENCHMARKS.md.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hex } from "viem";
@@ -24,12 +24,22 @@ const DEVICES = envNumber("BENCH_FLEET_DEVICES", 10_000);
 const CONNECTED = Math.min(DEVICES, envNumber("BENCH_FLEET_CONNECTED", 1_000));
 const PER_DEVICE = envNumber("BENCH_FLEET_PER_DEVICE", 20);
 const REGISTER_CHUNK = 100;
+/** Set to a folder: the bridge writes a heap snapshot there after ingest (--heapsnapshot-signal). */
+const HEAP_SNAPSHOT_DIR = process.env.BENCH_FLEET_HEAP_SNAPSHOT_DIR;
 
 const rssMb = (pid: number) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : 0;
 };
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+/** The bridge's heap (used, of total) and external memory in MB, from its /metrics. */
+async function heapOf(metricsUrl: string): Promise<string> {
+  const m = await (await fetch(metricsUrl)).text();
+  const mb = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)`, "m").exec(m)?.[1] ?? Number.NaN) / 2 ** 20;
+  return `heap ${mb("nodejs_heap_size_used_bytes").toFixed(0)} of ${mb("nodejs_heap_size_total_bytes").toFixed(0)} MB, external ${mb("nodejs_external_memory_bytes").toFixed(0)} MB`;
+}
 
 const started = performance.now();
 const load0 = loadavg()[0] ?? 0;
@@ -112,7 +122,16 @@ try {
   const t2 = performance.now();
   const bridge = spawn(
     process.execPath,
-    [...BRIDGE_NODE_FLAGS, "--import", "tsx", "bridge/server.ts", config],
+    [
+      ...BRIDGE_NODE_FLAGS,
+      ...(HEAP_SNAPSHOT_DIR
+        ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${HEAP_SNAPSHOT_DIR}`]
+        : []),
+      "--import",
+      "tsx",
+      "bridge/server.ts",
+      config,
+    ],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },
@@ -135,6 +154,9 @@ try {
   }
   const startSec = seconds(t2);
   const readyRss = rssMb(bridge.pid as number);
+  const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
+  const readyHeap = await heapOf(metricsUrl);
+  log(`  ready in ${startSec.toFixed(1)} s: RSS ${readyRss.toFixed(0)} MB, ${readyHeap}`);
 
   log(`  ${CONNECTED} devices connecting and publishing ${CONNECTED * PER_DEVICE} readings`);
   const publisher = spawn(process.execPath, ["--import", "tsx", "bench/publisher.ts", jobFile], {
@@ -161,6 +183,20 @@ try {
   const ingestSec = seconds(t3);
   const rate = n / ingestSec;
   const load1 = loadavg()[0] ?? 0;
+  const ingestHeap = await heapOf(metricsUrl);
+  if (HEAP_SNAPSHOT_DIR) {
+    bridge.kill("SIGUSR2");
+    log(`  heap snapshot asked for, written to ${HEAP_SNAPSHOT_DIR}`);
+    // Written when its size stops changing (the bridge pauses while it writes).
+    let last = -1;
+    for (let i = 0; i < 240; i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const f = readdirSync(HEAP_SNAPSHOT_DIR).find((n) => n.endsWith(".heapsnapshot"));
+      const size = f ? statSync(join(HEAP_SNAPSHOT_DIR, f)).size : -1;
+      if (size > 0 && size === last) break;
+      last = size;
+    }
+  }
 
   const table = [
     `Measured by \`npm run bench:fleet\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work: load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end): BENCH_FLEET_DEVICES=${DEVICES} certificates issued and registered, BENCH_FLEET_CONNECTED=${CONNECTED} connected, ${PER_DEVICE} readings each (half P-256, half secp256k1, every device its own key). The bridge runs as \`npm run bridge\` does (${BRIDGE_NODE_FLAGS.join(" ")}), against hardhat node over HTTP, Mosquitto (mTLS) and Redis.`,
@@ -170,9 +206,9 @@ try {
     `| issue ${DEVICES} certificates (pki/fleet-ca.ts, one at a time) | ${issueSec.toFixed(1)} s (${((1000 * issueSec) / DEVICES).toFixed(1)} ms each) |`,
     `| register ${DEVICES} devices (registerBatch, ${REGISTER_CHUNK} a transaction) | ${registerSec.toFixed(1)} s, ${(gas / BigInt(DEVICES)).toString()} gas per device |`,
     `| bridge start-up to ready, ${DEVICES} certificates in its folder | ${startSec.toFixed(1)} s (loading the folder: ${loadMs} ms) |`,
-    `| bridge RSS when ready | ${readyRss.toFixed(0)} MB |`,
+    `| bridge RSS when ready | ${readyRss.toFixed(0)} MB (${readyHeap}) |`,
     `| ingest, ${CONNECTED} devices publishing at once (readings accepted / s) | ${rate.toFixed(0)}/s (${n} of ${total} in ${ingestSec.toFixed(1)} s) |`,
-    `| bridge max RSS while ingesting | ${maxRss.toFixed(0)} MB (target ≤ 300 MB ${maxRss <= 300 ? "✓" : "✗"}) |`,
+    `| bridge max RSS while ingesting | ${maxRss.toFixed(0)} MB (target ≤ 300 MB ${maxRss <= 300 ? "✓" : "✗"}; after: ${ingestHeap}) |`,
   ].join("\n");
   console.log(table);
   const path = writeBenchSection("fleet", "Fleet (`npm run bench:fleet`)", table);

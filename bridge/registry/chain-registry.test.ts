@@ -16,6 +16,8 @@ let registry: Hex;
 let proxy: TcpProxy;
 const calls = new Map<string, number>();
 const ethCalls = () => calls.get("eth_call") ?? 0;
+/** eth_call requests under way now, and the most seen at once. */
+const concurrent = { now: 0, max: 0 };
 /** A client on the node that counts the JSON-RPC requests it sends, by method. */
 let counted: PublicClient;
 
@@ -71,9 +73,16 @@ beforeAll(async () => {
   counted = createPublicClient({
     chain: hardhat,
     transport: custom({
-      request: ({ method, params }) => {
+      request: async ({ method, params }) => {
         calls.set(method, (calls.get(method) ?? 0) + 1);
-        return node.publicClient.request({ method, params } as never);
+        if (method !== "eth_call") return node.publicClient.request({ method, params } as never);
+        concurrent.now += 1;
+        concurrent.max = Math.max(concurrent.max, concurrent.now);
+        try {
+          return await node.publicClient.request({ method, params } as never);
+        } finally {
+          concurrent.now -= 1;
+        }
       },
     }),
   });
@@ -179,5 +188,16 @@ describe("RegistryCache at fleet scale", () => {
     expect(ethCalls() - before).toBe(0);
     await cache.get(ids[0] as Hex);
     expect(ethCalls() - before).toBe(2);
+  });
+
+  it("reads at most maxConcurrentReads devices at once when a fleet connects at once", async () => {
+    const ids = await register(40);
+    const cache = new RegistryCache(counted, registry, { maxConcurrentReads: 3 });
+    await cache.sync();
+    concurrent.max = 0;
+    const devices = await Promise.all(ids.map((id) => cache.get(id)));
+    expect(devices.every((d) => d?.status === "active")).toBe(true);
+    expect(concurrent.max).toBeGreaterThan(1); // getDevice and pastKeyCount together
+    expect(concurrent.max).toBeLessThanOrEqual(2 * 3);
   });
 });

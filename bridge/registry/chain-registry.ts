@@ -41,6 +41,11 @@ export type RegistryCacheOptions = {
   ttlMs?: number;
   /** Whatever the sync says, a record is read again after this long (ms; 10 min): a bound on a missed event. */
   maxAgeMs?: number;
+  /**
+   * Reads under way at once at most (32; each is two calls in parallel): a fleet connecting at
+   * once queues its first reads instead of opening a connection to the RPC endpoint per device.
+   */
+  maxConcurrentReads?: number;
   /** Memory the cached records may take (bytes, as `recordBytes` counts; 32 MiB, about 55,000 devices). */
   maxBytes?: number;
   /** Where the registry's events are read (default: the client records are read from). */
@@ -73,6 +78,9 @@ export class RegistryCache implements DeviceRegistryView {
   private readonly onChanged: ((deviceIds: Hex[]) => void) | undefined;
   /** Contract reads made (getDevice, pastKeyCount, getPastKey): what the cache saves. */
   reads = 0;
+  private readonly maxConcurrentReads: number;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly client: PublicClient,
@@ -83,6 +91,7 @@ export class RegistryCache implements DeviceRegistryView {
     this.maxAgeMs = options.maxAgeMs ?? 600_000;
     this.events = options.eventsClient ?? client;
     this.onChanged = options.onChanged;
+    this.maxConcurrentReads = options.maxConcurrentReads ?? 32;
     this.cache = new LRUCache<Hex, Entry>({
       maxSize: options.maxBytes ?? 32 * 1024 * 1024,
       sizeCalculation: (e) => recordBytes(e.device),
@@ -220,7 +229,21 @@ export class RegistryCache implements DeviceRegistryView {
     return entry.promise;
   }
 
+  /** `read`, at most `maxConcurrentReads` at once, the others in order of arrival. */
   private async read(deviceId: Hex): Promise<RegistryDevice | null> {
+    if (this.running >= this.maxConcurrentReads) await new Promise<void>((r) => this.waiting.push(r));
+    else this.running += 1;
+    try {
+      return await this.readNow(deviceId);
+    } finally {
+      const next = this.waiting.shift();
+      if (next)
+        next(); // the slot passes on as it is
+      else this.running -= 1;
+    }
+  }
+
+  private async readNow(deviceId: Hex): Promise<RegistryDevice | null> {
     // The record and its count of past keys at once: one round trip for a device never rotated.
     this.reads += 2;
     const [d, count] = await Promise.all([
