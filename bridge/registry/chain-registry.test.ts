@@ -36,7 +36,7 @@ function newDevice() {
   };
 }
 
-async function send(functionName: "registerBatch" | "revoke", args: readonly unknown[]) {
+async function send(functionName: "registerBatch" | "revoke" | "rotate", args: readonly unknown[]) {
   const hash = await node.admin.writeContract({
     address: registry,
     abi: sensorOracleAbi,
@@ -102,12 +102,13 @@ describe("RegistryCache at fleet scale", () => {
     try {
       await cache.sync();
       const before = ethCalls();
-      // Ten readings of one device at once: one read (getDevice and pastKeyCount together).
+      // Ten readings of one device at once: one read (getDevice and pastKeyCount in one call).
       await Promise.all(Array.from({ length: 10 }, () => cache.get(ids[0] as Hex)));
-      expect(ethCalls() - before).toBe(2);
+      expect(ethCalls() - before).toBe(1);
+      // The nineteen others, asked for together: one call (25 a call).
       const warm = await Promise.all(ids.map((id) => cache.get(id)));
       expect(warm.every((d) => d?.status === "active")).toBe(true);
-      expect(ethCalls() - before).toBe(2 * ids.length);
+      expect(ethCalls() - before).toBe(2);
       // Well past the TTL, with the sync polling: readings of every device, no read.
       await sleep(1_200);
       const after = ethCalls();
@@ -187,17 +188,39 @@ describe("RegistryCache at fleet scale", () => {
     await Promise.all(ids.slice(20).map((id) => cache.get(id)));
     expect(ethCalls() - before).toBe(0);
     await cache.get(ids[0] as Hex);
-    expect(ethCalls() - before).toBe(2);
+    expect(ethCalls() - before).toBe(1);
   });
 
-  it("reads at most maxConcurrentReads devices at once when a fleet connects at once", async () => {
+  it("reads a fleet connecting at once in few calls, at most maxConcurrentReads under way", async () => {
     const ids = await register(40);
-    const cache = new RegistryCache(counted, registry, { maxConcurrentReads: 3 });
+    const cache = new RegistryCache(counted, registry, { maxConcurrentReads: 2, readBatchSize: 10 });
     await cache.sync();
     concurrent.max = 0;
+    const before = ethCalls();
     const devices = await Promise.all(ids.map((id) => cache.get(id)));
     expect(devices.every((d) => d?.status === "active")).toBe(true);
-    expect(concurrent.max).toBeGreaterThan(1); // getDevice and pastKeyCount together
-    expect(concurrent.max).toBeLessThanOrEqual(2 * 3);
+    expect(devices.map((d) => d && deviceIdOf(d.curve, d.publicKey))).toEqual(ids); // each its own record
+    expect(ethCalls() - before).toBe(4); // 40 devices, 10 a call
+    expect(concurrent.max).toBe(2);
+  });
+
+  it("reads active, revoked, rotated and unknown devices in one call, each its own record", async () => {
+    const [active, revoked, rotated] = (await register(3)) as [Hex, Hex, Hex];
+    await revoke(revoked);
+    const next = newDevice();
+    const at = Math.floor(Date.now() / 1000) - 30;
+    await send("rotate", [rotated, next.curve, next.x, next.y, next.certFingerprint, at]);
+    const unknown = newDevice().deviceId;
+    const cache = new RegistryCache(counted, registry);
+    await cache.sync();
+    const [a, r, k, u] = await Promise.all([active, revoked, rotated, unknown].map((id) => cache.get(id)));
+    expect(a).toMatchObject({ status: "active", pastKeys: [] });
+    expect(r).toMatchObject({ status: "revoked", pastKeys: [] });
+    expect(r?.revokedAt).toBeGreaterThan(0);
+    expect(k).toMatchObject({ status: "active", validFrom: at });
+    expect(Buffer.from(k?.publicKey ?? []).toString("hex")).toBe(`04${next.x.slice(2)}${next.y.slice(2)}`);
+    expect(k?.pastKeys).toHaveLength(1);
+    expect(k?.pastKeys[0]).toMatchObject({ validFrom: 1, validUntil: at });
+    expect(u).toBeNull();
   });
 });

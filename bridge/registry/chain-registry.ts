@@ -31,6 +31,16 @@ export function recordBytes(device: RegistryDevice | null): number {
 }
 
 type Entry = { /** Date.now() when the read began. */ at: number; device: RegistryDevice | null };
+/** What getDevice returns. */
+type DeviceResult = {
+  curve: number;
+  status: number;
+  validFrom: number;
+  revokedAt: number;
+  x: Hex;
+  y: Hex;
+  certFingerprint: Hex;
+};
 type Inflight = { startedAt: number; promise: Promise<RegistryDevice | null> };
 
 export type RegistryCacheOptions = {
@@ -42,10 +52,16 @@ export type RegistryCacheOptions = {
   /** Whatever the sync says, a record is read again after this long (ms; 10 min): a bound on a missed event. */
   maxAgeMs?: number;
   /**
-   * Reads under way at once at most (32; each is two calls in parallel): a fleet connecting at
-   * once queues its first reads instead of opening a connection to the RPC endpoint per device.
+   * Calls reading records under way at once at most (8): a fleet connecting at once queues its
+   * first reads instead of opening a connection to the RPC endpoint per device.
    */
   maxConcurrentReads?: number;
+  /**
+   * Devices read in one call at most (25): the records queued meanwhile, in one deployless
+   * multicall. Its answer is returned as contract code, which may not pass 24,576 bytes (EIP-170):
+   * about 512 bytes a device, so at most 48.
+   */
+  readBatchSize?: number;
   /** Memory the cached records may take (bytes, as `recordBytes` counts; 32 MiB, about 55,000 devices). */
   maxBytes?: number;
   /** Where the registry's events are read (default: the client records are read from). */
@@ -76,11 +92,19 @@ export class RegistryCache implements DeviceRegistryView {
   private readonly maxAgeMs: number;
   private readonly events: PublicClient;
   private readonly onChanged: ((deviceIds: Hex[]) => void) | undefined;
-  /** Contract reads made (getDevice, pastKeyCount, getPastKey): what the cache saves. */
+  /** Contract calls made to read records (a multicall counts one): what the cache saves. */
   reads = 0;
   private readonly maxConcurrentReads: number;
+  private readonly readBatchSize: number;
+  /** Calls under way. */
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Devices waiting to be read, in order of arrival. */
+  private readonly queue: {
+    deviceId: Hex;
+    resolve: (d: RegistryDevice | null) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private pumpScheduled = false;
 
   constructor(
     private readonly client: PublicClient,
@@ -91,7 +115,8 @@ export class RegistryCache implements DeviceRegistryView {
     this.maxAgeMs = options.maxAgeMs ?? 600_000;
     this.events = options.eventsClient ?? client;
     this.onChanged = options.onChanged;
-    this.maxConcurrentReads = options.maxConcurrentReads ?? 32;
+    this.maxConcurrentReads = options.maxConcurrentReads ?? 8;
+    this.readBatchSize = Math.min(options.readBatchSize ?? 25, 48);
     this.cache = new LRUCache<Hex, Entry>({
       maxSize: options.maxBytes ?? 32 * 1024 * 1024,
       sizeCalculation: (e) => recordBytes(e.device),
@@ -229,38 +254,72 @@ export class RegistryCache implements DeviceRegistryView {
     return entry.promise;
   }
 
-  /** `read`, at most `maxConcurrentReads` at once, the others in order of arrival. */
-  private async read(deviceId: Hex): Promise<RegistryDevice | null> {
-    if (this.running >= this.maxConcurrentReads) await new Promise<void>((r) => this.waiting.push(r));
-    else this.running += 1;
-    try {
-      return await this.readNow(deviceId);
-    } finally {
-      const next = this.waiting.shift();
-      if (next)
-        next(); // the slot passes on as it is
-      else this.running -= 1;
-    }
+  /** The device's record as the chain has it now: queued, read with the others queued meanwhile. */
+  private read(deviceId: Hex): Promise<RegistryDevice | null> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ deviceId, resolve, reject });
+      this.pump();
+    });
   }
 
-  private async readNow(deviceId: Hex): Promise<RegistryDevice | null> {
-    // The record and its count of past keys at once: one round trip for a device never rotated.
-    this.reads += 2;
-    const [d, count] = await Promise.all([
-      this.client.readContract({
-        address: this.address,
-        abi: sensorOracleAbi,
-        functionName: "getDevice",
-        args: [deviceId],
+  /**
+   * On the next turn of the event loop (so that misses arriving together share a call), start
+   * calls for the queued devices, `readBatchSize` a call, while fewer than `maxConcurrentReads`
+   * are under way; each call that ends starts the next.
+   */
+  private pump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      while (this.running < this.maxConcurrentReads && this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.readBatchSize);
+        this.running += 1;
+        void this.readBatch(batch.map((b) => b.deviceId))
+          .then(
+            (devices) => {
+              for (const [i, b] of batch.entries()) b.resolve(devices[i] ?? null);
+            },
+            (err: unknown) => {
+              for (const b of batch) b.reject(err);
+            },
+          )
+          .finally(() => {
+            this.running -= 1;
+            if (this.queue.length > 0) this.pump();
+          });
+      }
+    });
+  }
+
+  /**
+   * Records of `ids` at one block: getDevice and pastKeyCount of each in one eth_call (Multicall3
+   * sent as code, deployless: nothing to deploy on the chain), then the past keys of rotated devices.
+   */
+  private async readBatch(ids: Hex[]): Promise<(RegistryDevice | null)[]> {
+    this.reads += 1;
+    const results = await this.client.multicall({
+      deployless: true,
+      allowFailure: false,
+      batchSize: 0,
+      contracts: ids.flatMap(
+        (id) =>
+          [
+            { address: this.address, abi: sensorOracleAbi, functionName: "getDevice", args: [id] },
+            { address: this.address, abi: sensorOracleAbi, functionName: "pastKeyCount", args: [id] },
+          ] as const,
+      ),
+    });
+    return Promise.all(
+      ids.map((id, i) => {
+        const d = results[2 * i] as DeviceResult;
+        const count = results[2 * i + 1] as bigint;
+        return d.status === 0 ? null : this.record(id, d, count);
       }),
-      this.client.readContract({
-        address: this.address,
-        abi: sensorOracleAbi,
-        functionName: "pastKeyCount",
-        args: [deviceId],
-      }),
-    ]);
-    if (d.status === 0) return null;
+    );
+  }
+
+  private async record(deviceId: Hex, d: DeviceResult, count: bigint): Promise<RegistryDevice> {
     const pastKeys: RegistryKey[] = [];
     for (let i = 0n; i < count; i++) {
       this.reads += 1;
