@@ -5,13 +5,24 @@
 // Measures issuance, registration (time, gas per device), the bridge's start-up time and resident
 // memory with the whole folder, and its ingest rate; prints a table and writes docs/BENCHMARKS.md.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { certificateFingerprint } from "../bridge/certificates.js";
 import { sensorOracleAbi } from "../chain/abi.js";
-import { createFleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
+import { createFleetCa, type IssuedDevice, loadFleetCa } from "../pki/fleet-ca.js";
 import { Curve, feedIdOf, splitPublicKey } from "../protocol/index.js";
 import { deployOverHttp } from "../testkit/chain-node.js";
 import { startProcessInfra, writeBridgeConfig } from "../testkit/infra.js";
@@ -24,6 +35,20 @@ const DEVICES = envNumber("BENCH_FLEET_DEVICES", 10_000);
 const CONNECTED = Math.min(DEVICES, envNumber("BENCH_FLEET_CONNECTED", 1_000));
 const PER_DEVICE = envNumber("BENCH_FLEET_PER_DEVICE", 20);
 const REGISTER_CHUNK = 100;
+/**
+ * Set to a folder: the fleet CA, the certificates and the connected devices' keys are kept there
+ * (test keys, mode 0600) and taken from there by the next run with the same numbers, which then
+ * skips issuing (100,000 certificates take minutes). The chain is new each run: it registers again.
+ */
+const REUSE_DIR = process.env.BENCH_FLEET_REUSE_DIR;
+/** Set: the bridge's --max-old-space-size in MB instead of `npm run bridge`'s (to see what it needs). */
+const OLD_SPACE_MB = process.env.BENCH_FLEET_OLD_SPACE_MB;
+const BRIDGE_FLAGS = OLD_SPACE_MB
+  ? [
+      ...BRIDGE_NODE_FLAGS.filter((f) => !f.startsWith("--max-old-space-size")),
+      `--max-old-space-size=${OLD_SPACE_MB}`,
+    ]
+  : BRIDGE_NODE_FLAGS;
 /** Set to a folder: the bridge writes a heap snapshot there after ingest (--heapsnapshot-signal). */
 const HEAP_SNAPSHOT_DIR = process.env.BENCH_FLEET_HEAP_SNAPSHOT_DIR;
 
@@ -41,30 +66,50 @@ async function heapOf(metricsUrl: string): Promise<string> {
   return `heap ${mb("nodejs_heap_size_used_bytes").toFixed(0)} of ${mb("nodejs_heap_size_total_bytes").toFixed(0)} MB, external ${mb("nodejs_external_memory_bytes").toFixed(0)} MB`;
 }
 
+type Registration = { deviceId: Hex; curve: number; x: Hex; y: Hex; certFingerprint: Hex; validFrom: number };
+/** What a run keeps in REUSE_DIR/fleet.json (the certificates are in REUSE_DIR/devices, the CA in REUSE_DIR/ca). */
+type KeptFleet = {
+  devices: number;
+  regs: Registration[];
+  connected: (Omit<IssuedDevice, "readingSecretKey" | "readingPublicKey"> & {
+    readingSecretKey: string;
+    readingPublicKey: string;
+  })[];
+};
+const kept: KeptFleet | null = (() => {
+  if (!REUSE_DIR || !existsSync(join(REUSE_DIR, "fleet.json"))) return null;
+  const k = JSON.parse(readFileSync(join(REUSE_DIR, "fleet.json"), "utf8")) as KeptFleet;
+  return k.devices === DEVICES && k.connected.length >= CONNECTED ? k : null;
+})();
+
 const started = performance.now();
 const load0 = loadavg()[0] ?? 0;
 const dir = mkdtempSync(join(tmpdir(), "so-bench-fleet-"));
-const ca = await createFleetCa();
+const ca = kept && REUSE_DIR ? await loadFleetCa(join(REUSE_DIR, "ca")) : await createFleetCa();
 const { bridgeCert, node, redis, broker } = await startProcessInfra(ca);
 const children: ChildProcess[] = [];
 try {
   const contracts = await deployOverHttp(node);
   const domain = { chainId: 31337, registry: contracts.oracle };
   const feedId = feedIdOf("fleet");
-  mkdirSync(join(dir, "devices"));
-
-  log(`fleet: issuing ${DEVICES} device certificates (half P-256, half secp256k1)`);
   const t0 = performance.now();
   const connected: IssuedDevice[] = [];
-  const regs: {
-    deviceId: Hex;
-    curve: number;
-    x: Hex;
-    y: Hex;
-    certFingerprint: Hex;
-    validFrom: number;
-  }[] = [];
-  for (let i = 0; i < DEVICES; i++) {
+  const regs: Registration[] = [];
+  if (kept && REUSE_DIR) {
+    log(`fleet: ${DEVICES} device certificates as issued before, from ${REUSE_DIR}`);
+    symlinkSync(join(REUSE_DIR, "devices"), join(dir, "devices"));
+    regs.push(...kept.regs);
+    for (const d of kept.connected.slice(0, CONNECTED))
+      connected.push({
+        ...d,
+        readingSecretKey: Buffer.from(d.readingSecretKey, "hex"),
+        readingPublicKey: Buffer.from(d.readingPublicKey, "hex"),
+      });
+  } else {
+    mkdirSync(join(dir, "devices"));
+    log(`fleet: issuing ${DEVICES} device certificates (half P-256, half secp256k1)`);
+  }
+  for (let i = kept ? DEVICES : 0; i < DEVICES; i++) {
     const d = await ca.issueDevice({ curve: i % 2 ? "secp256k1" : "p256" });
     writeFileSync(join(dir, "devices", `${d.name}.pem`), d.certPem);
     const { x, y } = splitPublicKey(d.readingPublicKey);
@@ -80,6 +125,24 @@ try {
     if ((i + 1) % 1000 === 0) log(`  ${i + 1} issued`);
   }
   const issueSec = seconds(t0);
+  if (REUSE_DIR && !kept) {
+    rmSync(REUSE_DIR, { recursive: true, force: true });
+    mkdirSync(REUSE_DIR, { recursive: true, mode: 0o700 });
+    await ca.save(join(REUSE_DIR, "ca"));
+    const keep: KeptFleet = {
+      devices: DEVICES,
+      regs,
+      connected: connected.map((d) => ({
+        ...d,
+        readingSecretKey: Buffer.from(d.readingSecretKey).toString("hex"),
+        readingPublicKey: Buffer.from(d.readingPublicKey).toString("hex"),
+      })),
+    };
+    writeFileSync(join(REUSE_DIR, "fleet.json"), JSON.stringify(keep), { mode: 0o600 });
+    renameSync(join(dir, "devices"), join(REUSE_DIR, "devices"));
+    symlinkSync(join(REUSE_DIR, "devices"), join(dir, "devices"));
+    log(`  kept in ${REUSE_DIR} for the next run (BENCH_FLEET_REUSE_DIR)`);
+  }
 
   log(`  registering ${DEVICES} devices on-chain (registerBatch, ${REGISTER_CHUNK} a transaction)`);
   const t1 = performance.now();
@@ -123,7 +186,7 @@ try {
   const bridge = spawn(
     process.execPath,
     [
-      ...BRIDGE_NODE_FLAGS,
+      ...BRIDGE_FLAGS,
       ...(HEAP_SNAPSHOT_DIR
         ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${HEAP_SNAPSHOT_DIR}`]
         : []),
@@ -143,7 +206,12 @@ try {
       if (line.includes("device certificates loaded")) loadMs = JSON.parse(line).ms as number;
     }
   });
+  let exited: string | null = null;
+  bridge.once("exit", (code, signal) => {
+    exited = `code ${code}, signal ${signal}`;
+  });
   for (let i = 0; ; i++) {
+    if (exited) throw new Error(`the bridge exited before it was ready (${exited}): see its output above`);
     const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
       (r) => r.ok,
       () => false,
@@ -199,11 +267,13 @@ try {
   }
 
   const table = [
-    `Measured by \`npm run bench:fleet\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work: load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end): BENCH_FLEET_DEVICES=${DEVICES} certificates issued and registered, BENCH_FLEET_CONNECTED=${CONNECTED} connected, ${PER_DEVICE} readings each (half P-256, half secp256k1, every device its own key). The bridge runs as \`npm run bridge\` does (${BRIDGE_NODE_FLAGS.join(" ")}), against hardhat node over HTTP, Mosquitto (mTLS) and Redis.`,
+    `Measured by \`npm run bench:fleet\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work: load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end): BENCH_FLEET_DEVICES=${DEVICES} certificates issued and registered, BENCH_FLEET_CONNECTED=${CONNECTED} connected, ${PER_DEVICE} readings each (half P-256, half secp256k1, every device its own key). The bridge runs as \`npm run bridge\` does (${BRIDGE_FLAGS.join(" ")}${OLD_SPACE_MB ? `: heap cap raised by BENCH_FLEET_OLD_SPACE_MB, \`npm run bridge\` gives ${BRIDGE_NODE_FLAGS.join(" ")}` : ""}), against hardhat node over HTTP, Mosquitto (mTLS) and Redis.`,
     "",
     "| step | result |",
     "|---|---|",
-    `| issue ${DEVICES} certificates (pki/fleet-ca.ts, one at a time) | ${issueSec.toFixed(1)} s (${((1000 * issueSec) / DEVICES).toFixed(1)} ms each) |`,
+    kept
+      ? `| issue ${DEVICES} certificates | issued by an earlier run (BENCH_FLEET_REUSE_DIR) |`
+      : `| issue ${DEVICES} certificates (pki/fleet-ca.ts, one at a time) | ${issueSec.toFixed(1)} s (${((1000 * issueSec) / DEVICES).toFixed(1)} ms each) |`,
     `| register ${DEVICES} devices (registerBatch, ${REGISTER_CHUNK} a transaction) | ${registerSec.toFixed(1)} s, ${(gas / BigInt(DEVICES)).toString()} gas per device |`,
     `| bridge start-up to ready, ${DEVICES} certificates in its folder | ${startSec.toFixed(1)} s (loading the folder: ${loadMs} ms) |`,
     `| bridge RSS when ready | ${readyRss.toFixed(0)} MB (${readyHeap}) |`,
