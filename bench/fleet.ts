@@ -35,6 +35,8 @@ const DEVICES = envNumber("BENCH_FLEET_DEVICES", 10_000);
 const CONNECTED = Math.min(DEVICES, envNumber("BENCH_FLEET_CONNECTED", 1_000));
 const PER_DEVICE = envNumber("BENCH_FLEET_PER_DEVICE", 20);
 const REGISTER_CHUNK = 100;
+/** Devices a publisher process connects, at most. */
+const PUBLISHER_DEVICES = 1_000;
 /**
  * Set to a folder: the fleet CA, the certificates and the connected devices' keys are kept there
  * (test keys, mode 0600) and taken from there by the next run with the same numbers, which then
@@ -166,8 +168,15 @@ try {
     key: d.keyPem,
     payloads: presign(d, domain, feedId, PER_DEVICE).payloads,
   }));
-  const jobFile = join(dir, "job.json");
-  writeFileSync(jobFile, JSON.stringify({ url: broker.url, ca: ca.certPem, devices: job }), { mode: 0o600 });
+  // One publisher process per PUBLISHER_DEVICES devices, started one after another: 10,000 TLS
+  // handshakes at once overflow the broker's listen queue (the publisher got ECONNRESET).
+  const jobFiles: string[] = [];
+  for (let i = 0; i < job.length; i += PUBLISHER_DEVICES) {
+    const jobFile = join(dir, `job-${i}.json`);
+    const devices = job.slice(i, i + PUBLISHER_DEVICES);
+    writeFileSync(jobFile, JSON.stringify({ url: broker.url, ca: ca.certPem, devices }), { mode: 0o600 });
+    jobFiles.push(jobFile);
+  }
 
   const httpPort = await freePort();
   const config = writeBridgeConfig(
@@ -227,19 +236,27 @@ try {
   log(`  ready in ${startSec.toFixed(1)} s: RSS ${readyRss.toFixed(0)} MB, ${readyHeap}`);
 
   log(`  ${CONNECTED} devices connecting and publishing ${CONNECTED * PER_DEVICE} readings`);
-  const publisher = spawn(process.execPath, ["--import", "tsx", "bench/publisher.ts", jobFile], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  children.push(publisher);
-  await new Promise<void>((resolve) =>
-    publisher.stdout?.on("data", (d) => String(d).includes("ready") && resolve()),
-  );
+  const publishers: ChildProcess[] = [];
+  for (const jobFile of jobFiles) {
+    const publisher = spawn(process.execPath, ["--import", "tsx", "bench/publisher.ts", jobFile], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    children.push(publisher);
+    publishers.push(publisher);
+    await new Promise<void>((resolve, reject) => {
+      publisher.stdout?.on("data", (d) => String(d).includes("ready") && resolve());
+      publisher.once("exit", (code) =>
+        reject(new Error(`a publisher exited before it was connected (code ${code})`)),
+      );
+    });
+    if (jobFiles.length > 1) log(`  ${Math.min(publishers.length * PUBLISHER_DEVICES, CONNECTED)} connected`);
+  }
   const accepted = async () => {
     const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     return Number(/sensor_oracle_readings_accepted_total (\d+)/.exec(m)?.[1] ?? 0);
   };
   const total = CONNECTED * PER_DEVICE;
-  publisher.stdin?.write("go\n");
+  for (const publisher of publishers) publisher.stdin?.write("go\n");
   const t3 = performance.now();
   let maxRss = readyRss;
   let n = 0;
