@@ -221,8 +221,10 @@ try {
     for (const line of lines) {
       if (line.includes("device certificates loaded")) loadMs = JSON.parse(line).ms as number;
       if (!line.startsWith("{")) continue;
-      const entry = JSON.parse(line) as { level?: number; msg?: string };
-      if ((entry.level ?? 0) >= 40) warnings.set(entry.msg ?? "", (warnings.get(entry.msg ?? "") ?? 0) + 1);
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: string | { message?: string } };
+      const err = typeof entry.err === "string" ? entry.err : entry.err?.message;
+      const what = `${entry.msg ?? ""}${err ? ` (${err})` : ""}`;
+      if ((entry.level ?? 0) >= 40) warnings.set(what, (warnings.get(what) ?? 0) + 1);
     }
   });
   let exited: string | null = null;

@@ -21,13 +21,14 @@ const CHANGE_EVENTS = sensorOracleAbi.filter(
 const MAX_LOG_RANGE = 5_000n;
 
 /**
- * Bytes a cached record holds, roughly (V8 on 64 bits: the 66-character id as key, the entry and
- * record objects, the 65-byte key buffer, the fingerprint string; each past key about as much).
- * Measured with process.memoryUsage over 100,000 records: see docs/BENCHMARKS.md (fleet).
+ * Bytes a cached record holds, roughly: measured with 100,000 records of devices never rotated
+ * (process.memoryUsage after GC, 2026-11-29): 551 bytes of heap (the 66-character id as key, the
+ * entry and record objects, the fingerprint string, the LRU's slots) and 65-150 of Buffer pool
+ * for the key; each past key is estimated at 250 more.
  */
 export function recordBytes(device: RegistryDevice | null): number {
-  if (!device) return 200;
-  return 600 + 250 * device.pastKeys.length;
+  if (!device) return 250;
+  return 700 + 250 * device.pastKeys.length;
 }
 
 type Entry = { /** Date.now() when the read began. */ at: number; device: RegistryDevice | null };
@@ -62,7 +63,7 @@ export type RegistryCacheOptions = {
    * about 512 bytes a device, so at most 48.
    */
   readBatchSize?: number;
-  /** Memory the cached records may take (bytes, as `recordBytes` counts; 32 MiB, about 55,000 devices). */
+  /** Memory the cached records may take (bytes, as `recordBytes` counts; 32 MiB, about 48,000 devices). */
   maxBytes?: number;
   /** Where the registry's events are read (default: the client records are read from). */
   eventsClient?: PublicClient;
