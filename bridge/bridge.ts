@@ -186,7 +186,11 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       });
     }
 
-    const registry = new RegistryCache(p.publicClient, p.contracts.oracle, p.registryTtlMs);
+    const registry = new RegistryCache(
+      p.publicClient,
+      p.contracts.oracle,
+      p.registryTtlMs === undefined ? {} : { ttlMs: p.registryTtlMs },
+    );
     const domain: ReadingDomain = { chainId: p.chainId, registry: p.contracts.oracle };
     // Every committed or pushed reading is checked against the registry as it is at the cut.
     const validity = new ReadingValidity(registry, domain);
