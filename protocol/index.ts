@@ -3,5 +3,6 @@ export * from "./certificate.js";
 export * from "./errors.js";
 export * from "./merkle.js";
 export * from "./reading.js";
+export * from "./reading-abi.js";
 export * from "./signature.js";
 export * from "./wire.js";

@@ -101,7 +101,7 @@ describe("protocol test vectors (docs/vectors.json)", () => {
 describe("readingDigest", () => {
   it("equals viem's general EIP-712 encoder for edge values", async () => {
     const { readingDigest, readingDigestReference, INT256_MIN, INT256_MAX, UINT64_MAX } = await import(
-      "./reading.js"
+      "./index.js"
     );
     const domain = { chainId: 11155111, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
     // Around the int64 bounds too: values inside them take readingDigest's fast path.
