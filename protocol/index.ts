@@ -1,3 +1,6 @@
+// readingDigest with hash-wasm's Keccak (keccak-wasm.ts) for whoever loads the whole protocol.
+import "./keccak-wasm.js";
+
 export * from "./ack.js";
 export * from "./certificate.js";
 export * from "./errors.js";

@@ -1,5 +1,4 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { createKeccak } from "hash-wasm";
 import type { Hex } from "viem";
 
 /** Curve identifiers; the numbers are part of the protocol and of DeviceRegistry.Curve. */
@@ -51,11 +50,11 @@ const EIP712_DOMAIN_TYPEHASH = keccak_256(
   utf8.encode("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
 );
 
-/** An address as viem's encoder accepts it: 20 bytes of hex, all one case or EIP-55 checksummed. */
+/** An address as viem's encoder accepts it: 20 bytes of hex, lowercase or EIP-55 checksummed. */
 function isAddress(a: string): boolean {
   if (!/^0x[0-9a-fA-F]{40}$/.test(a)) return false;
   const hex = a.slice(2);
-  if (hex === hex.toLowerCase() || hex === hex.toUpperCase()) return true;
+  if (hex === hex.toLowerCase()) return true;
   const hash = keccak_256(utf8.encode(hex.toLowerCase()));
   for (let i = 0; i < 40; i++) {
     const nibble = ((hash[i >> 1] as number) >> (i % 2 === 0 ? 4 : 0)) & 0xf;
@@ -90,15 +89,27 @@ function domainSeparatorBytes(domain: ReadingDomain): Uint8Array {
   return sep;
 }
 
-// The hot path's keccak: hash-wasm's WebAssembly Keccak measured 2.3 µs for a reading's two
-// hashes against 15.7 µs for @noble/hashes and 8.5 µs for the native `keccak` addon (object
-// set-up per call); one instance, used synchronously (init, update, digest), so never interleaved.
-const keccakWasm = await createKeccak(256);
+/** A Keccak-256 as readingDigest uses it: the digest as bytes, or as hex without 0x. */
+export type ReadingKeccak = { bytes(data: Uint8Array): Uint8Array; hex(data: Uint8Array): string };
+
+// readingDigest's keccak: @noble/hashes unless one is installed. The protocol's index installs
+// hash-wasm's (keccak-wasm.ts: 2.3 µs for a reading's two hashes against 15.7 µs), so the bridge
+// hashes with it; the device agent imports this module alone and does not load WebAssembly
+// (about 10 MB of RSS on a gateway, for a few thousand readings a second at most).
+let keccak: ReadingKeccak = {
+  bytes: keccak_256,
+  hex: (data) => Buffer.from(keccak_256(data)).toString("hex"),
+};
+
+/** Install the Keccak-256 readingDigest uses (the same hash, another implementation). */
+export function setReadingKeccak(k: ReadingKeccak): void {
+  keccak = k;
+}
 const MAX_INT64 = 2n ** 63n - 1n;
 const MIN_INT64 = -(2n ** 63n);
 
 function keccakInto(data: Uint8Array, out: Uint8Array, offset: number): void {
-  out.set(keccakWasm.init().update(data).digest("binary"), offset);
+  out.set(keccak.bytes(data), offset);
 }
 
 /** A signed or unsigned 256-bit word, big-endian, two's complement (abi.encode of int256/uint64). */
@@ -138,7 +149,7 @@ export function readingDigest(reading: Reading, domain: ReadingDomain): Hex {
   putWord(structView, 160, reading.sequence);
   digestBuf.set(domainSeparatorBytes(domain), 2);
   keccakInto(structBuf, digestBuf, 34);
-  return `0x${keccakWasm.init().update(digestBuf).digest("hex")}`;
+  return `0x${keccak.hex(digestBuf)}`;
 }
 
 /** Leaf types of the Merkle tree: OpenZeppelin's standard tree format over these values. */
