@@ -1,9 +1,11 @@
 // The agent of `npm run bench:agent`'s backlog run, in its own process so that its RSS is the
 // agent's alone (it loads the agent's modules only): it fills an outbox with `count` readings while
 // offline, then connects and drains it, and prints what it measured as JSON lines on stdout.
-// Usage (from bench/agent.ts): agent-drain.ts '<json parameters>'
-import { DeviceAgent } from "../device-agent/agent.js";
-import { SoftwareSigner } from "../device-agent/signer.js";
+// It measures the shipped form: the compiled modules in `root` (dist/, as the installed package
+// runs them) under plain node with the systemd unit's V8 flags, not the sources under tsx.
+// Usage (from bench/agent.ts, which strips this file's types into a .mjs): node <flags> agent-drain.mjs '<json parameters>'
+import type { DeviceAgent as DeviceAgentType } from "../device-agent/agent.js";
+import type { SoftwareSigner as SoftwareSignerType } from "../device-agent/signer.js";
 import type { IssuedDevice } from "../pki/fleet-ca.js";
 
 const FEED = "cold-room-7/temperature";
@@ -17,8 +19,16 @@ async function drainChild(p: {
   outboxPath: string;
   count: number;
   maxInFlight?: number;
+  /** Where the agent's modules are: the compiled package (dist/). */
+  root: string;
 }): Promise<void> {
   const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const { DeviceAgent } = (await import(`${p.root}/device-agent/agent.js`)) as {
+    DeviceAgent: typeof DeviceAgentType;
+  };
+  const { SoftwareSigner } = (await import(`${p.root}/device-agent/signer.js`)) as {
+    SoftwareSigner: typeof SoftwareSignerType;
+  };
   const d = { ...p.device, readingSecretKey: Buffer.from(p.device.readingSecretKey, "hex") };
   const agent = new DeviceAgent({
     deviceName: d.name,

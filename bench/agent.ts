@@ -5,8 +5,9 @@
 //     by an agent in its own process: time, rate and that process's RSS.
 // Mosquitto (mTLS), Redis and the in-process chain; the bridge runs in this process, the draining
 // agent in its own (bench/agent-drain.ts, which loads only the agent's modules).
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { stripTypeScriptTypes } from "node:module";
 import { join } from "node:path";
 import { FleetCertificates } from "../bridge/certificates.js";
 import { DeviceAgent } from "../device-agent/agent.js";
@@ -31,6 +32,12 @@ const LIVE = envNumber("BENCH_AGENT_LIVE", 5_000);
 /** The draining agent's window (publishing.maxInFlight); by default the agent's: from 32 up to 256. */
 const WINDOW = process.env.BENCH_AGENT_WINDOW ? Number(process.env.BENCH_AGENT_WINDOW) : undefined;
 const dir = mkdtempSync(join("/var/tmp", "so-bench-agent-"));
+/** The V8 flags of deploy/systemd/sensor-oracle-agent.service's ExecStart (BENCH_AGENT_NODE_FLAGS overrides). */
+const AGENT_NODE_FLAGS = (
+  process.env.BENCH_AGENT_NODE_FLAGS ?? "--max-semi-space-size=1 --max-old-space-size=48"
+)
+  .split(" ")
+  .filter(Boolean);
 const fmt = (x: number) => Math.round(x).toLocaleString("en");
 
 // 1. The outbox alone, on this machine's disk (ext4): every commit fsync'd (synchronous FULL).
@@ -151,13 +158,24 @@ log(
   `backlog: ${fmt(BACKLOG)} readings into an outbox while offline, then drained (agent in its own process)`,
 );
 const backlogDevice = await device();
+// The shipped form: the package's compiled JavaScript under plain node, with the V8 flags the
+// systemd unit gives the agent (a small young generation, old space capped: the heap in use stays
+// near 10 MB, and without them V8 lets it grow to 50 MB of pages while signing a backlog).
+log("  building dist/ (npm run build): the agent runs as the installed package does");
+const built = spawnSync(process.execPath, ["scripts/build-package.mjs"], {
+  stdio: ["ignore", "ignore", "inherit"],
+});
+if (built.status !== 0) throw new Error("npm run build failed");
+// agent-drain.ts as plain JavaScript: node's own type stripping would load its TypeScript
+// parser (WebAssembly, some 15 MB) into the process being measured.
+const drainScript = join(dir, "agent-drain.mjs");
+writeFileSync(drainScript, stripTypeScriptTypes(readFileSync("bench/agent-drain.ts", "utf8")));
 const child = spawn(
   process.execPath,
   [
     "--expose-gc",
-    "--import",
-    "tsx",
-    "bench/agent-drain.ts",
+    ...AGENT_NODE_FLAGS,
+    drainScript,
     JSON.stringify({
       device: {
         ...backlogDevice,
@@ -168,6 +186,7 @@ const child = spawn(
       domain: { chainId: Number(site.domain.chainId), registry: site.domain.registry },
       outboxPath: join(dir, "backlog.db"),
       count: BACKLOG,
+      root: join(process.cwd(), "dist"),
       ...(WINDOW === undefined ? {} : { maxInFlight: WINDOW }),
     }),
   ],
@@ -214,7 +233,7 @@ const table = [
   `| backlog: ${fmt(BACKLOG)} readings taken into the outbox while offline (sign + store) | ${fmt(BACKLOG / ((results.fillMs as number) / 1000))} readings/s (${((results.fillMs as number) / 1000).toFixed(0)} s; outbox files ${mb(results.fileBytes as number)}) |`,
   `| backlog drained to the bridge (connect to outbox empty, window ${WINDOW ?? "32 growing to 256, the default"}) | ${((results.drainMs as number) / 1000).toFixed(1)} s, ${fmt(drainRate)} readings/s (goal ≥ 2,000/s: ${drainRate >= 2_000 ? "✓" : "✗"}) |`,
   `| backlog committed once / twice / lost | ${fmt(counted.once)} / ${counted.twice} / ${counted.lost.length} |`,
-  `| agent process RSS, modules loaded and outbox empty (Node 22 under tsx, the agent's modules only: viem, mqtt, prom-client, the curves) | ${mb(results.rssEmpty as number)} (V8 heap in use ${mb(results.heapEmpty as number)}) |`,
+  `| agent process RSS, modules loaded and outbox empty (Node 22, the compiled package's agent modules only: mqtt, prom-client, the curves, node:sqlite; node ${AGENT_NODE_FLAGS.join(" ")}) | ${mb(results.rssEmpty as number)} (V8 heap in use ${mb(results.heapEmpty as number)}) |`,
   `| agent process RSS with the backlog in its outbox (after filling) | ${mb(results.rssAfterFill as number)} (V8 heap in use ${mb(results.heapAfterFill as number)}) |`,
   `| agent process RSS, peak while draining | ${mb(results.peakRss as number)} (goal ≤ 80 MB: ${(results.peakRss as number) <= 80 * 1024 * 1024 ? "✓" : "✗"}; the backlog's own share: ${mb((results.peakRss as number) - (results.rssEmpty as number))}) |`,
 ].join("\n");

@@ -1,5 +1,5 @@
 import type { Hex } from "viem";
-import { feedIdOf, INT256_MAX, INT256_MIN } from "../protocol/index.js";
+import { feedIdOf, INT256_MAX, INT256_MIN } from "../protocol/reading.js";
 import { FeedConfigError, ReadingInputError } from "./errors.js";
 
 /**

@@ -1,5 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -187,6 +195,36 @@ describe("the agent's outbox (SQLite, WAL, synchronous FULL)", () => {
     expect(() => new Outbox({ path: fresh(), legacySequenceFile: legacy })).toThrow(OutboxError);
     outbox = new Outbox({ path: fresh(), legacySequenceFile: legacy, startSequenceAbove: 5_000n });
     expect(outbox.sequences.take()).toBe(5_001n);
+    outbox.close();
+  });
+});
+
+describe("the outbox's memory and WAL on disk", () => {
+  it("bounds SQLite's page cache and maps no memory", () => {
+    const outbox = new Outbox({ path: fresh() });
+    const db = (outbox as unknown as { db: import("node:sqlite").DatabaseSync }).db;
+    expect(db.prepare("PRAGMA cache_size").get()).toEqual({ cache_size: -1024 });
+    expect(db.prepare("PRAGMA mmap_size").get()).toEqual({ mmap_size: 0 });
+    expect(db.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+    expect(db.prepare("PRAGMA synchronous").get()).toEqual({ synchronous: 2 }); // FULL
+    outbox.close();
+  });
+
+  it("shrinks the WAL back to 4 MiB once a reader that held it open lets go", async () => {
+    const path = fresh();
+    const outbox = new Outbox({ path });
+    const sqlite = process.getBuiltinModule("node:sqlite") as typeof import("node:sqlite");
+    const reader = new sqlite.DatabaseSync(path);
+    reader.exec("BEGIN");
+    reader.prepare("SELECT COUNT(*) FROM readings").get(); // a read snapshot: no checkpoint past it
+    for (let i = 0; i < 80; i++) await fill(outbox, 200);
+    const walOf = () => statSync(`${path}-wal`).size;
+    expect(walOf()).toBeGreaterThan(6 * 1024 * 1024);
+    reader.exec("COMMIT");
+    reader.close();
+    for (let i = 0; i < 10; i++) await fill(outbox, 200);
+    expect(walOf()).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(outbox.depth).toBe(90 * 200);
     outbox.close();
   });
 });

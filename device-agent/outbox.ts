@@ -5,6 +5,23 @@ import { SequenceReservation } from "./sequence-reservation.js";
 
 /** Bytes counted per stored reading beyond its payload (row, index and page overhead, measured roughly). */
 export const OUTBOX_ROW_OVERHEAD = 64;
+/**
+ * SQLite's memory, bounded for a small gateway (the backlog stays on disk; the publisher reads it
+ * in pages of 128, oldest first): a 1 MiB page cache, no memory-mapped I/O, the WAL checkpointed
+ * every 1,000 pages (4 MiB) and truncated back to 4 MiB after a checkpoint. None of them weakens
+ * durability: WAL and synchronous FULL stay.
+ */
+const OUTBOX_PRAGMAS = [
+  "PRAGMA cache_size = -1024",
+  "PRAGMA mmap_size = 0",
+  "PRAGMA wal_autocheckpoint = 1000",
+  `PRAGMA journal_size_limit = ${4 * 1024 * 1024}`,
+];
+/** A WAL above this size after a commit is checkpointed and truncated at once (TRUNCATE). */
+export const OUTBOX_WAL_LIMIT_BYTES = 16 * 1024 * 1024;
+/** Commits between two looks at the WAL's size. */
+const WAL_CHECK_EVERY = 64;
+
 /** Default quota: 256 MiB, about 650,000 readings. */
 export const DEFAULT_OUTBOX_QUOTA_BYTES = 256 * 1024 * 1024;
 
@@ -76,6 +93,7 @@ export class Outbox {
   private usedBytes: number;
   private pendingBytes = 0;
   private heldCount: number;
+  private commitsSinceWalCheck = 0;
 
   constructor(private readonly p: OutboxParameters) {
     this.quotaBytes = p.quotaBytes ?? DEFAULT_OUTBOX_QUOTA_BYTES;
@@ -83,6 +101,7 @@ export class Outbox {
       this.db = new (sqlite().DatabaseSync)(p.path);
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec("PRAGMA synchronous = FULL");
+      for (const pragma of OUTBOX_PRAGMAS) this.db.exec(pragma);
       this.db.exec(
         `CREATE TABLE IF NOT EXISTS readings (
           sequence INTEGER PRIMARY KEY,
@@ -239,6 +258,29 @@ export class Outbox {
       }
     }
     this.flushLater();
+    this.boundWal();
+  }
+
+  /**
+   * The automatic checkpoint (every 1,000 pages) keeps the WAL small while this connection is
+   * the only one; should it fall behind (another reader, an operator's sqlite3 shell), the WAL is
+   * checkpointed and truncated here once it passes OUTBOX_WAL_LIMIT_BYTES.
+   */
+  private boundWal(): void {
+    if (this.p.path === ":memory:" || ++this.commitsSinceWalCheck < WAL_CHECK_EVERY) return;
+    this.commitsSinceWalCheck = 0;
+    let size = 0;
+    try {
+      size = statSync(`${this.p.path}-wal`).size;
+    } catch {
+      return; // no WAL yet
+    }
+    if (size <= OUTBOX_WAL_LIMIT_BYTES) return;
+    try {
+      this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // busy (another connection reads): the next look tries again; the WAL stays correct
+    }
   }
 
   /** Removals and holds: one transaction without its own fsync (synced by the next reading's commit). */

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { SecureContext } from "node:tls";
 import mqtt, { type MqttClient } from "mqtt";
-import { type AckMessage, acksTopic, decodeAck, outboxActionOf, readingsTopic } from "../protocol/index.js";
+import { type AckMessage, decodeAck, outboxActionOf } from "../protocol/ack.js";
+import { acksTopic, readingsTopic } from "../protocol/wire.js";
 import type { Outbox, OutboxEntry } from "./outbox.js";
 
 /** Where and as whom the agent connects: PEM files (software key), or a context whose key is in a token. */

@@ -1,5 +1,6 @@
 import type { Hex } from "viem";
-import { type CurveName, publicKeyOf, signDigest } from "../protocol/index.js";
+import type { CurveName } from "../protocol/reading.js";
+import { publicKeyOf, signDigest } from "../protocol/signature.js";
 
 /** What signs readings: a PKCS#11 token in the field, a software key for development. */
 export interface ReadingSigner {

@@ -1,6 +1,5 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { createKeccak } from "hash-wasm";
-import { encodeAbiParameters, type Hex, hashDomain, hashTypedData, hexToBytes, keccak256 } from "viem";
+import type { Hex } from "viem";
 
 /** Curve identifiers; the numbers are part of the protocol and of DeviceRegistry.Curve. */
 export const Curve = { secp256k1: 1, p256: 2 } as const;
@@ -39,21 +38,6 @@ export const UINT64_MAX = (1n << 64n) - 1n;
 export const INT256_MIN = -(1n << 255n);
 export const INT256_MAX = (1n << 255n) - 1n;
 
-/** The EIP-712 digest computed by viem's general typed-data code (reference for tests). */
-export function readingDigestReference(reading: Reading, domain: ReadingDomain): Hex {
-  return hashTypedData({
-    domain: {
-      name: DOMAIN_NAME,
-      version: DOMAIN_VERSION,
-      chainId: BigInt(domain.chainId),
-      verifyingContract: domain.registry,
-    },
-    types: READING_TYPES,
-    primaryType: "Reading",
-    message: reading,
-  });
-}
-
 const READING_TYPEHASH = keccak_256(
   new TextEncoder().encode(
     "Reading(bytes32 deviceId,bytes32 feedId,int256 value,uint64 timestamp,uint64 sequence)",
@@ -61,42 +45,71 @@ const READING_TYPEHASH = keccak_256(
 );
 const separators = new Map<string, Uint8Array>();
 
+const utf8 = new TextEncoder();
+const EIP712_DOMAIN_TYPEHASH = keccak_256(
+  utf8.encode("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+);
+
+/** An address as viem's encoder accepts it: 20 bytes of hex, lowercase or EIP-55 checksummed. */
+function isAddress(a: string): boolean {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(a)) return false;
+  const hex = a.slice(2);
+  if (hex === hex.toLowerCase()) return true;
+  const hash = keccak_256(utf8.encode(hex.toLowerCase()));
+  for (let i = 0; i < 40; i++) {
+    const nibble = ((hash[i >> 1] as number) >> (i % 2 === 0 ? 4 : 0)) & 0xf;
+    const c = hex[i] as string;
+    if (/[a-f]/.test(c) && nibble >= 8) return false;
+    if (/[A-F]/.test(c) && nibble < 8) return false;
+  }
+  return true;
+}
+
+/**
+ * The EIP-712 domain separator: keccak256(abi.encode(typehash, keccak256(name), keccak256(version),
+ * chainId, verifyingContract)), encoded directly (the agent does not load viem; the vectors in
+ * protocol/vectors.test.ts compare readingDigest with viem's hashTypedData).
+ */
 function domainSeparatorBytes(domain: ReadingDomain): Uint8Array {
   const key = `${domain.chainId}:${domain.registry.toLowerCase()}`;
   let sep = separators.get(key);
   if (!sep) {
-    sep = hexToBytes(
-      hashDomain({
-        domain: {
-          name: DOMAIN_NAME,
-          version: DOMAIN_VERSION,
-          chainId: BigInt(domain.chainId),
-          verifyingContract: domain.registry,
-        },
-        types: {
-          EIP712Domain: [
-            { name: "name", type: "string" },
-            { name: "version", type: "string" },
-            { name: "chainId", type: "uint256" },
-            { name: "verifyingContract", type: "address" },
-          ],
-        },
-      }),
-    );
+    if (!isAddress(domain.registry))
+      throw new TypeError(`the domain's registry is not an address: ${domain.registry}`);
+    const buf = new Uint8Array(160);
+    buf.set(EIP712_DOMAIN_TYPEHASH, 0);
+    buf.set(keccak_256(utf8.encode(DOMAIN_NAME)), 32);
+    buf.set(keccak_256(utf8.encode(DOMAIN_VERSION)), 64);
+    const view = new DataView(buf.buffer);
+    putWord(view, 96, BigInt.asUintN(256, BigInt(domain.chainId)));
+    buf.set(Buffer.from(domain.registry.slice(2), "hex"), 140);
+    sep = keccak_256(buf);
     separators.set(key, sep);
   }
   return sep;
 }
 
-// The hot path's keccak: hash-wasm's WebAssembly Keccak measured 2.3 µs for a reading's two
-// hashes against 15.7 µs for @noble/hashes and 8.5 µs for the native `keccak` addon (object
-// set-up per call); one instance, used synchronously (init, update, digest), so never interleaved.
-const keccakWasm = await createKeccak(256);
+/** A Keccak-256 as readingDigest uses it: the digest as bytes, or as hex without 0x. */
+export type ReadingKeccak = { bytes(data: Uint8Array): Uint8Array; hex(data: Uint8Array): string };
+
+// readingDigest's keccak: @noble/hashes unless one is installed. The protocol's index installs
+// hash-wasm's (keccak-wasm.ts: 2.3 µs for a reading's two hashes against 15.7 µs), so the bridge
+// hashes with it; the device agent imports this module alone and does not load WebAssembly
+// (about 10 MB of RSS on a gateway, for a few thousand readings a second at most).
+let keccak: ReadingKeccak = {
+  bytes: keccak_256,
+  hex: (data) => Buffer.from(keccak_256(data)).toString("hex"),
+};
+
+/** Install the Keccak-256 readingDigest uses (the same hash, another implementation). */
+export function setReadingKeccak(k: ReadingKeccak): void {
+  keccak = k;
+}
 const MAX_INT64 = 2n ** 63n - 1n;
 const MIN_INT64 = -(2n ** 63n);
 
 function keccakInto(data: Uint8Array, out: Uint8Array, offset: number): void {
-  out.set(keccakWasm.init().update(data).digest("binary"), offset);
+  out.set(keccak.bytes(data), offset);
 }
 
 /** A signed or unsigned 256-bit word, big-endian, two's complement (abi.encode of int256/uint64). */
@@ -136,7 +149,7 @@ export function readingDigest(reading: Reading, domain: ReadingDomain): Hex {
   putWord(structView, 160, reading.sequence);
   digestBuf.set(domainSeparatorBytes(domain), 2);
   keccakInto(structBuf, digestBuf, 34);
-  return `0x${keccakWasm.init().update(digestBuf).digest("hex")}`;
+  return `0x${keccak.hex(digestBuf)}`;
 }
 
 /** Leaf types of the Merkle tree: OpenZeppelin's standard tree format over these values. */
@@ -144,28 +157,6 @@ export const LEAF_TYPES = ["bytes32", "bytes32", "int256", "uint64", "uint64"] a
 
 export function leafValues(r: Reading): [Hex, Hex, bigint, bigint, bigint] {
   return [r.deviceId, r.feedId, r.value, r.timestamp, r.sequence];
-}
-
-/** The Merkle leaf of a reading: keccak256(keccak256(abi.encode(deviceId, feedId, value, timestamp, sequence))). */
-export function readingLeaf(r: Reading): Hex {
-  const inner = keccak256(
-    encodeAbiParameters(
-      LEAF_TYPES.map((type) => ({ type })),
-      leafValues(r),
-    ),
-  );
-  return keccak256(inner);
-}
-
-/**
- * The device id of a first key: keccak256(abi.encode(uint8 curve, bytes32 x, bytes32 y)).
- * It stays the device's id across key rotations.
- */
-export function deviceIdOf(curve: CurveName, publicKey: Uint8Array): Hex {
-  const { x, y } = splitPublicKey(publicKey);
-  return keccak256(
-    encodeAbiParameters([{ type: "uint8" }, { type: "bytes32" }, { type: "bytes32" }], [Curve[curve], x, y]),
-  );
 }
 
 /** x and y of an uncompressed SEC1 public key (0x04 || x || y). */
@@ -191,5 +182,5 @@ export function deviceNameToId(name: string): Hex {
 
 /** A feed id from a human name: keccak256 of its UTF-8 bytes. */
 export function feedIdOf(name: string): Hex {
-  return keccak256(new TextEncoder().encode(name));
+  return `0x${Buffer.from(keccak_256(utf8.encode(name))).toString("hex")}`;
 }

@@ -1,7 +1,7 @@
 import { verify as cryptoVerify } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { type Hex, hexToBytes } from "viem";
+import type { Hex } from "viem";
 import { p256KeyObject } from "./p256-key.mjs";
 import type { CurveName } from "./reading.js";
 import { secp256k1RecoveryByte } from "./secp256k1-native.mjs";
@@ -17,6 +17,14 @@ import { secp256k1RecoveryByte } from "./secp256k1-native.mjs";
 const CURVES = { p256, secp256k1 } as const;
 
 /** Sign a reading digest with a software key (development and the demo only). */
+/** Hex to bytes as viem's hexToBytes (an odd length padded on the left), without loading viem. */
+function hexToBytes(hex: Hex): Uint8Array {
+  let digits = hex.slice(2);
+  if (digits.length % 2 === 1) digits = `0${digits}`;
+  if (!/^0x/.test(hex) || !/^[0-9a-fA-F]*$/.test(digits)) throw new TypeError(`not hex: ${hex.slice(0, 80)}`);
+  return new Uint8Array(Buffer.from(digits, "hex"));
+}
+
 export function signDigest(curve: CurveName, secretKey: Uint8Array, digest: Hex): Uint8Array {
   const msg = hexToBytes(digest);
   return curve === "p256"

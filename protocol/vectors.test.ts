@@ -101,7 +101,7 @@ describe("protocol test vectors (docs/vectors.json)", () => {
 describe("readingDigest", () => {
   it("equals viem's general EIP-712 encoder for edge values", async () => {
     const { readingDigest, readingDigestReference, INT256_MIN, INT256_MAX, UINT64_MAX } = await import(
-      "./reading.js"
+      "./index.js"
     );
     const domain = { chainId: 11155111, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
     // Around the int64 bounds too: values inside them take readingDigest's fast path.
@@ -117,6 +117,56 @@ describe("readingDigest", () => {
         };
         expect(readingDigest(r, domain)).toBe(readingDigestReference(r, domain));
       }
+    }
+  });
+});
+
+describe("readingDigest with @noble/hashes' Keccak (the device agent's: it imports reading.ts alone, not hash-wasm)", () => {
+  it("equals viem's general EIP-712 encoder, for several domains", async () => {
+    const { readingDigest, readingDigestReference, setReadingKeccak, UINT64_MAX } = await import(
+      "./index.js"
+    );
+    const { keccak_256 } = await import("@noble/hashes/sha3.js");
+    const { createKeccak } = await import("hash-wasm");
+    setReadingKeccak({ bytes: keccak_256, hex: (d) => Buffer.from(keccak_256(d)).toString("hex") });
+    try {
+      const domains = [
+        { chainId: 11155111, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const },
+        { chainId: 31337n, registry: `0x${"e7".repeat(20)}` as const },
+        { chainId: 2n ** 200n, registry: `0x${"0a".repeat(20)}` as const },
+      ];
+      for (const domain of domains)
+        for (const value of [0n, -1850n, 2n ** 255n - 1n]) {
+          const r = {
+            deviceId: `0x${"ab".repeat(32)}` as const,
+            feedId: `0x${"cd".repeat(32)}` as const,
+            value,
+            timestamp: 1764400000n,
+            sequence: UINT64_MAX,
+          };
+          expect(readingDigest(r, domain)).toBe(readingDigestReference(r, domain));
+        }
+      // A registry with a wrong EIP-55 checksum (mixed or all upper case) is refused, as viem refuses it.
+      const r = {
+        deviceId: `0x${"ab".repeat(32)}` as const,
+        feedId: `0x${"cd".repeat(32)}` as const,
+        value: 1n,
+        timestamp: 1n,
+        sequence: 1n,
+      };
+      for (const registry of [
+        "0x5fbDB2315678afecb367f032d93F642f64180aa3",
+        `0x${"AB".repeat(20)}`,
+      ] as const) {
+        expect(() => readingDigestReference(r, { chainId: 1, registry })).toThrow();
+        expect(() => readingDigest(r, { chainId: 1, registry })).toThrow(/not an address/);
+      }
+    } finally {
+      const k = await createKeccak(256);
+      setReadingKeccak({
+        bytes: (d) => k.init().update(d).digest("binary"),
+        hex: (d) => k.init().update(d).digest("hex"),
+      });
     }
   });
 });

@@ -4,14 +4,13 @@ import { buildReadingTree, readingProof } from "./merkle.js";
 import {
   Curve,
   type CurveName,
-  deviceIdOf,
   deviceIdToName,
   feedIdOf,
   type Reading,
   readingDigest,
-  readingLeaf,
   splitPublicKey,
 } from "./reading.js";
+import { deviceIdOf, readingLeaf } from "./reading-abi.js";
 import { publicKeyOf, signDigest, verifyReadingSignature } from "./signature.js";
 import { encodeReadingMessage } from "./wire.js";
 

@@ -1,4 +1,4 @@
-import { walkCauses } from "../../protocol/index.js";
+import { walkCauses } from "../../protocol/errors.js";
 import { READING_INPUT_REASONS, ReadingInputError, type ReadingInputReason } from "../errors.js";
 import type { FeedTable } from "../feeds.js";
 import type { ReadingSink, TakenReading } from "../reading-sink.js";
