@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { createPrivateKey } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import { publicKeyOf } from "../protocol/index.js";
+import { publicKeyOf } from "../protocol/signature.js";
 import { crypto, EC } from "./crypto.js";
 
 /** Private keys as PKCS#8 PEM, the form TLS clients and servers load. */

@@ -15,7 +15,8 @@ import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../../device-agent/signer.js";
 import { tokenTlsContext } from "../../device-agent/tls.js";
 import { p256SecretFromPem } from "../../pki/pem.js";
-import { feedIdOf, SensorOracleError } from "../../protocol/index.js";
+import { SensorOracleError } from "../../protocol/errors.js";
+import { feedIdOf } from "../../protocol/reading.js";
 import type { AgentConfig } from "../agent-config.js";
 import { args, need, progress, UsageError } from "../args.js";
 
