@@ -47,8 +47,9 @@ type FolderFiles = { path: string; stamp: string; byStem: Map<string, number>; o
 
 /**
  * What the index keeps of each certificate file, column by column so that a certificate costs
- * no objects of its own (measured by bench/certificate-heap.ts: about 950 bytes of heap a
- * certificate with objects, paths and PEMs kept from the start-up scan; see docs/BENCHMARKS.md).
+ * no objects of its own: 301 bytes of memory a certificate (heap and typed arrays) against 786
+ * with an entry object, a stat object and the full path each, and 274 against 2,098 once the
+ * start-up scan no longer fills the parsed cache with PEMs (bench/certificate-heap.ts, 20,000).
  * A slot is an index into these columns; freed slots are used again.
  */
 class FileSlots {
