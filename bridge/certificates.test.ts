@@ -2,10 +2,18 @@ import "reflect-metadata";
 import { mkdtempSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import * as x509 from "@peculiar/x509";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFleetCa, type FleetCa, type IssuedDevice } from "../pki/fleet-ca.js";
-import { FleetCertificates, parseDeviceCertificate } from "./certificates.js";
+import {
+  certificateFingerprint,
+  FleetCertificates,
+  packHex,
+  parseDeviceCertificate,
+  unpackHex,
+} from "./certificates.js";
 
 const N = 2_000;
 
@@ -116,5 +124,75 @@ describe("FleetCertificates: incremental folder scans", () => {
     } finally {
       unlinkSync(join(dir, "zz-broken.pem"));
     }
+  });
+
+  it(`keeps the folder index within 450 bytes of memory a certificate (${N} certificates)`, () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const used = () => {
+      gc();
+      gc();
+      const m = process.memoryUsage();
+      return m.heapUsed + m.arrayBuffers; // the index's typed arrays are outside the heap
+    };
+    const before = used();
+    const certs = new FleetCertificates(ca.certPem, { cacheBytes: 1 });
+    expect(certs.loadDirectory(dir)).toBe(N);
+    const perCertificate = (used() - before) / N;
+    expect(certs.size).toBe(N); // still alive when measured
+    // 786 bytes with an object, a path and a stat object a certificate; about 300 as columns.
+    expect(perCertificate).toBeLessThan(450);
+  });
+});
+
+describe("FleetCertificates: a device's certificates in files of any name", () => {
+  it("keeps both certificates of a renewal, prefers the registry's, drops each with its file", async () => {
+    const ca = await createFleetCa();
+    const dir = mkdtempSync(join(tmpdir(), "so-certs-renewal-"));
+    try {
+      const old = await ca.issueDevice({ curve: "secp256k1" });
+      const renewed = await ca.issueDevice({ curve: "secp256k1", readingSecretKey: old.readingSecretKey });
+      const other = await ca.issueDevice({ curve: "p256" });
+      expect(renewed.name).toBe(old.name);
+      writeFileSync(join(dir, `${old.name}.pem`), old.certPem);
+      writeFileSync(join(dir, "renewed.pem"), renewed.certPem);
+      writeFileSync(join(dir, "a.pem"), other.certPem);
+      const certs = new FleetCertificates(ca.certPem);
+      expect(certs.scanDirectory(dir)).toMatchObject({ files: 3, parsed: 3, failed: [] });
+      expect(certs.size).toBe(2);
+      expect(certs.names().sort()).toEqual([old.name, other.name].sort());
+      const notAfter = (pem: string) => parseDeviceCertificate(pem).notAfter.getTime();
+      expect(certs.earliestExpiry()?.getTime()).toBe(
+        Math.min(notAfter(other.certPem), notAfter(old.certPem), notAfter(renewed.certPem)),
+      );
+
+      const now = new Date();
+      const fpOld = certificateFingerprint(old.certPem);
+      const fpRenewed = certificateFingerprint(renewed.certPem);
+      expect((await certs.resolve(old.name, now, old.readingPublicKey, fpOld)).fingerprint).toBe(fpOld);
+      expect((await certs.resolve(old.name, now, old.readingPublicKey, fpRenewed)).fingerprint).toBe(
+        fpRenewed,
+      );
+      expect((await certs.resolve(other.name)).name).toBe(other.name);
+
+      unlinkSync(join(dir, "renewed.pem"));
+      expect(certs.scanDirectory(dir)).toMatchObject({ files: 2, parsed: 0, removed: 1 });
+      // The registry's certificate is gone: the one left that carries the key.
+      expect((await certs.resolve(old.name, now, old.readingPublicKey, fpRenewed)).fingerprint).toBe(fpOld);
+
+      unlinkSync(join(dir, `${old.name}.pem`));
+      expect(certs.scanDirectory(dir)).toMatchObject({ files: 1, removed: 1 });
+      await expect(certs.resolve(old.name)).rejects.toMatchObject({ reason: "no_certificate" });
+      expect(certs.names()).toEqual([other.name]);
+      await expect(certs.resolve("not-a-device")).rejects.toMatchObject({ reason: "no_certificate" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("packs hex to a byte a character and back, and keeps any other string as it is", () => {
+    for (const s of ["00ff10", "0a", "abc", "ABCD", "", "not hex", "0".repeat(64)])
+      expect(unpackHex(packHex(s))).toBe(s);
+    expect(packHex("0".repeat(64))).toHaveLength(32);
   });
 });

@@ -30,15 +30,98 @@ export type DeviceCertificate = {
  */
 type Loaded = { parsed: DeviceCertificate; pem?: string | undefined; checked?: Promise<DeviceCertificate> };
 
-/**
- * One certificate of a device, as the folder index keeps it: its serial and its file (measured
- * with 2,000: 560 bytes of heap a certificate with the file index, 1.5 KB parsed and cached), or,
- * for a certificate added as PEM, the certificate itself.
- */
-type Entry = { serial: string; notAfter: number; file?: string; loaded?: Loaded };
+/** A certificate added as PEM (not from a file): kept in full. Its serial is packed (packHex). */
+type PemEntry = { serial: string; notAfter: number; loaded: Loaded };
 
-/** A certificate file as last seen: unchanged while its inode, size and modification time are. */
-type SeenFile = { ino: number; size: number; mtimeMs: number; ctimeMs: number; name: string };
+/**
+ * One certificate of a device: a certificate file's slot number (see FileSlots) or a certificate
+ * added as PEM. A device with one certificate keeps it unwrapped, with more an array, newest last.
+ */
+type Ref = number | PemEntry;
+
+/**
+ * The certificate files of one folder, by file name. A file named `<device name>.pem` (as the
+ * fleet's are) is keyed by the name packed to 32 bytes (packHex), shared with the device index.
+ */
+type FolderFiles = { path: string; stamp: string; byStem: Map<string, number>; other: Map<string, number> };
+
+/**
+ * What the index keeps of each certificate file, column by column so that a certificate costs
+ * no objects of its own: 301 bytes of memory a certificate (heap and typed arrays) against 786
+ * with an entry object, a stat object and the full path each, and 274 against 2,098 once the
+ * start-up scan no longer fills the parsed cache with PEMs (bench/certificate-heap.ts, 20,000).
+ * A slot is an index into these columns; freed slots are used again.
+ */
+class FileSlots {
+  /** ino, size, mtimeMs, ctimeMs of each file as last seen (4 numbers a slot). */
+  stat = new Float64Array(4 * 1024);
+  /** notAfter (ms) of the certificate in each file. */
+  notAfter = new Float64Array(1024);
+  /** The folder of each file (index into folders). */
+  folder = new Int32Array(1024);
+  /** Whether the file's key is its packed stem (1) or its plain file name (0). */
+  stemKeyed = new Uint8Array(1024);
+  /** The file's key in its folder's map (the packed stem, or the file name). */
+  fileKey: string[] = [];
+  /** The device the file's certificate names, packed (the device index's key). */
+  device: string[] = [];
+  /** The certificate's serial, packed. */
+  serial: string[] = [];
+  private free: number[] = [];
+  private next = 0;
+
+  take(): number {
+    const slot = this.free.pop() ?? this.next++;
+    if (slot >= this.notAfter.length) {
+      const grow = <T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T => {
+        const b = new (a.constructor as new (n: number) => T)(n);
+        b.set(a);
+        return b;
+      };
+      const cap = this.notAfter.length * 2;
+      this.stat = grow(this.stat, cap * 4);
+      this.notAfter = grow(this.notAfter, cap);
+      this.folder = grow(this.folder, cap);
+      this.stemKeyed = grow(this.stemKeyed, cap);
+    }
+    return slot;
+  }
+
+  release(slot: number): void {
+    this.fileKey[slot] = "";
+    this.device[slot] = "";
+    this.serial[slot] = "";
+    this.free.push(slot);
+  }
+
+  sameStat(slot: number, st: Stats): boolean {
+    const o = slot * 4;
+    return (
+      this.stat[o] === st.ino &&
+      this.stat[o + 1] === st.size &&
+      this.stat[o + 2] === st.mtimeMs &&
+      this.stat[o + 3] === st.ctimeMs
+    );
+  }
+
+  setStat(slot: number, st: Stats): void {
+    this.stat.set([st.ino, st.size, st.mtimeMs, st.ctimeMs], slot * 4);
+  }
+}
+
+/**
+ * A lowercase hex string (a device name, a serial) packed to one character a byte: half the
+ * length, and a string of its own (not a slice keeping a certificate's subject alive). Any other
+ * string is kept as it is behind a marker no packed string starts with.
+ */
+export function packHex(hex: string): string {
+  return /^(?:[0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, "hex").toString("latin1") : `\u0100${hex}`;
+}
+
+/** The string packHex packed. */
+export function unpackHex(packed: string): string {
+  return packed.charCodeAt(0) === 0x100 ? packed.slice(1) : Buffer.from(packed, "latin1").toString("hex");
+}
 
 /**
  * What one cached certificate costs (its parsed form, key and strings), measured as about 1 KB
@@ -72,18 +155,20 @@ export type ScanResult = {
 export class FleetCertificates {
   private readonly cas: x509.X509Certificate[];
   private trusted: Promise<x509.X509Certificate[]> | undefined;
-  // Every certificate of a device, newest last: after a key rotation, readings signed before it
-  // still need the certificate of the old key.
-  private readonly entries = new Map<string, Entry[]>();
+  // Every certificate of a device by its packed name, newest last: after a key rotation, readings
+  // signed before it still need the certificate of the old key.
+  private readonly entries = new Map<string, Ref | Ref[]>();
   private revoked = new Set<string>();
-  /** Certificate files by path, as last scanned. */
-  private readonly seen = new Map<string, SeenFile>();
-  private readonly dirStamp = new Map<string, string>();
+  /** The certificate files as last scanned. */
+  private readonly slots = new FileSlots();
+  /** The folders scanned, by resolved path, and their index in FileSlots.folder. */
+  private readonly folders: FolderFiles[] = [];
+  private readonly folderIndex = new Map<string, number>();
   /** Certificates parsed since start (every add and every file read). */
   parses = 0;
 
   /** Parsed certificates of folder files, least recently used out first. */
-  private readonly cache: LRUCache<string, Loaded>;
+  private readonly cache: LRUCache<number, Loaded>;
 
   /**
    * @param caPem the fleet's CA bundle: the issuing CA(s) and the root they chain to.
@@ -166,50 +251,73 @@ export class FleetCertificates {
   /** Add (or replace) a device certificate; the device name is taken from its subject CN. */
   add(pem: string): string {
     const parsed = parseDeviceCertificate(pem);
-    return this.addEntry(parsed, {
-      serial: parsed.serialNumber,
+    this.addRef(packHex(parsed.name), packHex(parsed.serialNumber), {
+      serial: packHex(parsed.serialNumber),
       notAfter: parsed.notAfter.getTime(),
       loaded: { parsed, pem },
     });
-  }
-
-  private addEntry(parsed: DeviceCertificate, entry: Entry): string {
-    this.parses += 1;
-    const list = (this.entries.get(parsed.name) ?? []).filter((e) => e.serial !== parsed.serialNumber);
-    list.push(entry);
-    this.entries.set(parsed.name, list);
     return parsed.name;
   }
 
-  private dropFile(path: string, seen: SeenFile): void {
-    const list = this.entries.get(seen.name)?.filter((e) => e.file !== path) ?? [];
-    if (list.length) this.entries.set(seen.name, list);
-    else this.entries.delete(seen.name);
-    this.seen.delete(path);
-    this.cache.delete(path);
+  private serialOf(ref: Ref): string {
+    return typeof ref === "number" ? (this.slots.serial[ref] as string) : ref.serial;
+  }
+
+  private notAfterOf(ref: Ref): number {
+    return typeof ref === "number" ? (this.slots.notAfter[ref] as number) : ref.notAfter;
+  }
+
+  /** Add a device's certificate (replacing one of the same serial), newest last. */
+  private addRef(device: string, serial: string, ref: Ref): void {
+    this.parses += 1;
+    const had = this.entries.get(device);
+    const list = (had === undefined ? [] : Array.isArray(had) ? had : [had]).filter(
+      (r) => this.serialOf(r) !== serial,
+    );
+    list.push(ref);
+    this.entries.set(device, list.length === 1 ? (list[0] as Ref) : list);
+  }
+
+  private dropFile(folder: FolderFiles, slot: number): void {
+    const device = this.slots.device[slot] as string;
+    const had = this.entries.get(device);
+    const list = (had === undefined ? [] : Array.isArray(had) ? had : [had]).filter((r) => r !== slot);
+    if (list.length) this.entries.set(device, list.length === 1 ? (list[0] as Ref) : list);
+    else this.entries.delete(device);
+    const key = this.slots.fileKey[slot] as string;
+    if (this.slots.stemKeyed[slot]) folder.byStem.delete(key);
+    else folder.other.delete(key);
+    this.cache.delete(slot);
+    this.slots.release(slot);
+  }
+
+  /** A file slot's path. */
+  private pathOf(slot: number): string {
+    const folder = this.folders[this.slots.folder[slot] as number] as FolderFiles;
+    const key = this.slots.fileKey[slot] as string;
+    return join(folder.path, this.slots.stemKeyed[slot] ? `${unpackHex(key)}.pem` : key);
   }
 
   /**
-   * An entry's certificate in full: kept, cached, or read again from its file. Null when the file
-   * is gone or no longer holds this device's certificate of that serial (the next scan updates).
+   * A certificate in full: kept, cached, or read again from its file. Null when the file is gone
+   * or no longer holds this device's certificate of that serial (the next scan updates).
    */
-  private load(name: string, entry: Entry): Loaded | null {
-    if (entry.loaded) return entry.loaded;
-    const file = entry.file as string;
-    const hit = this.cache.get(file);
+  private load(name: string, ref: Ref): Loaded | null {
+    if (typeof ref !== "number") return ref.loaded;
+    const hit = this.cache.get(ref);
     if (hit) return hit;
     let pem: string;
     let parsed: DeviceCertificate;
     try {
-      pem = readFileSync(file, "utf8");
+      pem = readFileSync(this.pathOf(ref), "utf8");
       parsed = parseDeviceCertificate(pem);
     } catch {
       return null;
     }
-    if (parsed.name !== name || parsed.serialNumber !== entry.serial) return null;
+    if (parsed.name !== name || packHex(parsed.serialNumber) !== this.slots.serial[ref]) return null;
     this.parses += 1;
     const loaded: Loaded = { parsed, pem };
-    this.cache.set(file, loaded);
+    this.cache.set(ref, loaded);
     return loaded;
   }
 
@@ -237,12 +345,19 @@ export class FleetCertificates {
     const result: ScanResult = { files: 0, parsed: 0, removed: 0, failed: [], skipped: false };
     const d = statSync(dir);
     const stamp = `${d.ino}:${d.mtimeMs}:${d.ctimeMs}`;
-    if (!opts.full && this.dirStamp.get(dir) === stamp) {
+    let index = this.folderIndex.get(dir);
+    if (index === undefined) {
+      index = this.folders.push({ path: dir, stamp: "", byStem: new Map(), other: new Map() }) - 1;
+      this.folderIndex.set(dir, index);
+    }
+    const files = this.folders[index] as FolderFiles;
+    if (!opts.full && files.stamp === stamp) {
       result.skipped = true;
-      result.files = [...this.seen.keys()].filter((f) => f.startsWith(`${dir}/`)).length;
+      result.files = files.byStem.size + files.other.size;
       return result;
     }
-    const present = new Set<string>();
+    const slots = this.slots;
+    const present = new Set<number>();
     for (const f of readdirSync(dir)) {
       if (!f.endsWith(".pem")) continue;
       const path = join(dir, f);
@@ -252,47 +367,45 @@ export class FleetCertificates {
       } catch {
         continue; // removed between the listing and now
       }
-      present.add(path);
       result.files += 1;
-      const before = this.seen.get(path);
-      if (
-        before &&
-        before.ino === st.ino &&
-        before.size === st.size &&
-        before.mtimeMs === st.mtimeMs &&
-        before.ctimeMs === st.ctimeMs
-      )
-        continue;
+      const stem = f.slice(0, -4);
+      const stemKeyed = isDeviceName(stem);
+      const key = stemKeyed ? packHex(stem) : f;
+      const before = (stemKeyed ? files.byStem : files.other).get(key);
+      if (before !== undefined) {
+        present.add(before);
+        if (slots.sameStat(before, st)) continue;
+      }
       try {
-        const pem = readFileSync(path, "utf8");
-        const parsed = parseDeviceCertificate(pem);
-        if (before) this.dropFile(path, before);
-        this.addEntry(parsed, {
-          serial: parsed.serialNumber,
-          notAfter: parsed.notAfter.getTime(),
-          file: path,
-        });
-        // Parsed anyway: cached while the budget allows, so the first readings need no read.
-        this.cache.set(path, { parsed, pem });
-        this.seen.set(path, {
-          ino: st.ino,
-          size: st.size,
-          mtimeMs: st.mtimeMs,
-          ctimeMs: st.ctimeMs,
-          name: parsed.name,
-        });
+        const parsed = parseDeviceCertificate(readFileSync(path, "utf8"));
+        if (before !== undefined) this.dropFile(files, before);
+        // Not cached: its PEM would be kept until the first reading checks it (13.8 MB at
+        // 100,000 devices); the first reading reads the file again (0.15 ms), as after an eviction.
+        const slot = slots.take();
+        const device = stemKeyed && stem === parsed.name ? key : packHex(parsed.name);
+        const serial = packHex(parsed.serialNumber);
+        slots.setStat(slot, st);
+        slots.notAfter[slot] = parsed.notAfter.getTime();
+        slots.folder[slot] = index;
+        slots.stemKeyed[slot] = stemKeyed ? 1 : 0;
+        slots.fileKey[slot] = key;
+        slots.device[slot] = device;
+        slots.serial[slot] = serial;
+        (stemKeyed ? files.byStem : files.other).set(key, slot);
+        present.add(slot);
+        this.addRef(device, serial, slot);
         result.parsed += 1;
       } catch (err) {
         result.failed.push({ file: path, error: err instanceof Error ? err.message : String(err) });
       }
     }
-    for (const [path, seen] of this.seen) {
-      if (path.startsWith(`${dir}/`) && !present.has(path)) {
-        this.dropFile(path, seen);
-        result.removed += 1;
-      }
-    }
-    this.dirStamp.set(dir, stamp);
+    for (const map of [files.byStem, files.other])
+      for (const slot of [...map.values()])
+        if (!present.has(slot)) {
+          this.dropFile(files, slot);
+          result.removed += 1;
+        }
+    files.stamp = stamp;
     return result;
   }
 
@@ -303,16 +416,17 @@ export class FleetCertificates {
 
   /** The names of the enrolled devices (the fleet page lists them before they send anything). */
   names(): string[] {
-    return [...this.entries.keys()];
+    return [...this.entries.keys()].map(unpackHex);
   }
 
   /** The earliest notAfter among the devices' newest certificates not on the CRL (metrics), or null. */
   earliestExpiry(): Date | null {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const list of this.entries.values()) {
-      const newest = list.at(-1);
-      if (newest && !this.revoked.has(newest.serial) && newest.notAfter < earliest)
-        earliest = newest.notAfter;
+    for (const refs of this.entries.values()) {
+      const newest = Array.isArray(refs) ? refs.at(-1) : refs;
+      if (newest === undefined) continue;
+      const notAfter = this.notAfterOf(newest);
+      if (notAfter < earliest && !this.revoked.has(unpackHex(this.serialOf(newest)))) earliest = notAfter;
     }
     return Number.isFinite(earliest) ? new Date(earliest) : null;
   }
@@ -329,8 +443,9 @@ export class FleetCertificates {
      */
     fingerprint?: Hex,
   ): Promise<DeviceCertificate> {
-    const list = this.entries.get(name);
-    if (!list?.length) {
+    const refs = isDeviceName(name) ? this.entries.get(packHex(name)) : undefined;
+    const list = refs === undefined ? [] : Array.isArray(refs) ? refs : [refs];
+    if (!list.length) {
       throw new ReadingRejectedError("no_certificate", "No enrolled certificate for this device.", {
         details: `device ${name}`,
       });
@@ -339,7 +454,7 @@ export class FleetCertificates {
     let chosen: Loaded | undefined;
     let newest: Loaded | undefined;
     for (let i = list.length - 1; i >= 0 && !chosen; i--) {
-      const l = this.load(name, list[i] as Entry);
+      const l = this.load(name, list[i] as Ref);
       if (l && (!readingKey || Buffer.compare(l.parsed.readingPublicKey, readingKey) === 0)) {
         newest ??= l;
         if (!fingerprint || l.parsed.fingerprint === fingerprint) chosen = l;
