@@ -132,7 +132,10 @@ try {
   if (REUSE_DIR && !kept) {
     rmSync(REUSE_DIR, { recursive: true, force: true });
     mkdirSync(REUSE_DIR, { recursive: true, mode: 0o700 });
-    await ca.save(join(REUSE_DIR, "ca"));
+    // The bench's own throwaway CA: its root key is encrypted under a passphrase of this run's making.
+    await ca.save(join(REUSE_DIR, "ca"), {
+      rootPassphrase: process.env.SO_CA_PASSPHRASE ?? "sensor-oracle bench fleet",
+    });
     const keep: KeptFleet = {
       devices: DEVICES,
       regs,
