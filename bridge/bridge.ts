@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { availableParallelism, hostname } from "node:os";
 import mqtt from "mqtt";
 import type { Logger } from "pino";
@@ -45,7 +45,7 @@ export const MQTT_SESSION_EXPIRY_SEC = 300;
 export const MAX_BRIDGE_PACKET_BYTES = MAX_PAYLOAD_BYTES + 512;
 
 export type BridgeParameters = {
-  /** This bridge's name: its MQTT client id and its name for the submitter lease. Unique per process. */
+  /** This bridge's name for the submitter lease (and its MQTT client id if its certificate has no CN). Unique per process. */
   id?: string;
   /**
    * MQTT 5 (default) subscribes through a shared subscription so several bridges split the load;
@@ -302,7 +302,9 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
       ca: p.mqtt.ca,
       cert: p.mqtt.cert,
       key: p.mqtt.key,
-      clientId: p.mqtt.clientId ?? id,
+      // The certificate's CN by default: the same after a restart (the persistent session's key),
+      // and what the fleet broker makes it anyway (use_username_as_clientid).
+      clientId: p.mqtt.clientId ?? commonNameOf(p.mqtt.cert) ?? id,
       rejectUnauthorized: true,
       reconnectPeriod: MQTT_RETRY_MIN_MS,
       keepalive: p.mqtt.keepaliveSec ?? MQTT_KEEPALIVE_SEC,
@@ -395,5 +397,14 @@ export async function startBridge(p: BridgeParameters): Promise<Bridge> {
   } catch (err) {
     await closers.closeAll().catch(() => {});
     throw err;
+  }
+}
+
+/** The CN of a PEM certificate's subject (its first certificate), or undefined. */
+function commonNameOf(certPem: string): string | undefined {
+  try {
+    return /^CN=(.+)$/m.exec(new X509Certificate(certPem).subject)?.[1];
+  } catch {
+    return undefined;
   }
 }
