@@ -14,6 +14,10 @@ export type BridgeConfig = {
     protocolVersion: 4 | 5;
     /** The bridges' MQTT 5 share group: a secret name, the same for every bridge of the fleet. */
     shareGroup?: string;
+    /** MQTT keepalive (seconds, 1 to 65535; the fleet broker allows at most 120). */
+    keepaliveSec: number;
+    /** MQTT 5: how long the broker keeps the bridge's session after a disconnection (seconds; 0: clean session). */
+    sessionExpirySec: number;
   };
   /** `tls`: Redis over TLS with a client certificate (redis-server tls-auth-clients yes). */
   redis: {
@@ -89,6 +93,8 @@ const SPECS: Spec[] = [
   { key: "mqtt.keyFile", env: "SO_MQTT_KEY_FILE", kind: "file" },
   { key: "mqtt.protocolVersion", env: "SO_MQTT_PROTOCOL_VERSION", kind: "int", def: 5, values: ["4", "5"] },
   { key: "mqtt.shareGroup", env: "SO_MQTT_SHARE_GROUP", kind: "string", optional: true },
+  { key: "mqtt.keepaliveSec", env: "SO_MQTT_KEEPALIVE_SEC", kind: "int", def: 60 },
+  { key: "mqtt.sessionExpirySec", env: "SO_MQTT_SESSION_EXPIRY_SEC", kind: "int", def: 300 },
   { key: "redis.url", env: "SO_REDIS_URL", kind: "url" },
   { key: "redis.prefix", env: "SO_REDIS_PREFIX", kind: "string", def: "so" },
   { key: "redis.durabilityCheckSec", env: "SO_REDIS_DURABILITY_CHECK_SEC", kind: "int", def: 30 },
@@ -269,7 +275,16 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     }
     set(out, spec.key, v);
   }
-  const mqtt = out.mqtt as { shareGroup?: string; protocolVersion: number };
+  const mqtt = out.mqtt as {
+    shareGroup?: string;
+    protocolVersion: number;
+    keepaliveSec: number;
+    sessionExpirySec: number;
+  };
+  if (mqtt.keepaliveSec < 1 || mqtt.keepaliveSec > 65_535)
+    throw new ConfigError("mqtt.keepaliveSec", "must be 1 to 65535 seconds");
+  if (mqtt.sessionExpirySec > 0xffff_ffff)
+    throw new ConfigError("mqtt.sessionExpirySec", "must be at most 4294967295 seconds");
   // A device that knows the bridges' share group can join it (Mosquitto's acl_file does not check
   // SUBSCRIBE): with MQTT 5 the group is a secret of the fleet, never a default name.
   if (mqtt.protocolVersion === 5 && mqtt.shareGroup === undefined)

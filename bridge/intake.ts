@@ -104,9 +104,25 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
     client.publish(acksTopic(name), ack, ACK_OPTS);
   }
 
+  // mqtt.js's keepalive counts only PINGRESP and acks of the bridge's own packets, and it takes
+  // incoming packets one at a time: under a burst the broker's PINGRESP waits behind the PUBLISHes
+  // before it (and behind held PUBACKs), and the client dropped the connection ("Keepalive
+  // timeout") although the broker was talking all along. A PUBLISH received, or a reading finished
+  // while PUBACKs are held, shows the connection and the intake are alive: the keepalive restarts
+  // (at most every KEEPALIVE_RESTART_EVERY_MS). A connection silent for the keepalive still gets
+  // its PINGREQ, and is dropped without an answer.
+  let keepaliveRestarted = 0;
+  const alive = () => {
+    const now = performance.now();
+    if (now - keepaliveRestarted < KEEPALIVE_RESTART_EVERY_MS) return;
+    keepaliveRestarted = now;
+    client.reschedulePing(true);
+  };
+
   let inFlight = 0;
   const held: (() => void)[] = [];
   client.handleMessage = (packet, done) => {
+    alive();
     const name = deviceNameFromTopic(packet.topic);
     if (name !== null && !p.limiter.take(name)) {
       rateLimited(name, toBuffer(packet.payload));
@@ -123,6 +139,7 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
       })
       .finally(() => {
         inFlight -= 1;
+        if (held.length > 0) alive();
         held.shift()?.();
       });
     if (inFlight < p.maxInFlight) done();
@@ -145,6 +162,9 @@ export async function startIntake(p: IntakeParameters): Promise<void> {
     else client.once("connect", subscribe);
   });
 }
+
+/** The MQTT keepalive is restarted on activity at most this often (a timer reset per message costs). */
+export const KEEPALIVE_RESTART_EVERY_MS = 250;
 
 /** At most one `rate_limited` answer per device in this time. */
 export const RATE_LIMITED_ACK_EVERY_MS = 250;

@@ -95,6 +95,8 @@ async function main(configFile: string | undefined): Promise<void> {
       cert: readFileSync(config.mqtt.certFile, "utf8"),
       key: readFileSync(config.mqtt.keyFile, "utf8"),
       protocolVersion: config.mqtt.protocolVersion,
+      keepaliveSec: config.mqtt.keepaliveSec,
+      sessionExpirySec: config.mqtt.sessionExpirySec,
       ...(config.mqtt.shareGroup ? { shareGroup: config.mqtt.shareGroup } : {}),
     },
     certificates,
