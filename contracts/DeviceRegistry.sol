@@ -85,13 +85,16 @@ abstract contract DeviceRegistry is IDeviceRegistry, ReadingDomain, AccessContro
 
     /// @inheritdoc IDeviceRegistry
     function revoke(bytes32 deviceId, uint40 since) external onlyRole(OPERATOR_ROLE) {
-        Record storage rec = _records[deviceId];
-        if (rec.status == Status.None) revert DeviceRegistryUnknownDevice(deviceId);
-        if (rec.status == Status.Revoked) revert DeviceRegistryAlreadyRevoked(deviceId);
         if (since > block.timestamp) revert DeviceRegistryRevocationInFuture(since, block.timestamp);
-        rec.status = Status.Revoked;
-        rec.revokedAt = since;
-        emit DeviceRevoked(deviceId, since);
+        _revoke(deviceId, since);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function revokeBatch(bytes32[] calldata deviceIds, uint40 since) external onlyRole(OPERATOR_ROLE) {
+        if (since > block.timestamp) revert DeviceRegistryRevocationInFuture(since, block.timestamp);
+        for (uint256 i = 0; i < deviceIds.length; ++i) {
+            _revoke(deviceIds[i], since);
+        }
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -202,6 +205,16 @@ abstract contract DeviceRegistry is IDeviceRegistry, ReadingDomain, AccessContro
             }
         }
         return SignatureCheck.KeyNotValidAtTime;
+    }
+
+    /// @dev One revocation of `revoke` or `revokeBatch`; `since` already checked against now.
+    function _revoke(bytes32 deviceId, uint40 since) private {
+        Record storage rec = _records[deviceId];
+        if (rec.status == Status.None) revert DeviceRegistryUnknownDevice(deviceId);
+        if (rec.status == Status.Revoked) revert DeviceRegistryAlreadyRevoked(deviceId);
+        rec.status = Status.Revoked;
+        rec.revokedAt = since;
+        emit DeviceRevoked(deviceId, since);
     }
 
     function _register(

@@ -5,8 +5,8 @@ import type { Wallet } from "../chain/clients.js";
 import { Curve, type CurveName, SensorOracleError, splitPublicKey } from "../protocol/index.js";
 
 /**
- * Registry administration: the one place a DeviceRegistry transaction (register, rotate, revoke)
- * is built, sent with the fleet operator's account and waited for.
+ * Registry administration: the one place a DeviceRegistry transaction (register, rotate, revoke,
+ * revokeBatch) is built, sent with the fleet operator's account and waited for.
  */
 
 /** The operator's wallet, a client to wait for receipts, and the registry's address. */
@@ -24,12 +24,12 @@ export type RegisteredDevice = {
   certPem: string;
 };
 
-export type RegistryReceipt = { hash: Hex; blockNumber: bigint };
+export type RegistryReceipt = { hash: Hex; blockNumber: bigint; gasUsed: bigint };
 
 async function send(
   w: RegistryWriter,
   what: string,
-  request: { functionName: "register" | "rotate" | "revoke"; args: readonly unknown[] },
+  request: { functionName: "register" | "rotate" | "revoke" | "revokeBatch"; args: readonly unknown[] },
 ): Promise<RegistryReceipt> {
   const hash = await w.wallet.writeContract({
     address: w.registry,
@@ -40,7 +40,7 @@ async function send(
   } as never);
   const receipt = await w.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new SensorOracleError(`${what} transaction ${hash} reverted.`);
-  return { hash, blockNumber: receipt.blockNumber };
+  return { hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
 }
 
 /** The key arguments register and rotate share: id, curve, key coordinates, certificate fingerprint. */
@@ -70,4 +70,31 @@ export function rotateDevice(
 /** Revoke a device: its readings signed from `since` (unix seconds) are refused. */
 export function revokeDevice(w: RegistryWriter, deviceId: Hex, since: number): Promise<RegistryReceipt> {
   return send(w, "Revocation", { functionName: "revoke", args: [deviceId, since] });
+}
+
+/**
+ * Revoke many devices in one transaction, all from `since` (unix seconds). All or nothing: an
+ * unknown or already revoked id reverts the whole batch, so leave those out before sending.
+ */
+export function revokeDevicesBatch(
+  w: RegistryWriter,
+  deviceIds: readonly Hex[],
+  since: number,
+): Promise<RegistryReceipt> {
+  return send(w, "Batch revocation", { functionName: "revokeBatch", args: [deviceIds, since] });
+}
+
+/** Gas of `revokeBatch` for these devices, as the node estimates it (they must all be active). */
+export function estimateRevokeBatchGas(
+  w: RegistryWriter,
+  deviceIds: readonly Hex[],
+  since: number,
+): Promise<bigint> {
+  return w.publicClient.estimateContractGas({
+    address: w.registry,
+    abi: sensorOracleAbi,
+    functionName: "revokeBatch",
+    args: [deviceIds, since],
+    account: w.wallet.account,
+  });
 }

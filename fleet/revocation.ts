@@ -6,16 +6,25 @@ import { sensorOracleAbi } from "../chain/abi.js";
 import { FLEET_CA_FILES, type FleetCa } from "../pki/fleet-ca.js";
 import { deviceNameToId, SensorOracleError } from "../protocol/index.js";
 import type { AuditLog } from "./audit-log.js";
-import { registeredOnChain } from "./bulk-registration.js";
+import { TX_GAS_CAP } from "./bulk-registration.js";
 import { RevocationError } from "./errors.js";
-import { type RegistryWriter, revokeDevice } from "./registry-admin.js";
+import {
+  estimateRevokeBatchGas,
+  type RegistryWriter,
+  revokeDevice,
+  revokeDevicesBatch,
+} from "./registry-admin.js";
 
 /**
  * Revoking many devices in one run: every certificate of each device (the current one and those
- * kept from rotations and renewals) onto the CRL, which is re-issued once; then each device revoked
- * on-chain. DeviceRegistry has no batch revoke (contracts/DeviceRegistry.sol: `revoke` takes one
- * device), so that is one transaction each, sent one after the other with progress; a device the
- * registry already holds as revoked is skipped, so a re-run after a failure finishes the rest.
+ * kept from rotations and renewals) onto the CRL, which is re-issued once; then the devices revoked
+ * on-chain in `revokeBatch` transactions sized to what one transaction may use (the block gas
+ * limit and EIP-7825's cap, as bulk registration sizes `registerBatch`), one after the other with
+ * progress. One device alone goes by `revoke` (cheaper for one). The registry is asked first: a
+ * device it holds as revoked already is skipped, so a re-run after a failure finishes the rest and
+ * no batch reverts on it; a device it does not hold (never registered) has nothing to revoke
+ * on-chain and is only put on the CRL. Devices with different `since` times go in separate batches
+ * (the contract takes one time per batch).
  */
 export type RevokeDevicesParameters = {
   dir: string;
@@ -27,14 +36,21 @@ export type RevokeDevicesParameters = {
   audit: AuditLog;
   /** After the CRL is written, before the first transaction (the broker is told to re-read it). */
   onCrl?: (crlFile: string) => void;
+  /** Once per device; `tx` is the transaction that revoked it (shared by a batch), none if skipped. */
   onRevoked?: (name: string, done: number, total: number, tx?: Hex) => void;
+  /** Most devices in one `revokeBatch` (fewer if the gas limit allows fewer). */
+  maxBatch?: number;
 };
 
 export type RevokeDevicesReturnType = {
   crlFile: string;
   certificates: number;
   onChain: { name: string; tx: Hex; blockNumber: bigint }[];
+  /** One per transaction sent: its hash, block, gas and how many devices it revoked. */
+  transactions: { hash: Hex; blockNumber: bigint; gasUsed: bigint; devices: number }[];
   alreadyRevoked: string[];
+  /** Devices the registry does not hold: put on the CRL only. */
+  notRegistered: string[];
 };
 
 /** Every certificate the fleet folder holds for a device (current first). */
@@ -60,6 +76,7 @@ export async function revokeDevices(p: RevokeDevicesParameters): Promise<RevokeD
       throw new RevocationError("bad_since", "A revocation cannot start in the future.", {
         details: `device ${n}, since ${sinceOf(n)}`,
       });
+  const status = p.registry ? await statusOnChain(p.registry, names) : new Map<string, number>();
   let count = 0;
   for (const list of certs.values())
     for (const pem of list) {
@@ -74,49 +91,118 @@ export async function revokeDevices(p: RevokeDevicesParameters): Promise<RevokeD
     details: { certificates: count, devices: names.length },
   });
   p.onCrl?.(crlFile);
-  const onChain: RevokeDevicesReturnType["onChain"] = [];
-  const alreadyRevoked: string[] = [];
+  const out: RevokeDevicesReturnType = {
+    crlFile,
+    certificates: count,
+    onChain: [],
+    transactions: [],
+    alreadyRevoked: [],
+    notRegistered: [],
+  };
   let done = 0;
-  const statuses = p.registry ? await revokedOnChain(p.registry, names) : new Set<string>();
-  for (const n of names) {
-    const serial = parseDeviceCertificate(certs.get(n)?.[0] as string).serialNumber;
-    let tx: Hex | undefined;
-    if (p.registry && !statuses.has(n)) {
-      const r = await revokeDevice(p.registry, deviceNameToId(n), sinceOf(n));
-      onChain.push({ name: n, tx: r.hash, blockNumber: r.blockNumber });
-      tx = r.hash;
-    } else if (p.registry) alreadyRevoked.push(n);
+  const revoked = (n: string, tx?: Hex, skipped?: Record<string, true>) => {
     p.audit.append({
       action: "revoked",
       device: n,
-      serial,
+      serial: parseDeviceCertificate(certs.get(n)?.[0] as string).serialNumber,
       ...(tx ? { tx } : {}),
-      details: { since: sinceOf(n), ...(p.registry && !tx ? { alreadyRevokedOnChain: true } : {}) },
+      details: { since: sinceOf(n), ...skipped },
     });
     done++;
     p.onRevoked?.(n, done, names.length, tx);
-  }
-  return { crlFile, certificates: count, onChain, alreadyRevoked };
-}
-
-/** The names among these that the registry holds as revoked already. */
-async function revokedOnChain(w: RegistryWriter, names: string[]): Promise<Set<string>> {
-  const held = await registeredOnChain(
-    w,
-    names.map((n) => deviceNameToId(n)),
-  );
-  const out = new Set<string>();
+  };
+  const pending: string[] = [];
   for (const n of names) {
-    if (!held.has(deviceNameToId(n))) continue;
-    const d = await w.publicClient.readContract({
-      address: w.registry,
-      abi: sensorOracleAbi,
-      functionName: "getDevice",
-      args: [deviceNameToId(n)],
-    });
-    if (d.status === 2) out.add(n);
+    const s = status.get(n);
+    if (!p.registry) revoked(n);
+    else if (s === REVOKED) {
+      out.alreadyRevoked.push(n);
+      revoked(n, undefined, { alreadyRevokedOnChain: true });
+    } else if (s === UNREGISTERED) {
+      out.notRegistered.push(n);
+      revoked(n, undefined, { notRegisteredOnChain: true });
+    } else pending.push(n);
+  }
+  if (!p.registry || !pending.length) return out;
+  const w = p.registry;
+  const bySince = new Map<number, string[]>();
+  for (const n of pending) bySince.set(sinceOf(n), [...(bySince.get(sinceOf(n)) ?? []), n]);
+  for (const [since, group] of bySince) {
+    const size = await revokeBatchSize(w, group, since, p.maxBatch);
+    for (let i = 0; i < group.length; i += size) {
+      const batch = group.slice(i, i + size);
+      const ids = batch.map((n) => deviceNameToId(n));
+      const r =
+        batch.length === 1
+          ? await revokeDevice(w, ids[0] as Hex, since)
+          : await revokeDevicesBatch(w, ids, since);
+      out.transactions.push({
+        hash: r.hash,
+        blockNumber: r.blockNumber,
+        gasUsed: r.gasUsed,
+        devices: batch.length,
+      });
+      for (const n of batch) {
+        out.onChain.push({ name: n, tx: r.hash, blockNumber: r.blockNumber });
+        revoked(n, r.hash);
+      }
+    }
   }
   return out;
+}
+
+const UNREGISTERED = 0;
+const REVOKED = 2;
+
+/** The registry's status of each device (0 none, 1 active, 2 revoked), read 50 at a time. */
+async function statusOnChain(w: RegistryWriter, names: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const step = 50;
+  for (let i = 0; i < names.length; i += step) {
+    const slice = names.slice(i, i + step);
+    const devices = await Promise.all(
+      slice.map((n) =>
+        w.publicClient.readContract({
+          address: w.registry,
+          abi: sensorOracleAbi,
+          functionName: "getDevice",
+          args: [deviceNameToId(n)],
+        }),
+      ),
+    );
+    devices.forEach((d, j) => {
+      out.set(slice[j] as string, d.status);
+    });
+  }
+  return out;
+}
+
+/**
+ * How many devices one `revokeBatch` may carry: from the node's estimate for one device and for
+ * a few (the per-device cost), within 80% of the smaller of the block gas limit and TX_GAS_CAP.
+ * Estimated at the latest block's time when `since` is later (the gas does not depend on it).
+ */
+async function revokeBatchSize(
+  w: RegistryWriter,
+  names: string[],
+  since: number,
+  max = 1_000,
+): Promise<number> {
+  if (names.length <= 1) return 1;
+  const block = await w.publicClient.getBlock();
+  const at = Math.min(since, Number(block.timestamp));
+  const ids = names.slice(0, Math.min(names.length, 8)).map((n) => deviceNameToId(n));
+  const [one, many] = await Promise.all([
+    estimateRevokeBatchGas(w, ids.slice(0, 1), at),
+    estimateRevokeBatchGas(w, ids, at),
+  ]);
+  const perDevice = (many - one) / BigInt(ids.length - 1);
+  const base = one - perDevice;
+  // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.min does not take
+  const cap = block.gasLimit > TX_GAS_CAP ? TX_GAS_CAP : block.gasLimit;
+  const limit = (cap * 8n) / 10n;
+  const fit = Number((limit - base) / (perDevice > 0n ? perDevice : 1n));
+  return Math.max(1, Math.min(fit, max));
 }
 
 /**

@@ -10,9 +10,9 @@ import { args, inParallel, need, type Options, progress, progressCounter, UsageE
 import { readFleet, registryWriter } from "../fleet-config.js";
 
 /**
- * `device revoke`: the devices' certificates onto the CRL (re-issued once), each device revoked
- * on-chain (one transaction each: the registry has no batch revoke), the broker told to re-read
- * the CRL (--broker-pid-file: SIGHUP). One device (--name) or many (--names a,b,c or --file).
+ * `device revoke`: the devices' certificates onto the CRL (re-issued once), the devices revoked
+ * on-chain in `revokeBatch` transactions sized to the gas limit, the broker told to re-read the CRL
+ * (--broker-pid-file: SIGHUP). One device (--name) or many (--names a,b,c or --file).
  */
 export async function deviceRevoke(argv: string[]): Promise<string> {
   const v = args(argv, {
@@ -63,7 +63,14 @@ export async function deviceRevoke(argv: string[]): Promise<string> {
     return `device ${names[0]} revoked: CRL ${r.crlFile} updated${reloaded}, ${onChain}`;
   }
   const onChain = cfg.chain
-    ? `${r.onChain.length} revoked on-chain (one transaction each: the registry has no batch revoke)${r.alreadyRevoked.length ? `, ${r.alreadyRevoked.length} revoked before` : ""}`
+    ? [
+        `${r.onChain.length} revoked on-chain`,
+        r.transactions.length
+          ? ` in ${r.transactions.length} transaction(s) (${r.transactions.map((t) => t.hash).join(" ")})`
+          : "",
+        r.alreadyRevoked.length ? `, ${r.alreadyRevoked.length} revoked before` : "",
+        r.notRegistered.length ? `, ${r.notRegistered.length} not registered on-chain (CRL only)` : "",
+      ].join("")
     : "not revoked on-chain (no chain in fleet.json)";
   return `${names.length} devices revoked: CRL ${r.crlFile} re-issued once (${r.certificates} certificates)${reloaded}, ${onChain}`;
 }

@@ -91,6 +91,14 @@ interface IDeviceRegistry {
     /// Readings signed at or after `since` never verify; earlier ones still do.
     function revoke(bytes32 deviceId, uint40 since) external;
 
+    /// @notice Revoke many devices from one time `since` (now or in the past), as {revoke} does each:
+    /// one DeviceRevoked event per device. All or nothing: an unknown or already revoked id reverts
+    /// the whole batch with that id in the error (DeviceRegistryUnknownDevice,
+    /// DeviceRegistryAlreadyRevoked), so the caller never holds a half-done batch. One `since` for
+    /// all: a bulk revocation is one decision at one time; devices compromised at different times
+    /// go in one batch per time. Only operators; available while paused, as {revoke} is.
+    function revokeBatch(bytes32[] calldata deviceIds, uint40 since) external;
+
     /// @notice Give a device a new key from time `at` (between the current key's validFrom and now).
     /// The old key verifies readings before `at` only; the device id does not change. Only operators.
     function rotate(bytes32 deviceId, Curve curve, bytes32 x, bytes32 y, bytes32 certFingerprint, uint40 at)

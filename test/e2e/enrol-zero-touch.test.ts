@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { createWalletClient, type Hex, http, parseAbiItem } from "viem";
+import { createWalletClient, type Hex, http, parseAbiItem, toEventSelector } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -470,7 +470,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     await expect(verifyOnChain(await lastReadingCommitted(a.name))).resolves.toMatch(/^0x/);
   }, 180_000);
 
-  it("revokes several devices in one command: one CRL, the broker told, each revoked on-chain", async () => {
+  it("revokes several devices in one command: one CRL, the broker told, all revoked on-chain in one transaction", async () => {
     const names = ["b", "d", "e"].map((k) => (chips[k] as (typeof chips)[string]).name);
     const crlBefore = audit().filter((e) => e.action === "crl_issued").length;
     writeFileSync(join(dir, "revoke.txt"), `# lost in the flood\n${names.join("\n")}\n`);
@@ -485,16 +485,31 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
       join(dir, "mosquitto.pid"),
     );
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(
-      /^3 devices revoked: CRL \S+ re-issued once \(3 certificates\), broker \(pid \d+\) told to re-read it, 3 revoked on-chain/,
+    const line = r.stdout.match(
+      /^3 devices revoked: CRL \S+ re-issued once \(3 certificates\), broker \(pid \d+\) told to re-read it, 3 revoked on-chain in 1 transaction\(s\) \((0x[0-9a-f]{64})\)$/m,
     );
+    expect(line, r.stdout).not.toBeNull();
     expect(r.stderr).toMatch(/revoked on chain 31337: 3\/3/);
     for (const n of names) expect((await device(n)).status).toBe(2);
+    // One revokeBatch transaction carried all three: a DeviceRevoked event for each device.
+    const receipt = await node.publicClient.getTransactionReceipt({ hash: line?.[1] as Hex });
+    const revokedIds = receipt.logs
+      .filter(
+        (l) => l.topics[0] === toEventSelector(parseAbiItem("event DeviceRevoked(bytes32 indexed, uint40)")),
+      )
+      .map((l) => l.topics[1]);
+    expect(revokedIds.sort()).toEqual(names.map((n) => deviceNameToId(n)).sort());
+    const audited = audit().filter((e) => e.action === "revoked" && names.includes(e.device as string));
+    expect(new Set(audited.map((e) => (e as { tx?: string }).tx))).toEqual(new Set([line?.[1]]));
     expect(audit().filter((e) => e.action === "crl_issued").length).toBe(crlBefore + 1);
     // The broker re-read the CRL (SIGHUP): a revoked device no longer gets in.
     await new Promise((res) => setTimeout(res, 500));
     const run = await runAgent((chips.b as (typeof chips)[string]).config, 1);
     expect(run.status).not.toBe(0);
+    // A re-run after it skips the three: nothing sent, the CRL re-issued again.
+    const again = await cli("device", "revoke", "--dir", fleet, "--file", join(dir, "revoke.txt"));
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/, 0 revoked on-chain, 3 revoked before$/m);
   }, 180_000);
 
   it("decommissions a device: refused at the broker and on-chain, its earlier readings still verify; agent wipe removes its keys", async () => {
