@@ -242,7 +242,9 @@ async function rotateKey(
   // The request goes over the connection the current certificate authenticates.
   const cert = await estEnroll(url, keys.auth, csr, true);
   checkIssuedFor(cert, config.deviceName, readingPublicKey);
-  writeAtomically(config.certFile, cert);
+  // The config first: a new certificate restarts the agent (the gateway's path unit), which must
+  // then read the config naming the new key, not the old one.
   writeAtomically(configFile, `${JSON.stringify(next, null, 2)}\n`);
+  writeAtomically(config.certFile, cert);
   return { action: "rotated", config: next, certPem: cert, nextRenewal: renewalTime(cert) };
 }

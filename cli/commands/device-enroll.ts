@@ -6,6 +6,7 @@ import { auditEnrolment } from "../../fleet/audit-log.js";
 import { certifyTokenKeys, generateDeviceKeys } from "../../fleet/enroll.js";
 import { registerDevice } from "../../fleet/registry-admin.js";
 import { FLEET_CA_FILES, type IssuedDeviceFromCsr, loadFleetCa } from "../../pki/fleet-ca.js";
+import { writePrivateKeyFile } from "../../pki/key-file.js";
 import { p256SecretToPem } from "../../pki/pem.js";
 import { publicKeyOf, randomSecretKey } from "../../protocol/index.js";
 import type { AgentConfig } from "../agent-config.js";
@@ -52,10 +53,10 @@ export async function deviceEnroll(argv: string[]): Promise<string> {
     cert = await ca.issueDeviceFromCsr(csr, { curve });
     mkdirSync(join(dir, "agents"), { recursive: true });
     const keyFile = join(dir, "agents", `${cert.name}.key`);
-    writeFileSync(keyFile, p256SecretToPem(tlsSecret), { mode: 0o600 });
+    writePrivateKeyFile(keyFile, p256SecretToPem(tlsSecret));
     const readingKeyFile = join(dir, "agents", `${cert.name}.reading-key`);
     if (curve === "secp256k1")
-      writeFileSync(readingKeyFile, `${Buffer.from(readingSecret).toString("hex")}\n`, { mode: 0o600 });
+      writePrivateKeyFile(readingKeyFile, `${Buffer.from(readingSecret).toString("hex")}\n`);
     keys = { software: { keyFile, ...(curve === "secp256k1" ? { readingKeyFile } : {}) } };
     where = `software key in ${keyFile} (development only)`;
   } else {
