@@ -8,7 +8,16 @@ import { fileURLToPath } from "node:url";
 import type { Abi } from "viem";
 
 /** The contracts whose ABIs the TypeScript code uses: add a name here and run `npm run abi`. */
-export const ABI_CONTRACTS = ["SensorOracle", "SensorFeeds", "ColdChainMonitor", "FreezerAlarm"] as const;
+export const ABI_CONTRACTS = [
+  "SensorOracle",
+  "SensorFeeds",
+  "ColdChainMonitor",
+  "FreezerAlarm",
+  // The consumer kit's interfaces (consumer/abi.ts re-exports them).
+  "ISensorOracle",
+  "ISensorFeedsReader",
+  "ISensorFeedAggregator",
+] as const;
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const GENERATED_FILE = join(ROOT, "chain/abi.generated.ts");
