@@ -21,8 +21,10 @@ export type AgentConfig = {
   software?: { keyFile: string; readingKeyFile?: string };
   chainId?: number;
   registry?: Hex;
-  /** The fleet's enrolment endpoint (EST), for renewal and rotation started by the device (agent renew). */
+  /** The fleet's enrolment endpoint (EST), for renewal and rotation started by the device (agent run does both itself; agent renew once). */
   enrolUrl?: string;
+  /** How often the running agent asks the enrolment endpoint whether to renew or rotate (default 3,600 s; 0: never). */
+  renewal?: { checkEverySeconds?: number };
   /** The broker (`--url` overrides it). */
   brokerUrl?: string;
   /**

@@ -78,6 +78,13 @@ export class DeviceAgent implements ReadingSink {
   private readonly waiters = new Map<bigint, (o: AckOutcome) => void>();
   private readonly finalWaiters = new Map<bigint, (o: AckOutcome) => void>();
   private taking = true;
+  /**
+   * A key rotation under way (hold()): readings timestamped at or after `from` wait here, unsigned,
+   * until the new key is in force on-chain (rotate()) or the rotation is called off (release()).
+   */
+  private rotationHold: { from: bigint; released: Promise<void>; release: () => void } | undefined;
+  /** After a rotation: the key that signs readings timestamped before `until` (the rotation time). */
+  private previousKey: { signer: ReadingSigner; until: bigint } | undefined;
   /** The last answers (at most 10,000), for callers that look at them (tests, the demo). */
   readonly acks: AckOutcome[] = [];
   /** Readings refused locally because the outbox was full. */
@@ -147,6 +154,12 @@ export class DeviceAgent implements ReadingSink {
   ): Promise<bigint> {
     if (!this.taking) throw new OutboxError("The agent is stopping: reading refused.");
     if (this.outbox.wouldRefuse(300)) this.refuse();
+    // During a rotation, a reading of the new key's time waits for the new key (never the old one:
+    // the registry would refuse the old key's signature on it).
+    while (this.rotationHold && timestamp >= this.rotationHold.from) await this.rotationHold.released;
+    if (!this.taking) throw new OutboxError("The agent is stopping: reading refused.");
+    const signer =
+      this.previousKey && timestamp < this.previousKey.until ? this.previousKey.signer : this.p.signer;
     const sequence = this.outbox.sequences.take();
     const reading: Reading = {
       deviceId: deviceNameToId(this.p.deviceName),
@@ -156,7 +169,7 @@ export class DeviceAgent implements ReadingSink {
       sequence,
     };
     const t0 = performance.now();
-    const signature = await this.p.signer.sign(readingDigest(reading, this.p.domain));
+    const signature = await signer.sign(readingDigest(reading, this.p.domain));
     this.metrics.signingSeconds.observe((performance.now() - t0) / 1000);
     try {
       await this.outbox.add({ sequence, payload: encodeReadingMessage(reading, signature) }, timestamp);
@@ -170,14 +183,43 @@ export class DeviceAgent implements ReadingSink {
   }
 
   /**
-   * Switch to a rotated key: readings from now on are signed with `signer`. With a new TLS
-   * identity the agent reconnects; what the outbox holds (signed with the old key before the
-   * rotation time, so still valid) is sent again on the new connection. Nothing is dropped.
+   * The first step of a key rotation the device makes (device-agent/self-renewal.ts): from now on,
+   * readings timestamped at or after `from` (unix seconds, the rotation time the device asks the
+   * registry for) wait unsigned until rotate() brings the new key or release() calls it off.
+   * Readings of earlier times are signed with the current key as before.
    */
-  async rotate(p: { signer: ReadingSigner; secureContext?: SecureContext }): Promise<void> {
-    this.p.signer = p.signer;
+  hold(from: bigint): void {
+    if (this.rotationHold) throw new OutboxError("A key rotation is already under way.");
+    let release = () => {};
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    this.rotationHold = { from, released, release };
+  }
+
+  /** Call off a hold(): the waiting readings are signed with the current key. */
+  release(): void {
+    const h = this.rotationHold;
+    this.rotationHold = undefined;
+    h?.release();
+  }
+
+  /**
+   * Switch to a rotated key: readings are signed with `signer` from `from` (the rotation time in
+   * the registry; by default every reading from now on), and readings timestamped before it with
+   * the key they were signed with until now, so that each verifies against the registry's key of
+   * its time. Releases a hold(). With a new TLS identity the agent reconnects; what the outbox
+   * holds is sent again on the new connection (a renewed certificate alone: `secureContext`
+   * without `signer`). Nothing is dropped.
+   */
+  async rotate(p: { signer?: ReadingSigner; secureContext?: SecureContext; from?: bigint }): Promise<void> {
+    if (p.signer) {
+      if (p.from !== undefined) this.previousKey = { signer: this.p.signer, until: p.from };
+      this.p.signer = p.signer;
+    }
+    this.release();
     if (p.secureContext) {
-      await this.publisher.stop();
+      await this.publisher.stop(2_000); // the answers in flight, briefly: fewer readings sent twice
       const { url, protocolVersion } = this.p.mqtt;
       this.p.mqtt = { url, secureContext: p.secureContext, ...(protocolVersion ? { protocolVersion } : {}) };
       this.publisher = this.newPublisher(this.p.mqtt);
@@ -239,6 +281,7 @@ export class DeviceAgent implements ReadingSink {
    */
   async close(opts: { drainMs?: number } = {}): Promise<{ unanswered: number; outboxDepth: number }> {
     this.taking = false;
+    this.release(); // readings waiting on a rotation are refused (the agent is stopping)
     const { unanswered } = await this.stop(opts);
     const outboxDepth = this.outbox.depth;
     this.outbox.close();

@@ -61,6 +61,8 @@ export function renewalTime(certPem: string, fraction = DEFAULT_RENEWAL_FRACTION
 export type RenewalOutcome = {
   action: "none" | "renewed" | "rotated";
   config: RenewableConfig;
+  /** After a rotation: the time (unix seconds) from which the new key is in force in the registry. */
+  rotatedAt?: number;
   /** The certificate now in force (PEM). */
   certPem: string;
   /** When the next renewal is due. */
@@ -76,6 +78,14 @@ export type RenewIfDueOptions = {
   fraction?: number;
   /** Renew now whatever the date (`agent renew --now`). */
   force?: boolean;
+  /**
+   * The running agent, when it renews itself (self-renewal.ts): a rotation holds its readings from
+   * the rotation time on until it has the new key (DeviceAgent.hold), so that no reading is signed
+   * with a key the registry no longer takes for its time. After a rotation the hold stays on: the
+   * caller switches the agent to the new key (DeviceAgent.rotate), which releases it. On failure
+   * it is released (the old key stays in force).
+   */
+  rotationHold?: { hold(from: bigint): void; release(): void };
 };
 
 function writeAtomically(file: string, body: string, mode?: number): void {
@@ -163,7 +173,7 @@ export async function renewIfDue(config: RenewableConfig, o: RenewIfDueOptions):
   const keys = openKeys(config, certPem, ca);
   try {
     const { rotate } = await estInstructions(url, keys.auth);
-    if (rotate) return await rotateKey(config, o.configFile, url, keys);
+    if (rotate) return await rotateKey(config, o, url, keys);
     if (!o.force && now < renewalTime(certPem, o.fraction))
       return { action: "none", config, certPem, nextRenewal: renewalTime(certPem, o.fraction) };
     const csr = await keys.csr({ readingPublicKey: keys.readingPublicKey });
@@ -191,7 +201,7 @@ function checkIssuedFor(certPem: string, name: string, readingPublicKey: Uint8Ar
 /** A new key, its CSR, the new certificate, and the config rewritten to name the new key. */
 async function rotateKey(
   config: RenewableConfig,
-  configFile: string,
+  o: RenewIfDueOptions,
   url: string,
   keys: DeviceKeys,
 ): Promise<RenewalOutcome> {
@@ -239,12 +249,26 @@ async function rotateKey(
     });
     next = { ...config, software: { keyFile, ...(readingKeyFile ? { readingKeyFile } : {}) } };
   }
-  // The request goes over the connection the current certificate authenticates.
-  const cert = await estEnroll(url, keys.auth, csr, true);
-  checkIssuedFor(cert, config.deviceName, readingPublicKey);
-  // The config first: a new certificate restarts the agent (the gateway's path unit), which must
-  // then read the config naming the new key, not the old one.
-  writeAtomically(configFile, `${JSON.stringify(next, null, 2)}\n`);
+  // The rotation time: the next whole second. Readings of earlier times keep the old key; from it
+  // on they wait for the new one (rotationHold). Asked once the clock has passed it (the registry
+  // takes no rotation time ahead of the chain's).
+  const at = Math.floor(Date.now() / 1000) + 1;
+  o.rotationHold?.hold(BigInt(at));
+  let cert: string;
+  try {
+    await new Promise((r) => setTimeout(r, Math.max(0, at * 1000 - Date.now() + 20)));
+    // The request goes over the connection the current certificate authenticates. (An answer lost
+    // after the endpoint rotated cannot be asked for again with the old certificate: the readings
+    // signed with the old key from `at` on until the next try are then refused; docs/ENROLMENT.md.)
+    cert = await estEnroll(url, keys.auth, csr, true, at);
+    checkIssuedFor(cert, config.deviceName, readingPublicKey);
+  } catch (err) {
+    o.rotationHold?.release();
+    throw err;
+  }
+  // The config first: a new certificate restarts an agent that does not renew itself (the
+  // gateway's path unit), which must then read the config naming the new key, not the old one.
+  writeAtomically(o.configFile, `${JSON.stringify(next, null, 2)}\n`);
   writeAtomically(config.certFile, cert);
-  return { action: "rotated", config: next, certPem: cert, nextRenewal: renewalTime(cert) };
+  return { action: "rotated", config: next, certPem: cert, nextRenewal: renewalTime(cert), rotatedAt: at };
 }

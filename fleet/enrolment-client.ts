@@ -88,8 +88,15 @@ export async function estEnroll(
   auth: EstClientAuth,
   csrPem: string,
   reenroll = false,
+  /**
+   * For a re-enrolment with a new key: the time (unix seconds) from which the device signs with
+   * it, which the registry's rotation takes as its own (`?rotateAt=`, our extension of EST).
+   */
+  rotateAt?: number,
 ): Promise<string> {
-  const a = await estRequest(url, reenroll ? EST_PATHS.simplereenroll : EST_PATHS.simpleenroll, auth, {
+  const path = reenroll ? EST_PATHS.simplereenroll : EST_PATHS.simpleenroll;
+  const query = rotateAt === undefined ? "" : `?rotateAt=${rotateAt}`;
+  const a = await estRequest(url, `${path}${query}`, auth, {
     method: "POST",
     body: csrToEstBody(csrPem),
   });

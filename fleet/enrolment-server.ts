@@ -92,6 +92,32 @@ class Refusal extends Error {
 }
 
 const BODY_LIMIT = 16 * 1024;
+/** How far back a device may date its key rotation (`?rotateAt=`), and ahead (its clock may run ahead). */
+const ROTATION_BACKDATE_S = 300;
+const ROTATION_AHEAD_S = 5;
+
+/**
+ * The rotation time a re-enrolment asks for (`?rotateAt=<unix seconds>`): the moment the device
+ * stopped signing with its old key. Undefined when absent (the rotation is from now). Refused when
+ * it is not an integer, more than 5 minutes back or more than 5 s ahead; a time a few seconds
+ * ahead is waited for by the caller (the registry takes no rotation time past its block time).
+ */
+function rotationTime(req: IncomingMessage): number | undefined {
+  const raw = new URL(req.url ?? "/", "https://endpoint").searchParams.get("rotateAt");
+  if (raw === null) return undefined;
+  const now = Math.floor(Date.now() / 1000);
+  const at = /^[0-9]{1,12}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(at >= now - ROTATION_BACKDATE_S && at <= now + ROTATION_AHEAD_S))
+    throw new Refusal(
+      400,
+      new EnrolmentError(
+        "bad_rotation_time",
+        "The rotation time must be a unix time (seconds) within the last 5 minutes: is the device's clock right?",
+        { details: `rotateAt=${raw.slice(0, 20)}, endpoint time ${now}` },
+      ),
+    );
+  return at;
+}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -330,6 +356,7 @@ export async function startEnrolmentServer(
   }
 
   async function simpleReenroll(req: IncomingMessage, body: string): Promise<string> {
+    rotationTime(req); // a bad rotateAt is refused before anything is issued
     const { name, currentPem } = await fleetDevice(req);
     const csrPem = estBodyToCsrPem(body);
     const current = parseDeviceCertificate(currentPem);
@@ -378,7 +405,12 @@ export async function startEnrolmentServer(
         log(`device ${name} renewed: certificate ${serial}`);
         return certsOnly([issued.certPem]);
       }
-      // A new key: the rotation the operator queued (or the device's own schedule).
+      // A new key: the rotation the operator queued (or the device's own schedule), in force from
+      // the time the device asks for (the moment it stopped signing with the old key), or now.
+      const at = rotationTime(req);
+      // The registry takes no rotation time past the chain's time: a device clock slightly ahead waits.
+      if (at !== undefined && at * 1000 > Date.now())
+        await new Promise((r) => setTimeout(r, at * 1000 - Date.now() + 50));
       let rotated: Awaited<ReturnType<typeof rotateFromCsr>>;
       try {
         rotated = await rotateFromCsr({
@@ -386,6 +418,7 @@ export async function startEnrolmentServer(
           csrPem,
           name,
           currentCertPem: currentPem,
+          ...(at === undefined ? {} : { at }),
           ...(o.registry ? { registry: o.registry } : {}),
           audit: o.audit,
           beforeChain: async (cert) => {

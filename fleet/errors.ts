@@ -26,7 +26,9 @@ export class EnrolmentError extends SensorOracleError {
     /** Re-enrolment: the device is revoked (on the CRL or on-chain). */
     | "revoked"
     /** Re-enrolment: the operator queued a key rotation; a renewal of the old key is refused. */
-    | "rotation_required";
+    | "rotation_required"
+    /** Re-enrolment with a new key: the rotation time asked for is not a unix time within the last 5 minutes. */
+    | "bad_rotation_time";
   constructor(code: EnrolmentError["code"], shortMessage: string, params: BaseErrorParameters = {}) {
     super(shortMessage, params);
     this.code = code;

@@ -12,6 +12,7 @@ import { type FeedTable, parseFeeds } from "../../device-agent/feeds.js";
 import { parseInputsConfig, type RunningInputs, startInputs } from "../../device-agent/inputs/index.js";
 import { registerInputMetrics } from "../../device-agent/inputs/input-metrics.js";
 import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
+import { startSelfRenewal } from "../../device-agent/self-renewal.js";
 import { type ReadingSigner, SoftwareSigner } from "../../device-agent/signer.js";
 import { tokenTlsContext } from "../../device-agent/tls.js";
 import { p256SecretFromPem } from "../../pki/pem.js";
@@ -46,6 +47,39 @@ export function openAgentFromConfig(
     throw new SensorOracleError("The agent config has no chain id and registry.");
   const url = opts.url ?? cfg.brokerUrl;
   if (!url) throw new UsageError("--url is required (or brokerUrl in the agent config)");
+  const { signer, secureContext, token, notAfter } = openAgentKeys(cfg, opts.warn ?? progress);
+  const feeds: FeedTable = cfg.feeds?.length ? parseFeeds(cfg.feeds) : new Map();
+  const pub = cfg.publishing ?? {};
+  const agent = new DeviceAgent({
+    deviceName: cfg.deviceName,
+    signer,
+    domain: { chainId: cfg.chainId, registry: cfg.registry },
+    mqtt: { url, secureContext },
+    feeds: [...feeds.values()].map((f) => ({ name: f.name, feedId: f.feedId })),
+    outbox: {
+      path: cfg.outbox?.path ?? `${configPath}.outbox.db`,
+      ...(cfg.outbox?.quotaBytes === undefined ? {} : { quotaBytes: cfg.outbox.quotaBytes }),
+      ...(cfg.outbox?.startSequenceAbove === undefined
+        ? {}
+        : { startSequenceAbove: BigInt(cfg.outbox.startSequenceAbove) }),
+    },
+    sequenceFile: `${configPath}.sequence`,
+    ...(pub.maxInFlight === undefined ? {} : { maxInFlight: pub.maxInFlight }),
+    ...(pub.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: pub.ackTimeoutMs }),
+    reconnect: {
+      ...(pub.reconnectMinMs === undefined ? {} : { minMs: pub.reconnectMinMs }),
+      ...(pub.reconnectMaxMs === undefined ? {} : { maxMs: pub.reconnectMaxMs }),
+    },
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  return { agent, config: cfg, token, notAfter, feeds };
+}
+
+/** The reading signer and TLS identity a config names (token or software files), and its certificate's notAfter. */
+export function openAgentKeys(
+  cfg: Pick<AgentConfig, "curve" | "caFile" | "certFile" | "token" | "software">,
+  warn: (m: string) => void,
+): { signer: ReadingSigner; secureContext: SecureContext; token: Pkcs11Token | undefined; notAfter: Date } {
   const ca = readFileSync(cfg.caFile, "utf8");
   const cert = readFileSync(cfg.certFile, "utf8");
   let signer: ReadingSigner;
@@ -72,36 +106,12 @@ export function openAgentFromConfig(
       cfg.curve === "p256"
         ? p256SecretFromPem(key)
         : Buffer.from(readFileSync(cfg.software.readingKeyFile ?? "", "utf8").trim(), "hex");
-    signer = new SoftwareSigner(cfg.curve, readingSecret, { warn: opts.warn ?? progress });
+    signer = new SoftwareSigner(cfg.curve, readingSecret, { warn: warn });
     secureContext = createSecureContext({ ca, cert, key, minVersion: "TLSv1.3" });
   } else {
     throw new SensorOracleError("The agent config names neither a token nor software keys.");
   }
-  const feeds: FeedTable = cfg.feeds?.length ? parseFeeds(cfg.feeds) : new Map();
-  const pub = cfg.publishing ?? {};
-  const agent = new DeviceAgent({
-    deviceName: cfg.deviceName,
-    signer,
-    domain: { chainId: cfg.chainId, registry: cfg.registry },
-    mqtt: { url, secureContext },
-    feeds: [...feeds.values()].map((f) => ({ name: f.name, feedId: f.feedId })),
-    outbox: {
-      path: cfg.outbox?.path ?? `${configPath}.outbox.db`,
-      ...(cfg.outbox?.quotaBytes === undefined ? {} : { quotaBytes: cfg.outbox.quotaBytes }),
-      ...(cfg.outbox?.startSequenceAbove === undefined
-        ? {}
-        : { startSequenceAbove: BigInt(cfg.outbox.startSequenceAbove) }),
-    },
-    sequenceFile: `${configPath}.sequence`,
-    ...(pub.maxInFlight === undefined ? {} : { maxInFlight: pub.maxInFlight }),
-    ...(pub.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: pub.ackTimeoutMs }),
-    reconnect: {
-      ...(pub.reconnectMinMs === undefined ? {} : { minMs: pub.reconnectMinMs }),
-      ...(pub.reconnectMaxMs === undefined ? {} : { maxMs: pub.reconnectMaxMs }),
-    },
-    ...(opts.log ? { log: opts.log } : {}),
-  });
-  return { agent, config: cfg, token, notAfter: new Date(new X509Certificate(cert).validTo), feeds };
+  return { signer, secureContext, token, notAfter: new Date(new X509Certificate(cert).validTo) };
 }
 
 /** Resolves with the first of SIGTERM or SIGINT. */
@@ -133,10 +143,16 @@ export async function agentRun(argv: string[]): Promise<string> {
   // The daemon logs JSON lines (pino) to stderr; a simulation only its warnings.
   const log = pino({ level: simulate === undefined ? "info" : "warn" }, pino.destination(2));
   const opened = openAgentFromConfig(configPath, { ...(v.url ? { url: v.url } : {}), log });
-  const { agent, config, token, notAfter, feeds } = opened;
-  agent.metrics.observeCertificate(notAfter);
-  const warnBeforeMs = (config.certificateWarnDays ?? 30) * 86_400_000;
+  const { agent, config, token, feeds } = opened;
+  // The certificate in force: a renewal or rotation done by the agent itself moves it.
+  const certificate = {
+    notAfter: opened.notAfter,
+    warnBeforeMs: (config.certificateWarnDays ?? 30) * 86_400_000,
+  };
+  agent.metrics.observeCertificate(certificate.notAfter);
+  const { warnBeforeMs } = certificate;
   const checkCertificate = () => {
+    const notAfter = certificate.notAfter;
     const left = notAfter.getTime() - Date.now();
     if (left < warnBeforeMs)
       log.warn(
@@ -154,13 +170,33 @@ export async function agentRun(argv: string[]): Promise<string> {
   const healthPort = v["health-port"] ?? config.health?.port;
   let health: AgentHealthServer | undefined;
   let inputs: RunningInputs | undefined;
+  // Renewal and rotation by the agent itself, over the fleet's enrolment endpoint (when the config
+  // names one): a rotation switches keys without a reading signed with the wrong one.
+  const renewEvery = config.renewal?.checkEverySeconds ?? 3_600;
+  const renewal =
+    config.enrolUrl && renewEvery > 0
+      ? startSelfRenewal({
+          agent,
+          configFile: configPath,
+          everyMs: renewEvery * 1000,
+          log,
+          openKeys: (c) => {
+            const k = openAgentKeys(c, (m) => log.warn({ device: config.deviceName }, m));
+            return { ...k, close: () => k.token?.close() };
+          },
+          onCertificate: (notAfter) => {
+            certificate.notAfter = notAfter;
+            agent.metrics.observeCertificate(notAfter);
+          },
+        })
+      : undefined;
   try {
     if (healthPort !== undefined)
       health = await startAgentHealthServer({
         agent,
         port: Number(healthPort),
         ...(config.health?.host ? { host: config.health.host } : {}),
-        certificate: { notAfter, warnBeforeMs },
+        certificate,
       });
     const keyKind = token ? "token-held" : "software";
     progress(
@@ -188,6 +224,7 @@ export async function agentRun(argv: string[]): Promise<string> {
     );
   } finally {
     clearInterval(certTimer);
+    await renewal?.stop();
     await inputs?.close();
     await health?.close();
     token?.close();
@@ -218,7 +255,8 @@ async function runSimulation(
     progress(`reading ${seq} taken`);
     answers.push(
       agent.waitForFinalAck(seq).then((ack) => {
-        if (ack?.status === "queued") queued++;
+        // `replay` for a reading sent again (after a reconnect): the bridge holds it.
+        if (ack?.status === "queued" || (ack?.status === "rejected" && ack.reason === "replay")) queued++;
         progress(
           `reading ${seq}: ${ack ? ack.status : "no answer yet (kept in the outbox)"}${ack && ack.status !== "queued" ? ` (${ack.reason})` : ""}`,
         );

@@ -113,7 +113,19 @@ export async function agentEnrol(argv: string[]): Promise<string> {
 export async function agentRenew(argv: string[]): Promise<string> {
   const v = args(argv, { config: "string", url: "string", now: "boolean", fraction: "string" });
   const configFile = resolve(need(v, "config"));
-  const config = JSON.parse(readFileSync(configFile, "utf8")) as RenewableConfig;
+  const config = JSON.parse(readFileSync(configFile, "utf8")) as RenewableConfig & {
+    health?: { port: number; host?: string };
+  };
+  // A running agent renews and rotates itself (device-agent/self-renewal.ts). Done from here, a
+  // rotation would leave it signing with the old key until it restarts: readings then refused.
+  if (
+    config.health &&
+    (await answers(`http://${config.health.host ?? "127.0.0.1"}:${config.health.port}/healthz`))
+  )
+    throw new SensorOracleError(
+      "The agent is running (its health endpoint answers): it renews and rotates its key itself, at its next check (renewal.checkEverySeconds). Stop it first to renew from here.",
+      { details: `health port ${config.health.port}` },
+    );
   progress(
     `asking ${v.url ?? config.enrolUrl ?? "the enrolment endpoint"} what the fleet wants of this device`,
   );
@@ -127,6 +139,16 @@ export async function agentRenew(argv: string[]): Promise<string> {
   if (r.action === "none") return `device ${config.deviceName}: nothing to do, ${next}`;
   if (r.action === "renewed") return `device ${config.deviceName} renewed its certificate; ${next}`;
   return `device ${config.deviceName} rotated to a new key as the operator asked; certificate and config updated, ${next}`;
+}
+
+/** Whether something answers HTTP at `url` within a second. */
+async function answers(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `agent wipe`: destroy the device's keys and state once every reading is acknowledged. */

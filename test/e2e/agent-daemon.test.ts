@@ -288,6 +288,7 @@ const CONFIG_KEYS: Record<keyof AgentConfig, true> = {
   chainId: true,
   registry: true,
   enrolUrl: true,
+  renewal: true,
   brokerUrl: true,
   feeds: true,
   inputs: true,
@@ -298,7 +299,7 @@ const CONFIG_KEYS: Record<keyof AgentConfig, true> = {
   shutdownDrainMs: true,
 };
 const SECTION_KEYS: {
-  [K in "token" | "outbox" | "publishing" | "health"]: Record<keyof Required<AgentConfig>[K], true>;
+  [K in "token" | "outbox" | "publishing" | "health" | "renewal"]: Record<keyof Required<AgentConfig>[K], true>;
 } = {
   token: {
     modulePath: true,
@@ -311,6 +312,7 @@ const SECTION_KEYS: {
   outbox: { path: true, quotaBytes: true, startSequenceAbove: true },
   publishing: { maxInFlight: true, ackTimeoutMs: true, reconnectMinMs: true, reconnectMaxMs: true },
   health: { port: true, host: true },
+  renewal: { checkEverySeconds: true },
 };
 
 /** The ```json blocks of a markdown page. */

@@ -470,6 +470,54 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     await expect(verifyOnChain(await lastReadingCommitted(a.name))).resolves.toMatch(/^0x/);
   }, 180_000);
 
+  it("rotates the key the operator queues while the agent runs and publishes: every reading committed, each verifying with the key of its time", async () => {
+    const a = chips.a as (typeof chips)[string];
+    // The running agent asks the endpoint every second (hourly by default).
+    const cfg = JSON.parse(readFileSync(a.config, "utf8"));
+    const healthPort = await freePort();
+    writeFileSync(
+      a.config,
+      JSON.stringify({ ...cfg, renewal: { checkEverySeconds: 1 }, health: { port: healthPort } }, null, 2),
+    );
+    const keyBefore = (await device(a.name)).x;
+    const rotationsBefore = audit().filter((e) => e.action === "rotated" && e.device === a.name).length;
+    const publishing = runAgent(a.config, 60, 150);
+    await new Promise((r) => setTimeout(r, 2_000));
+    // `agent renew` beside the running agent is refused: the agent does it itself.
+    const beside = await cli("agent", "renew", "--config", a.config);
+    expect(beside.status).toBe(1);
+    expect(beside.stderr).toMatch(/The agent is running \(its health endpoint answers\)/);
+    const q = await cli("device", "rotate", "--dir", fleet, "--name", a.name, "--queue");
+    expect(q.status, q.stderr).toBe(0);
+    const run = await publishing;
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe(
+      "60 readings signed with the software key and published, 60 queued by the bridge",
+    );
+    // Rotated by the running agent, once.
+    expect((await device(a.name)).x).not.toBe(keyBefore);
+    expect(audit().filter((e) => e.action === "rotated" && e.device === a.name)).toHaveLength(
+      rotationsBefore + 1,
+    );
+    const rotatedTo = JSON.parse(readFileSync(a.config, "utf8")).software.keyFile;
+    expect(rotatedTo).not.toBe(cfg.software.keyFile);
+    // Every reading of the run is committed and verifies on-chain: those before the rotation time
+    // with the old key, those after with the new one (both kinds are among them).
+    const sequences = [...run.stderr.matchAll(/reading (\d+) taken/g)].map((m) => m[1] as string);
+    expect(sequences).toHaveLength(60);
+    await bridge.flush();
+    const registered = await device(a.name);
+    const keys = new Set<string>();
+    for (const seq of sequences) {
+      const res = await bridge.app.inject({ method: "GET", url: `/readings/${a.name}:${seq}` });
+      const served = res.json() as Served;
+      expect(served.status, `reading ${seq}`).toBe("committed");
+      await expect(verifyOnChain(served), `reading ${seq}`).resolves.toMatch(/^0x[0-9a-f]{64}$/);
+      keys.add(Number(served.reading.timestamp) >= registered.validFrom ? "new" : "old");
+    }
+    expect([...keys].sort()).toEqual(["new", "old"]);
+  }, 180_000);
+
   it("revokes several devices in one command: one CRL, the broker told, all revoked on-chain in one transaction", async () => {
     const names = ["b", "d", "e"].map((k) => (chips[k] as (typeof chips)[string]).name);
     const crlBefore = audit().filter((e) => e.action === "crl_issued").length;
@@ -613,7 +661,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     // The reading the broker refused may wait in the agent's outbox (it never will be delivered).
     r = await cli("agent", "wipe", "--config", a.config, "--discard-unacknowledged");
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^device ${a.name} wiped: 2 key files overwritten and removed`));
+    expect(r.stdout).toMatch(new RegExp(`^device ${a.name} wiped: 3 key files overwritten and removed`));
     expect(existsSync(keyFile)).toBe(false);
     expect(existsSync(join(a.dir, "tls.key"))).toBe(false);
     expect(existsSync(a.config)).toBe(false);
@@ -626,7 +674,7 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
     endpoint.kill("SIGTERM");
     await exited;
     expect(out.join("").trim()).toMatch(
-      /^enrolment endpoint stopped: 5 enrolled, 2 renewed, 1 rotated, [1-9]\d* refused$/,
+      /^enrolment endpoint stopped: 5 enrolled, 2 renewed, 2 rotated, [1-9]\d* refused$/,
     );
     // The endpoint and the operator's commands wrote the same audit log: one unbroken chain.
     const r = await cli("audit", "--dir", fleet, "--quiet");

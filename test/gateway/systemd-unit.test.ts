@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -70,30 +70,17 @@ describe("the gateway's systemd unit", () => {
   });
 });
 
-describe("certificate renewal on the gateway: a daily timer, and a restart when the certificate changes", () => {
-  const unit = (name: string) => parseUnit(readFileSync(`deploy/systemd/${name}`, "utf8"));
+describe("certificate renewal on the gateway: done by the running agent itself", () => {
   const agentConfig = JSON.parse(
     /```json\n(\{\n {2}"deviceName"[\s\S]*?)\n```/.exec(readFileSync("docs/GATEWAY.md", "utf8"))?.[1] ?? "{}",
   ) as { certFile?: string };
 
-  it("runs agent renew daily as the agent's user, able to write the certificate", () => {
-    const s = unit("sensor-oracle-agent-renew.service").get("Service");
-    expect(s?.get("Type")).toEqual(["oneshot"]);
-    expect(s?.get("User")).toEqual(["sensor-oracle"]);
-    expect(s?.get("ExecStart")?.[0]).toMatch(/ agent renew --config \/etc\/sensor-oracle\/agent\.json$/);
-    expect(s?.get("ReadWritePaths")?.[0]).toContain("/etc/sensor-oracle");
-    const t = unit("sensor-oracle-agent-renew.timer");
-    expect(t.get("Timer")?.get("OnCalendar")).toEqual(["daily"]);
-    expect(t.get("Timer")?.get("Persistent")).toEqual(["true"]);
-    expect(t.get("Install")?.get("WantedBy")).toEqual(["timers.target"]);
-  });
-
-  it("restarts the agent when the certificate file of GATEWAY.md's config changes", () => {
+  it("lets the agent write the folder of its certificate and config, and ships no separate renewal units", () => {
+    // A separate `agent renew` would rotate the key while the running agent still signs with the
+    // old one (its readings then refused); the agent renews and rotates itself (self-renewal.ts).
     expect(agentConfig.certFile).toBe("/etc/sensor-oracle/device.pem");
-    const p = unit("sensor-oracle-agent-certificate.path").get("Path");
-    expect(p?.get("PathChanged")).toEqual([agentConfig.certFile]);
-    expect(p?.get("Unit")).toEqual(["sensor-oracle-agent-reload.service"]);
-    const r = unit("sensor-oracle-agent-reload.service").get("Service");
-    expect(r?.get("ExecStart")).toEqual(["/bin/systemctl try-restart sensor-oracle-agent.service"]);
+    const s = parseUnit(readFileSync(UNIT, "utf8")).get("Service");
+    expect(s?.get("ReadWritePaths")?.at(-1)?.split(" ")).toContain("/etc/sensor-oracle");
+    expect(readdirSync("deploy/systemd").filter((f) => /renew|reload|\.path$|\.timer$/.test(f))).toEqual([]);
   });
 });
