@@ -219,11 +219,10 @@ export class DeviceAgent implements ReadingSink {
     }
     this.release();
     if (p.secureContext) {
-      await this.publisher.stop(2_000); // the answers in flight, briefly: fewer readings sent twice
       const { url, protocolVersion } = this.p.mqtt;
       this.p.mqtt = { url, secureContext: p.secureContext, ...(protocolVersion ? { protocolVersion } : {}) };
-      this.publisher = this.newPublisher(this.p.mqtt);
-      await this.publisher.start();
+      // The answers in flight first, briefly (fewer readings sent twice); connected in the background.
+      await this.publisher.reconnectWith(this.p.mqtt, 2_000);
     }
   }
 

@@ -169,6 +169,17 @@ export class Publisher {
   }
 
   /**
+   * Connect again with another TLS identity (a renewed certificate, a rotated key), waiting up to
+   * `drainMs` for the answers in flight first. The same publisher: what it sent stays known as
+   * sent, so a `replay` for a reading sent before the switch is a delivery, not an alarm.
+   */
+  async reconnectWith(mqtt: PublisherMqtt, drainMs = 0): Promise<void> {
+    await this.stop(drainMs);
+    this.p.mqtt = mqtt;
+    await this.start({ wait: false });
+  }
+
+  /**
    * Stop: wait up to `drainMs` for the readings in flight to be answered, then disconnect.
    * Returns how many were still unanswered (they stay in the outbox and go out on the next start).
    */

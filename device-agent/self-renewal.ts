@@ -94,9 +94,15 @@ export function startSelfRenewal(p: SelfRenewalParameters): SelfRenewal {
     return outcome;
   };
   const check = () => {
-    running ??= once().finally(() => {
-      running = undefined;
-    });
+    running ??= once()
+      .catch((err: unknown) => {
+        // Never a rejection from the timer: the daemon keeps running.
+        p.log.error({ device: p.agent.deviceName, err: (err as Error).message }, "renewal check failed");
+        return undefined;
+      })
+      .finally(() => {
+        running = undefined;
+      });
     return running;
   };
   const timer = setInterval(() => void check(), p.everyMs ?? 3_600_000);

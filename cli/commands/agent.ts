@@ -255,8 +255,10 @@ async function runSimulation(
     progress(`reading ${seq} taken`);
     answers.push(
       agent.waitForFinalAck(seq).then((ack) => {
-        // `replay` for a reading sent again (after a reconnect): the bridge holds it.
-        if (ack?.status === "queued" || (ack?.status === "rejected" && ack.reason === "replay")) queued++;
+        // `replay` for a reading sent again (after a reconnect) that left the outbox: the bridge
+        // holds it (one that could not have reached the bridge is held in the outbox, an alarm).
+        const held = ack?.status === "rejected" && ack.reason === "replay" && !agent.outbox.has(seq);
+        if (ack?.status === "queued" || held) queued++;
         progress(
           `reading ${seq}: ${ack ? ack.status : "no answer yet (kept in the outbox)"}${ack && ack.status !== "queued" ? ` (${ack.reason})` : ""}`,
         );
