@@ -90,7 +90,10 @@ const started = performance.now();
 const load0 = loadavg()[0] ?? 0;
 const dir = mkdtempSync(join(tmpdir(), "so-bench-fleet-"));
 const ca = kept && REUSE_DIR ? await loadFleetCa(join(REUSE_DIR, "ca")) : await createFleetCa();
-const { bridgeCert, node, redis, broker } = await startProcessInfra(ca);
+// Room for every connected device and the bridge (the generated config's max_connections is 10,000).
+const { bridgeCert, node, redis, broker } = await startProcessInfra(ca, {
+  maxConnections: Math.max(10_000, CONNECTED + 100),
+});
 const children: ChildProcess[] = [];
 try {
   const contracts = await deployOverHttp(node);

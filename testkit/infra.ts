@@ -43,13 +43,18 @@ export async function startTestInfra(ca: FleetCa, opts: { bridges?: number } = {
 }
 
 /** A private Mosquitto for a fleet CA: mTLS with a localhost server certificate, the per-device ACL. */
-export async function startFleetBroker(ca: FleetCa, bridgeUser: string | string[]): Promise<Service> {
+export async function startFleetBroker(
+  ca: FleetCa,
+  bridgeUser: string | string[],
+  opts: { maxConnections?: number } = {},
+): Promise<Service> {
   const server = await ca.issueServer({ commonName: "localhost" });
   return startMosquitto({
     caPem: ca.certPem,
     serverCertPem: server.certPem,
     serverKeyPem: server.keyPem,
     bridgeUser,
+    ...opts,
   });
 }
 
@@ -59,12 +64,13 @@ export async function startFleetBroker(ca: FleetCa, bridgeUser: string | string[
  */
 export async function startProcessInfra(
   ca: FleetCa,
+  opts: { maxConnections?: number } = {},
 ): Promise<{ bridgeCert: IssuedCertificate; node: ChainNode; redis: Service; broker: Service }> {
   const bridgeCert = await ca.issueClient({ commonName: BRIDGE_CN });
   const [node, redis, broker] = await Promise.all([
     startHardhatNode(),
     startRedis(),
-    startFleetBroker(ca, BRIDGE_CN),
+    startFleetBroker(ca, BRIDGE_CN, opts),
   ]);
   return { bridgeCert, node, redis, broker };
 }

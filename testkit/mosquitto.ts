@@ -15,6 +15,8 @@ export type MosquittoParameters = {
   bridgeUser: string | string[];
   /** The fleet CRL (Mosquitto's crlfile): revoked certificates are refused at the handshake. */
   crlPem?: string;
+  /** Mosquitto's max_connections (the generated config's default: 10,000). */
+  maxConnections?: number;
 };
 
 /**
@@ -46,6 +48,7 @@ export async function startMosquitto(p: MosquittoParameters): Promise<Service> {
     },
     bridgeUsers: [p.bridgeUser].flat(),
     logToStdout: true,
+    ...(p.maxConnections === undefined ? {} : { maxConnections: p.maxConnections }),
   });
   file("acl", aclText);
   const conf = file("mosquitto.conf", confText);
