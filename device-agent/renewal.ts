@@ -266,8 +266,8 @@ async function rotateKey(
     o.rotationHold?.release();
     throw err;
   }
-  // The config first: a new certificate restarts an agent that does not renew itself (the
-  // gateway's path unit), which must then read the config naming the new key, not the old one.
+  // The config first: an agent (re)started between the two writes must find the config naming the
+  // new key, not the old one beside the new certificate.
   writeAtomically(o.configFile, `${JSON.stringify(next, null, 2)}\n`);
   writeAtomically(config.certFile, cert);
   return { action: "rotated", config: next, certPem: cert, nextRenewal: renewalTime(cert), rotatedAt: at };
