@@ -124,10 +124,17 @@ try {
     const lines = buf.split("\n");
     buf = lines.pop() ?? "";
     for (const l of lines) {
+      // The bridge's errors (pino level 50 and up) go to this run's output: why a run failed.
+      if (/"level":(5|6)\d/.test(l)) log(`  bridge: ${l.slice(0, 600)}`);
       if (!l.includes('"batch committed"')) continue;
       const j = JSON.parse(l) as { root: string; time: number };
       committedAt.set(j.root, j.time);
     }
+  });
+  let bridgeExit: string | undefined;
+  bridge.once("exit", (code, signal) => {
+    bridgeExit = `code ${code}, signal ${signal}`;
+    log(`  the bridge exited (${bridgeExit})`);
   });
   for (let i = 0; ; i++) {
     try {
@@ -281,9 +288,30 @@ try {
     (await archive.getReadings(drawn)).map((r, i) => [drawn[i] as string, r?.root ?? ""]),
   );
   const picks = [...drawn].sort((a, b) => (rootOf.get(a) ?? "").localeCompare(rootOf.get(b) ?? ""));
+  let unanswered = 0;
   for (const id of picks) {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/readings/${id}`);
-    if (res.status !== 200) continue;
+    let res: Response | undefined;
+    // A network error is retried twice (a keep-alive connection the server closed as it was reused),
+    // then counted; the run goes on and reports it.
+    for (let attempt = 0; attempt < 3 && !res; attempt++) {
+      try {
+        res = await fetch(`http://127.0.0.1:${httpPort}/readings/${id}`);
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        log(
+          `  /readings/${id}: ${(err as Error).message} (${cause?.code ?? ""} ${cause?.message ?? ""}); bridge ${bridgeExit ? `exited: ${bridgeExit}` : "running"}`,
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    if (!res) {
+      unanswered += 1;
+      continue;
+    }
+    if (res.status !== 200) {
+      log(`  /readings/${id}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+      continue;
+    }
     const b = (await res.json()) as {
       status: string;
       reading: StoredReading;
@@ -331,7 +359,7 @@ try {
     `| bridge RSS: steady (second half) / max | ${(steadyRss.reduce((a, b) => a + b, 0) / Math.max(1, steadyRss.length)).toFixed(0)} / ${Math.max(...rss).toFixed(0)} MB | ≤ 250 MB |`,
     `| readings published / accepted / in the archive | ${result.sent} / ${accepted} / ${stats.readings} | all |`,
     `| readings sent missing from the archive | ${missing} | 0 |`,
-    `| random sample served by /readings/:id with a proof that holds | ${proofsOk} / ${picks.length} | all |`,
+    `| random sample served by /readings/:id with a proof that holds | ${proofsOk} / ${picks.length}${unanswered ? ` (${unanswered} not answered: network error)` : ""} | all |`,
     `| sign → committed (${latencies.length} sampled readings): p50 / p99 / max | ${pct(latencies, 50).toFixed(0)} / ${pct(latencies, 99).toFixed(0)} / ${Math.max(...latencies).toFixed(0)} ms | p99 ≤ ${target} ms (window + 2 blocks) ${pct(latencies, 99) <= target ? "✓" : "✗"} |`,
   ];
   const table = lines.join("\n");
@@ -340,7 +368,7 @@ try {
   console.log(
     `soak done in ${((Date.now() - started) / 1000).toFixed(0)} s: ${result.sent} readings, ${missing} missing from the archive, Redis ${mb(warm[0] ?? 0)} → ${mb(warm.at(-1) ?? 0)} MB after warm-up, bridge RSS max ${Math.max(...rss).toFixed(0)} MB, p99 sign → committed ${pct(latencies, 99).toFixed(0)} ms; written to ${path}`,
   );
-  if (missing) exitCode = 1;
+  if (missing || proofsOk < picks.length) exitCode = 1;
 } catch (err) {
   log(`soak failed: ${(err as Error).stack ?? err}`);
   exitCode = 1;
