@@ -11,10 +11,11 @@ import {
 import { type FeedTable, parseFeeds } from "../../device-agent/feeds.js";
 import { parseInputsConfig, type RunningInputs, startInputs } from "../../device-agent/inputs/index.js";
 import { registerInputMetrics } from "../../device-agent/inputs/input-metrics.js";
-import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
+// The token's modules (pkcs11js, the PKCS#11 signer, the engine lookup) are loaded only for a
+// config that names a token: a software-key agent runs without them (about 3.5 MB of RSS).
+import type { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../../device-agent/signer.js";
-import { tokenTlsContext } from "../../device-agent/tls.js";
-import { p256SecretFromPem } from "../../pki/pem.js";
+import { p256SecretFromPem } from "../../pki/secret-key.js";
 import { SensorOracleError } from "../../protocol/errors.js";
 import { feedIdOf } from "../../protocol/reading.js";
 import type { AgentConfig } from "../agent-config.js";
@@ -37,10 +38,10 @@ export type OpenedAgent = {
  * feeds, and its outbox (`<config>.outbox.db` unless the config names one; an old
  * `<config>.sequence` file is migrated).
  */
-export function openAgentFromConfig(
+export async function openAgentFromConfig(
   configPath: string,
   opts: { url?: string; log?: AgentLog; warn?: (m: string) => void } = {},
-): OpenedAgent {
+): Promise<OpenedAgent> {
   const cfg = JSON.parse(readFileSync(configPath, "utf8")) as AgentConfig;
   if (cfg.chainId === undefined || !cfg.registry)
     throw new SensorOracleError("The agent config has no chain id and registry.");
@@ -52,6 +53,10 @@ export function openAgentFromConfig(
   let secureContext: SecureContext;
   let token: Pkcs11Token | undefined;
   if (cfg.token) {
+    const [{ Pkcs11Token }, { tokenTlsContext }] = await Promise.all([
+      import("../../device-agent/pkcs11-signer.js"),
+      import("../../device-agent/tls.js"),
+    ]);
     token = Pkcs11Token.open({
       modulePath: cfg.token.modulePath,
       token: { label: cfg.token.tokenLabel },
@@ -132,7 +137,7 @@ export async function agentRun(argv: string[]): Promise<string> {
   const simulate = v.simulate ?? v.count;
   // The daemon logs JSON lines (pino) to stderr; a simulation only its warnings.
   const log = pino({ level: simulate === undefined ? "info" : "warn" }, pino.destination(2));
-  const opened = openAgentFromConfig(configPath, { ...(v.url ? { url: v.url } : {}), log });
+  const opened = await openAgentFromConfig(configPath, { ...(v.url ? { url: v.url } : {}), log });
   const { agent, config, token, notAfter, feeds } = opened;
   agent.metrics.observeCertificate(notAfter);
   const warnBeforeMs = (config.certificateWarnDays ?? 30) * 86_400_000;
