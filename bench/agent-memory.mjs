@@ -1,6 +1,8 @@
 // A quick look at the device agent's memory (docs/BENCHMARKS.md, "What the agent's memory is made of"):
 // node --expose-gc [V8 flags] bench/agent-memory.mjs <root: $PWD/dist, or the repo under --import tsx> <readings> <outbox file>
-// fills an outbox offline as bench/agent-drain.ts does and prints RSS, V8 heap, anonymous and file-backed memory.
+// fills an outbox offline as bench/agent-drain.ts does and prints RSS, V8 heap, anonymous and file-backed memory,
+// and /proc/self/smaps's resident memory by kind: the node binary's pages, V8's heap pages (256 KiB
+// mappings), malloc (the main heap and the threads' 64 MiB arenas), other anonymous and file mappings.
 
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -8,6 +10,29 @@ import { readFileSync } from "node:fs";
 const [root, countS, path] = process.argv.slice(2);
 const count = Number(countS);
 const mb = (b) => (b / 1048576).toFixed(1);
+/** Resident MiB of /proc/self/smaps by kind of mapping. */
+function kinds() {
+  const out = {};
+  let kind = null;
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    const h = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (h) {
+      const start = BigInt(`0x${h[1]}`);
+      const kib = Number(BigInt(`0x${h[2]}`) - start) / 1024;
+      const name = h[3];
+      if (name === "") kind = kib === 256 ? "v8pages" : start % 0x4000000n === 0n ? "arenas" : "anon";
+      else if (name === "[heap]") kind = "malloc";
+      else if (name === process.execPath) kind = "nodebin";
+      else kind = name.startsWith("[") ? "other" : "files";
+      continue;
+    }
+    const r = /^Rss:\s+(\d+)/.exec(line);
+    if (r && kind) out[kind] = (out[kind] ?? 0) + Number(r[1]) / 1024;
+  }
+  return Object.entries(out)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(" ");
+}
 function snap(label) {
   const m = process.memoryUsage();
   const s = readFileSync("/proc/self/smaps_rollup", "utf8");
@@ -15,6 +40,7 @@ function snap(label) {
   console.log(
     `${label.padEnd(14)} rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} ext ${mb(m.external)} anon ${g("Anonymous").toFixed(1)} file ${(g("Rss") - g("Anonymous")).toFixed(1)}`,
   );
+  console.log(`${"".padEnd(14)} ${kinds()}`);
 }
 snap("node");
 const { DeviceAgent } = await import(`${root}/device-agent/agent.js`);

@@ -32,9 +32,13 @@ const LIVE = envNumber("BENCH_AGENT_LIVE", 5_000);
 /** The draining agent's window (publishing.maxInFlight); by default the agent's: from 32 up to 256. */
 const WINDOW = process.env.BENCH_AGENT_WINDOW ? Number(process.env.BENCH_AGENT_WINDOW) : undefined;
 const dir = mkdtempSync(join("/var/tmp", "so-bench-agent-"));
-/** The V8 flags of deploy/systemd/sensor-oracle-agent.service's ExecStart (BENCH_AGENT_NODE_FLAGS overrides). */
+/**
+ * The V8 flags deploy/systemd/sensor-oracle-agent.service gives the compiled package (BENCH_AGENT_NODE_FLAGS
+ * overrides): a small young generation, old space capped, and no optimizing compiler (--max-opt=1:
+ * the interpreter and the baseline compiler; TurboFan cost the agent about 10 MB).
+ */
 const AGENT_NODE_FLAGS = (
-  process.env.BENCH_AGENT_NODE_FLAGS ?? "--max-semi-space-size=1 --max-old-space-size=48"
+  process.env.BENCH_AGENT_NODE_FLAGS ?? "--max-semi-space-size=1 --max-old-space-size=48 --max-opt=1"
 )
   .split(" ")
   .filter(Boolean);
@@ -160,7 +164,8 @@ log(
 const backlogDevice = await device();
 // The shipped form: the package's compiled JavaScript under plain node, with the V8 flags the
 // systemd unit gives the agent (a small young generation, old space capped: the heap in use stays
-// near 10 MB, and without them V8 lets it grow to 50 MB of pages while signing a backlog).
+// near 10 MB, and without them V8 lets it grow to 50 MB of pages while signing a backlog; no
+// optimizing compiler: docs/BENCHMARKS.md, "What the agent's memory is made of").
 log("  building dist/ (npm run build): the agent runs as the installed package does");
 const built = spawnSync(process.execPath, ["scripts/build-package.mjs"], {
   stdio: ["ignore", "ignore", "inherit"],
@@ -222,7 +227,7 @@ rmSync(dir, { recursive: true, force: true });
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const drainRate = BACKLOG / ((results.drainMs as number) / 1000);
 const table = [
-  `Measured by \`npm run bench:agent\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work): the outbox on ext4 (SQLite via node:sqlite, WAL, synchronous FULL: every commit fsync'd); Mosquitto (mTLS, the fleet ACL), Redis and the in-process chain, the bridge in the benchmark's process; P-256 devices with the software key (@noble/curves, about 2,000 signatures/s on one core). SoftHSM2 2.6 for the token row.`,
+  `Measured by \`npm run bench:agent\` on ${new Date().toISOString().slice(0, 10)} (2-core machine shared with other work): the outbox on ext4 (SQLite via node:sqlite, WAL, synchronous FULL: every commit fsync'd); Mosquitto (mTLS, the fleet ACL), Redis and the in-process chain, the bridge in the benchmark's process; P-256 devices with the software key (node:crypto, OpenSSL). SoftHSM2 2.6 for the token row.`,
   "",
   "| what | figure |",
   "|---|---:|",
@@ -233,7 +238,7 @@ const table = [
   `| backlog: ${fmt(BACKLOG)} readings taken into the outbox while offline (sign + store) | ${fmt(BACKLOG / ((results.fillMs as number) / 1000))} readings/s (${((results.fillMs as number) / 1000).toFixed(0)} s; outbox files ${mb(results.fileBytes as number)}) |`,
   `| backlog drained to the bridge (connect to outbox empty, window ${WINDOW ?? "32 growing to 256, the default"}) | ${((results.drainMs as number) / 1000).toFixed(1)} s, ${fmt(drainRate)} readings/s (goal ≥ 2,000/s: ${drainRate >= 2_000 ? "✓" : "✗"}) |`,
   `| backlog committed once / twice / lost | ${fmt(counted.once)} / ${counted.twice} / ${counted.lost.length} |`,
-  `| agent process RSS, modules loaded and outbox empty (Node 22, the compiled package's agent modules only: mqtt, prom-client, the curves, node:sqlite; node ${AGENT_NODE_FLAGS.join(" ")}) | ${mb(results.rssEmpty as number)} (V8 heap in use ${mb(results.heapEmpty as number)}) |`,
+  `| agent process RSS, modules loaded and outbox empty (Node 22, the compiled package's agent modules only: mqtt, prom-client, @noble/hashes, node:sqlite; node ${AGENT_NODE_FLAGS.join(" ")}) | ${mb(results.rssEmpty as number)} (V8 heap in use ${mb(results.heapEmpty as number)}) |`,
   `| agent process RSS with the backlog in its outbox (after filling) | ${mb(results.rssAfterFill as number)} (V8 heap in use ${mb(results.heapAfterFill as number)}) |`,
   `| agent process RSS, peak while draining | ${mb(results.peakRss as number)} (goal ≤ 80 MB: ${(results.peakRss as number) <= 80 * 1024 * 1024 ? "✓" : "✗"}; the backlog's own share: ${mb((results.peakRss as number) - (results.rssEmpty as number))}) |`,
 ].join("\n");

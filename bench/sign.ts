@@ -1,5 +1,6 @@
 // npm run bench:sign — reading signatures per second through PKCS#11 (SoftHSM2) for each curve,
-// beside the software signer (@noble/curves), from one run. Concurrency 1 and 4 for the token.
+// beside the software signer (P-256: node:crypto; secp256k1: @noble/curves), from one run.
+// Concurrency 1 and 4 for the token.
 import type { Hex } from "viem";
 import { Pkcs11Token } from "../device-agent/pkcs11-signer.js";
 import { type ReadingSigner, SoftwareSigner } from "../device-agent/signer.js";
@@ -62,7 +63,7 @@ try {
   hsm.cleanup();
 }
 const table = [
-  "| curve | PKCS#11 (SoftHSM2), 1 at a time | PKCS#11, 4 concurrent | software (@noble/curves) | token (4) / software |",
+  "| curve | PKCS#11 (SoftHSM2), 1 at a time | PKCS#11, 4 concurrent | software (P-256 node:crypto, secp256k1 @noble/curves) | token (4) / software |",
   "|---|---:|---:|---:|---:|",
   ...rows,
 ].join("\n");

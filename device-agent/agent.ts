@@ -55,7 +55,18 @@ export type DeviceAgentParameters = {
   log?: AgentLog;
   /** Where the counters go (a fresh AgentMetrics when absent). */
   metrics?: AgentMetrics;
+  /**
+   * Answers kept in `acks`, the most recent last (default DEFAULT_ACK_HISTORY, 1,000; 0 keeps
+   * none). waitForAck and waitForFinalAck look there for an answer that came before the call.
+   */
+  ackHistory?: number;
 };
+
+/**
+ * Answers a DeviceAgent keeps by default: enough for tests and demos that look at them, small for
+ * a daemon (10,000 were about 0.9 MB of its V8 heap while a backlog drained).
+ */
+export const DEFAULT_ACK_HISTORY = 1_000;
 
 export type AckOutcome =
   | { sequence: bigint; status: "queued" }
@@ -85,13 +96,15 @@ export class DeviceAgent implements ReadingSink {
   private rotationHold: { from: bigint; released: Promise<void>; release: () => void } | undefined;
   /** After a rotation: the key that signs readings timestamped before `until` (the rotation time). */
   private previousKey: { signer: ReadingSigner; until: bigint } | undefined;
-  /** The last answers (at most 10,000), for callers that look at them (tests, the demo). */
+  /** The last answers (at most `ackHistory`, default 1,000), for callers that look at them (tests, the demo). */
   readonly acks: AckOutcome[] = [];
+  private readonly ackHistory: number;
   /** Readings refused locally because the outbox was full. */
   refused = 0;
 
   constructor(private p: DeviceAgentParameters) {
     this.log = p.log ?? silent;
+    this.ackHistory = p.ackHistory ?? DEFAULT_ACK_HISTORY;
     this.metrics = p.metrics ?? new AgentMetrics();
     this.feeds = new Map(
       (p.feeds ?? []).map((f) => (typeof f === "string" ? [f, feedIdOf(f)] : [f.name, f.feedId])),
@@ -347,8 +360,10 @@ export class DeviceAgent implements ReadingSink {
         : { sequence, status: ack.status, reason: ack.reason };
     if (ack.status === "queued") this.metrics.acknowledged.inc();
     else this.metrics.rejected.inc({ status: ack.status, reason: ack.reason });
-    this.acks.push(outcome);
-    if (this.acks.length > 10_000) this.acks.shift();
+    if (this.ackHistory > 0) {
+      this.acks.push(outcome);
+      if (this.acks.length > this.ackHistory) this.acks.shift();
+    }
     this.waiters.get(sequence)?.(outcome);
     this.waiters.delete(sequence);
     if (isFinal(outcome)) {

@@ -1,6 +1,8 @@
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 import { CertificateReadError } from "./errors.js";
+
+// node:crypto (OpenSSL) reads the certificate: @peculiar/x509 and its ASN.1 schemas cost the agent
+// about 3 MB of V8 heap and more of RSS for two dates and a name (docs/BENCHMARKS.md).
 
 /** Warn this long before the device certificate expires, unless told otherwise. */
 export const DEFAULT_EXPIRY_WARNING_DAYS = 30;
@@ -38,11 +40,11 @@ export function certificateExpiry(p: CertificateExpiryParameters): CertificateEx
   const warnDays = p.warnDays ?? DEFAULT_EXPIRY_WARNING_DAYS;
   if (!Number.isFinite(warnDays) || warnDays < 0)
     throw new RangeError(`warnDays must be a number of days at or above 0, not ${warnDays}`);
-  let cert: x509.X509Certificate;
+  let cert: X509Certificate;
   try {
     const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(p.certPem)?.[0];
     if (!pem) throw new Error("no BEGIN CERTIFICATE block");
-    cert = new x509.X509Certificate(pem);
+    cert = new X509Certificate(pem);
   } catch (err) {
     throw new CertificateReadError("Not a readable PEM certificate.", {
       details: err instanceof Error ? err.message : String(err),
@@ -50,7 +52,8 @@ export function certificateExpiry(p: CertificateExpiryParameters): CertificateEx
     });
   }
   const now = p.now ?? new Date();
-  const { notBefore, notAfter } = cert;
+  const notBefore = cert.validFromDate;
+  const notAfter = cert.validToDate;
   const warnAt = new Date(notAfter.getTime() - warnDays * 86_400_000);
   return {
     notBefore,
@@ -59,6 +62,7 @@ export function certificateExpiry(p: CertificateExpiryParameters): CertificateEx
     warnAt,
     warn: now.getTime() >= warnAt.getTime(),
     expired: now.getTime() > notAfter.getTime(),
-    subject: cert.subject,
+    // OpenSSL puts one attribute a line; @peculiar/x509, which this read before, ", " between them.
+    subject: cert.subject.split("\n").join(", "),
   };
 }

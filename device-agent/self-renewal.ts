@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import type { SecureContext } from "node:tls";
 import type { AgentLog, DeviceAgent } from "./agent.js";
-import { type RenewableConfig, type RenewalOutcome, renewIfDue } from "./renewal.js";
+// Types only: the enrolment code (CSRs, EST, certificates through @peculiar/x509) is loaded at the
+// first check, not with the agent (about 20 MB of RSS an agent that never renews does not pay).
+import type { RenewableConfig, RenewalOutcome } from "./renewal.js";
 import type { ReadingSigner } from "./signer.js";
 
 /** The keys a config names, opened for the running agent (cli/commands/agent.ts opens them). */
@@ -17,7 +19,7 @@ export type SelfRenewalParameters = {
   /** The agent's config file: read before each check, rewritten by a rotation (new key names). */
   configFile: string;
   /** The keys and TLS identity of a config (after a renewal: the new certificate; after a rotation: the new key). */
-  openKeys(config: RenewableConfig): OpenedKeys;
+  openKeys(config: RenewableConfig): Promise<OpenedKeys>;
   /** How often to ask the enrolment endpoint (default hourly). */
   everyMs?: number;
   log: AgentLog;
@@ -50,6 +52,7 @@ export function startSelfRenewal(p: SelfRenewalParameters): SelfRenewal {
     if (!config.enrolUrl) return undefined;
     let outcome: RenewalOutcome;
     try {
+      const { renewIfDue } = await import("./renewal.js");
       outcome = await renewIfDue(config, { configFile: p.configFile, rotationHold: p.agent });
     } catch (err) {
       p.log.warn(
@@ -61,7 +64,7 @@ export function startSelfRenewal(p: SelfRenewalParameters): SelfRenewal {
     if (outcome.action === "none") return outcome;
     let keys: OpenedKeys;
     try {
-      keys = p.openKeys(outcome.config);
+      keys = await p.openKeys(outcome.config);
     } catch (err) {
       // The registry already has the new key: readings held for it would be refused if signed with
       // the old one. Nothing better is left than to say so loudly and release them.

@@ -11,11 +11,12 @@ import {
 import { type FeedTable, parseFeeds } from "../../device-agent/feeds.js";
 import { parseInputsConfig, type RunningInputs, startInputs } from "../../device-agent/inputs/index.js";
 import { registerInputMetrics } from "../../device-agent/inputs/input-metrics.js";
-import { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
+// The token's modules (pkcs11js, the PKCS#11 signer, the engine lookup) are loaded only for a
+// config that names a token: a software-key agent runs without them (about 3.5 MB of RSS).
+import type { Pkcs11Token } from "../../device-agent/pkcs11-signer.js";
 import { startSelfRenewal } from "../../device-agent/self-renewal.js";
 import { type ReadingSigner, SoftwareSigner } from "../../device-agent/signer.js";
-import { tokenTlsContext } from "../../device-agent/tls.js";
-import { p256SecretFromPem } from "../../pki/pem.js";
+import { p256SecretFromPem } from "../../pki/secret-key.js";
 import { SensorOracleError } from "../../protocol/errors.js";
 import { feedIdOf } from "../../protocol/reading.js";
 import type { AgentConfig } from "../agent-config.js";
@@ -38,16 +39,16 @@ export type OpenedAgent = {
  * feeds, and its outbox (`<config>.outbox.db` unless the config names one; an old
  * `<config>.sequence` file is migrated).
  */
-export function openAgentFromConfig(
+export async function openAgentFromConfig(
   configPath: string,
   opts: { url?: string; log?: AgentLog; warn?: (m: string) => void } = {},
-): OpenedAgent {
+): Promise<OpenedAgent> {
   const cfg = JSON.parse(readFileSync(configPath, "utf8")) as AgentConfig;
   if (cfg.chainId === undefined || !cfg.registry)
     throw new SensorOracleError("The agent config has no chain id and registry.");
   const url = opts.url ?? cfg.brokerUrl;
   if (!url) throw new UsageError("--url is required (or brokerUrl in the agent config)");
-  const { signer, secureContext, token, notAfter } = openAgentKeys(cfg, opts.warn ?? progress);
+  const { signer, secureContext, token, notAfter } = await openAgentKeys(cfg, opts.warn ?? progress);
   const feeds: FeedTable = cfg.feeds?.length ? parseFeeds(cfg.feeds) : new Map();
   const pub = cfg.publishing ?? {};
   const agent = new DeviceAgent({
@@ -76,16 +77,25 @@ export function openAgentFromConfig(
 }
 
 /** The reading signer and TLS identity a config names (token or software files), and its certificate's notAfter. */
-export function openAgentKeys(
+export async function openAgentKeys(
   cfg: Pick<AgentConfig, "curve" | "caFile" | "certFile" | "token" | "software">,
   warn: (m: string) => void,
-): { signer: ReadingSigner; secureContext: SecureContext; token: Pkcs11Token | undefined; notAfter: Date } {
+): Promise<{
+  signer: ReadingSigner;
+  secureContext: SecureContext;
+  token: Pkcs11Token | undefined;
+  notAfter: Date;
+}> {
   const ca = readFileSync(cfg.caFile, "utf8");
   const cert = readFileSync(cfg.certFile, "utf8");
   let signer: ReadingSigner;
   let secureContext: SecureContext;
   let token: Pkcs11Token | undefined;
   if (cfg.token) {
+    const [{ Pkcs11Token }, { tokenTlsContext }] = await Promise.all([
+      import("../../device-agent/pkcs11-signer.js"),
+      import("../../device-agent/tls.js"),
+    ]);
     token = Pkcs11Token.open({
       modulePath: cfg.token.modulePath,
       token: { label: cfg.token.tokenLabel },
@@ -106,7 +116,7 @@ export function openAgentKeys(
       cfg.curve === "p256"
         ? p256SecretFromPem(key)
         : Buffer.from(readFileSync(cfg.software.readingKeyFile ?? "", "utf8").trim(), "hex");
-    signer = new SoftwareSigner(cfg.curve, readingSecret, { warn: warn });
+    signer = new SoftwareSigner(cfg.curve, readingSecret, { warn });
     secureContext = createSecureContext({ ca, cert, key, minVersion: "TLSv1.3" });
   } else {
     throw new SensorOracleError("The agent config names neither a token nor software keys.");
@@ -142,7 +152,7 @@ export async function agentRun(argv: string[]): Promise<string> {
   const simulate = v.simulate ?? v.count;
   // The daemon logs JSON lines (pino) to stderr; a simulation only its warnings.
   const log = pino({ level: simulate === undefined ? "info" : "warn" }, pino.destination(2));
-  const opened = openAgentFromConfig(configPath, { ...(v.url ? { url: v.url } : {}), log });
+  const opened = await openAgentFromConfig(configPath, { ...(v.url ? { url: v.url } : {}), log });
   const { agent, config, token, feeds } = opened;
   // The certificate in force: a renewal or rotation done by the agent itself moves it.
   const certificate = {
@@ -180,8 +190,8 @@ export async function agentRun(argv: string[]): Promise<string> {
           configFile: configPath,
           everyMs: renewEvery * 1000,
           log,
-          openKeys: (c) => {
-            const k = openAgentKeys(c, (m) => log.warn({ device: config.deviceName }, m));
+          openKeys: async (c) => {
+            const k = await openAgentKeys(c, (m) => log.warn({ device: config.deviceName }, m));
             return { ...k, close: () => k.token?.close() };
           },
           onCertificate: (notAfter) => {

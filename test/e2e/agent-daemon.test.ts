@@ -362,7 +362,7 @@ describe("the daemon's docs agree with its code", () => {
       const outbox = { ...(doc.outbox as object), path: join(dir, "outbox.db") };
       const config = join(dir, "agent.json");
       writeFileSync(config, JSON.stringify({ ...rest, ...identity, outbox }));
-      const opened = openAgentFromConfig(config, { warn: () => {} });
+      const opened = await openAgentFromConfig(config, { warn: () => {} });
       try {
         expect([...opened.feeds.keys()]).toEqual(
           (doc.feeds as unknown[]).map((f) => (typeof f === "string" ? f : (f as { name: string }).name)),

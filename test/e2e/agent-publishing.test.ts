@@ -157,6 +157,20 @@ describe("the agent's publishing (real Mosquitto, a scripted bridge)", () => {
     await agent.close();
   }, 30_000);
 
+  it("keeps only the last answers, as many as ackHistory says (a daemon does not hoard them)", async () => {
+    script = (sequence) => ({ v: 1, sequence, status: "queued" });
+    const agent = await newAgent({ ackHistory: 5 });
+    const seqs = await Promise.all(Array.from({ length: 12 }, (_, i) => agent.publish(feedId, BigInt(i))));
+    await expect.poll(() => agent.buffered, { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => agent.acks.length, { timeout: 5_000 }).toBe(5);
+    expect(agent.acks.every((a) => a.status === "queued" && seqs.includes(a.sequence))).toBe(true);
+    // A waiter set before the answer is told even when nothing is kept.
+    const none = await newAgent({ ackHistory: 0 });
+    const seq = await none.publish(feedId, 1n);
+    expect(await none.waitForFinalAck(seq)).toEqual({ sequence: seq, status: "queued" });
+    expect(none.acks).toEqual([]);
+  }, 30_000);
+
   it("publishes every reading when signatures finish out of order (as a token's do), passing none over", async () => {
     script = (sequence) => ({ v: 1, sequence, status: "queued" });
     const d = await ca.issueDevice({ curve: "p256" });
