@@ -299,7 +299,10 @@ const CONFIG_KEYS: Record<keyof AgentConfig, true> = {
   shutdownDrainMs: true,
 };
 const SECTION_KEYS: {
-  [K in "token" | "outbox" | "publishing" | "health" | "renewal"]: Record<keyof Required<AgentConfig>[K], true>;
+  [K in "token" | "outbox" | "publishing" | "health" | "renewal"]: Record<
+    keyof Required<AgentConfig>[K],
+    true
+  >;
 } = {
   token: {
     modulePath: true,
