@@ -177,12 +177,31 @@ export async function renewIfDue(config: RenewableConfig, o: RenewIfDueOptions):
     if (!o.force && now < renewalTime(certPem, o.fraction))
       return { action: "none", config, certPem, nextRenewal: renewalTime(certPem, o.fraction) };
     const csr = await keys.csr({ readingPublicKey: keys.readingPublicKey });
-    const renewed = await estEnroll(url, keys.auth, csr, true);
+    const renewed = await askingAgain(() => estEnroll(url, keys.auth, csr, true));
     checkIssuedFor(renewed, config.deviceName, keys.readingPublicKey);
     writeAtomically(config.certFile, renewed);
     return { action: "renewed", config, certPem: renewed, nextRenewal: renewalTime(renewed, o.fraction) };
   } finally {
     keys.close();
+  }
+}
+
+/** Attempts at a re-enrolment whose answer did not come (unreachable, or unreadable), 2 s apart. */
+const REENROL_ATTEMPTS = 3;
+
+/**
+ * A re-enrolment, asked again (the same request) when no answer came: the endpoint may have
+ * issued (and rotated on-chain) before the answer was lost. A refusal is final at once.
+ */
+async function askingAgain(request: () => Promise<string>): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (err) {
+      const unanswered = err instanceof EnrolmentClientError && err.code !== "refused";
+      if (!unanswered || attempt >= REENROL_ATTEMPTS) throw err;
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
   }
 }
 
@@ -257,10 +276,10 @@ async function rotateKey(
   let cert: string;
   try {
     await new Promise((r) => setTimeout(r, Math.max(0, at * 1000 - Date.now() + 20)));
-    // The request goes over the connection the current certificate authenticates. (An answer lost
-    // after the endpoint rotated cannot be asked for again with the old certificate: the readings
-    // signed with the old key from `at` on until the next try are then refused; docs/ENROLMENT.md.)
-    cert = await estEnroll(url, keys.auth, csr, true, at);
+    // The request goes over the connection the current certificate authenticates. An answer lost
+    // after the endpoint rotated is asked for again with the same request: the endpoint answers
+    // the replaced certificate with the one it issued (for a few minutes after).
+    cert = await askingAgain(() => estEnroll(url, keys.auth, csr, true, at));
     checkIssuedFor(cert, config.deviceName, readingPublicKey);
   } catch (err) {
     o.rotationHold?.release();

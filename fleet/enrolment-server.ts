@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -95,6 +95,8 @@ const BODY_LIMIT = 16 * 1024;
 /** How far back a device may date its key rotation (`?rotateAt=`), and ahead (its clock may run ahead). */
 const ROTATION_BACKDATE_S = 300;
 const ROTATION_AHEAD_S = 5;
+/** How long after a rotation the replaced certificate may ask for it again (a lost answer). */
+const ROTATION_REPEAT_S = 600;
 
 /**
  * The rotation time a re-enrolment asks for (`?rotateAt=<unix seconds>`): the moment the device
@@ -199,8 +201,15 @@ export async function startEnrolmentServer(
     );
   };
 
-  /** The device a fleet certificate authenticates: its current certificate, not revoked. */
-  async function fleetDevice(req: IncomingMessage): Promise<{ name: string; currentPem: string }> {
+  /**
+   * The device a fleet certificate authenticates: its current certificate, not revoked. With
+   * `superseded`, also a certificate the device's current one replaced (kept as
+   * `<name>.<serial>.pem`): `superseded` is then true, and the caller decides what it may ask.
+   */
+  async function fleetDevice(
+    req: IncomingMessage,
+    opts: { superseded?: boolean } = {},
+  ): Promise<{ name: string; currentPem: string; superseded: boolean; supersededAtMs: number }> {
     const [leaf] = peerChain(req);
     if (!leaf)
       throw new Refusal(
@@ -218,7 +227,17 @@ export async function startEnrolmentServer(
     const currentPem = existsSync(file) ? readFileSync(file, "utf8") : "";
     if (revokedSerials().has(dc.serialNumber.toLowerCase()))
       throw new Refusal(403, new EnrolmentError("revoked", "The device's certificate is revoked."));
-    if (!currentPem || new X509Certificate(currentPem).fingerprint256 !== cert.fingerprint256)
+    const keptFile = `${devicesDir}/${dc.name}.${dc.serialNumber}.pem`;
+    const superseded =
+      opts.superseded === true &&
+      currentPem !== "" &&
+      new X509Certificate(currentPem).fingerprint256 !== cert.fingerprint256 &&
+      existsSync(keptFile) &&
+      new X509Certificate(readFileSync(keptFile, "utf8")).fingerprint256 === cert.fingerprint256;
+    if (
+      !superseded &&
+      (!currentPem || new X509Certificate(currentPem).fingerprint256 !== cert.fingerprint256)
+    )
       throw new Refusal(
         403,
         new EnrolmentError(
@@ -239,7 +258,13 @@ export async function startEnrolmentServer(
     }
     if (new Date() > new Date(cert.validTo))
       throw new Refusal(403, new EnrolmentError("not_current_certificate", "The certificate has expired."));
-    return { name: dc.name, currentPem };
+    // When it was replaced: its file was kept then (keep()).
+    return {
+      name: dc.name,
+      currentPem,
+      superseded,
+      supersededAtMs: superseded ? statSync(keptFile).mtimeMs : 0,
+    };
   }
 
   function keep(cert: { name: string; certPem: string }, previousPem?: string): void {
@@ -355,11 +380,49 @@ export async function startEnrolmentServer(
     return certsOnly([cert.certPem]);
   }
 
+  /**
+   * A rotation (or renewal) asked again with the certificate it replaced, its answer lost on the
+   * way back: when the request is for the key the device's current certificate carries and the
+   * replacement is at most ROTATION_REPEAT_S old, that certificate again (nothing issued, nothing
+   * on-chain); otherwise refused as before (the old certificate no longer speaks for the device).
+   */
+  async function askedAgain(
+    name: string,
+    csrPem: string,
+    currentPem: string,
+    supersededAtMs: number,
+  ): Promise<string> {
+    const current = parseDeviceCertificate(currentPem);
+    let reviewed: Awaited<ReturnType<typeof reviewDeviceCsr>> | undefined;
+    try {
+      reviewed = await reviewDeviceCsr(csrPem, {
+        curve: current.curve,
+        deviceId: deviceNameToId(name),
+        expectedName: name,
+      });
+    } catch (err) {
+      if (!(err instanceof CertificateRequestError)) throw err;
+    }
+    const recent = Date.now() - supersededAtMs <= ROTATION_REPEAT_S * 1000;
+    if (!reviewed || Buffer.compare(reviewed.readingPublicKey, current.readingPublicKey) !== 0 || !recent)
+      throw new Refusal(
+        403,
+        new EnrolmentError(
+          "not_current_certificate",
+          "The client certificate is not the device's current certificate.",
+          { details: `device ${name}` },
+        ),
+      );
+    log(`device ${name} asked again with the certificate it replaced: the one issued then, again`);
+    return certsOnly([currentPem]);
+  }
+
   async function simpleReenroll(req: IncomingMessage, body: string): Promise<string> {
     rotationTime(req); // a bad rotateAt is refused before anything is issued
-    const { name, currentPem } = await fleetDevice(req);
+    const { name, currentPem, superseded, supersededAtMs } = await fleetDevice(req, { superseded: true });
     const csrPem = estBodyToCsrPem(body);
     const current = parseDeviceCertificate(currentPem);
+    if (superseded) return askedAgain(name, csrPem, currentPem, supersededAtMs);
     return oneAtATime(async () => {
       let reviewed: Awaited<ReturnType<typeof reviewDeviceCsr>>;
       try {

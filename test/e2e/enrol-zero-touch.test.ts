@@ -14,7 +14,17 @@ import { toReading } from "../../bridge/checks.js";
 import { MemoryStore } from "../../bridge/store/memory-store.js";
 import { sensorFeedsAbi, sensorOracleAbi } from "../../chain/abi.js";
 import type { FleetContracts } from "../../chain/deploy.js";
-import { deviceIdOf, deviceIdToName, deviceNameToId, feedIdOf } from "../../protocol/index.js";
+import { createDeviceCsr, softwareCsrKey } from "../../device-agent/csr.js";
+import { estEnroll } from "../../fleet/enrolment-client.js";
+import { p256SecretFromPem } from "../../pki/secret-key.js";
+import {
+  deviceIdOf,
+  deviceIdToName,
+  deviceNameToId,
+  feedIdOf,
+  publicKeyOf,
+  randomSecretKey,
+} from "../../protocol/index.js";
 import { type ChainNode, DEV_KEYS, deployOverHttp, startHardhatNode } from "../../testkit/chain-node.js";
 import { openssl, opensslCa, opensslKey, opensslSign } from "../../testkit/openssl.js";
 import { freePort } from "../../testkit/ports.js";
@@ -480,6 +490,11 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
       JSON.stringify({ ...cfg, renewal: { checkEverySeconds: 1 }, health: { port: healthPort } }, null, 2),
     );
     const keyBefore = (await device(a.name)).x;
+    const oldAuth = {
+      cert: readFileSync(cfg.certFile, "utf8"),
+      key: readFileSync(cfg.software.keyFile, "utf8"),
+      ca: readFileSync(cfg.caFile, "utf8"),
+    };
     const rotationsBefore = audit().filter((e) => e.action === "rotated" && e.device === a.name).length;
     const publishing = runAgent(a.config, 60, 150);
     await new Promise((r) => setTimeout(r, 2_000));
@@ -516,6 +531,31 @@ describe("zero-touch enrolment, renewal, rotation, revocation at scale, decommis
       keys.add(Number(served.reading.timestamp) >= registered.validFrom ? "new" : "old");
     }
     expect([...keys].sort()).toEqual(["new", "old"]);
+
+    // The rotation's answer lost on the way back: the device asks again with the same request and
+    // the certificate it had; the endpoint answers with the certificate it issued, nothing more.
+    const newSecret = p256SecretFromPem(readFileSync(rotatedTo, "utf8"));
+    const csrFor = (secret: Uint8Array) =>
+      createDeviceCsr({
+        tlsKey: softwareCsrKey(secret),
+        curve: "p256",
+        readingPublicKey: publicKeyOf("p256", secret),
+        deviceName: a.name,
+      });
+    const url = `https://127.0.0.1:${estPort}`;
+    const again = await estEnroll(url, oldAuth, await csrFor(newSecret), true);
+    expect(certificateFingerprint(again)).toBe(
+      certificateFingerprint(readFileSync(join(fleet, "devices", `${a.name}.pem`), "utf8")),
+    );
+    expect((await device(a.name)).x).toBe(registered.x);
+    // The replaced certificate rotates to no other key.
+    await expect(estEnroll(url, oldAuth, await csrFor(randomSecretKey("p256")), true)).rejects.toMatchObject({
+      code: "refused",
+      status: 403,
+    });
+    expect(audit().filter((e) => e.action === "rotated" && e.device === a.name)).toHaveLength(
+      rotationsBefore + 1,
+    );
   }, 180_000);
 
   it("revokes several devices in one command: one CRL, the broker told, all revoked on-chain in one transaction", async () => {
