@@ -30,7 +30,7 @@ export type SelfRenewalParameters = {
 export type SelfRenewal = {
   /** Ask the endpoint now (the timer does every `everyMs`); one check at a time. */
   check(): Promise<RenewalOutcome | undefined>;
-  /** Stop the timer, wait for a check under way, and close the keys opened by a rotation. */
+  /** Stop the timer, wait for a check under way, and close the keys opened by a rotation (again: nothing more). */
   stop(): Promise<void>;
 };
 
@@ -115,7 +115,7 @@ export function startSelfRenewal(p: SelfRenewalParameters): SelfRenewal {
     async stop() {
       clearInterval(timer);
       await running;
-      for (const k of opened) k.close();
+      for (const k of opened.splice(0)) k.close(); // once, whoever calls stop again
     },
   };
 }

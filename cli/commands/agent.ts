@@ -226,6 +226,8 @@ export async function agentRun(argv: string[]): Promise<string> {
     // Inputs first, so that none is answered "outbox full" while the agent closes.
     await inputs.close();
     inputs = undefined;
+    // A renewal or rotation under way finishes first (it may switch the agent's key and connection).
+    await renewal?.stop();
     const before = await agentHealthOf(agent);
     const closed = await agent.close({ drainMs: config.shutdownDrainMs ?? 5_000 });
     return (
