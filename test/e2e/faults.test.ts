@@ -277,6 +277,7 @@ describe("faults: kill -9 of the bridge mid-commit, Redis killed and restarted (
     const file = join(dir, "recheck.json");
     writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
     bridge = spawnBridge(file);
+    bridges.push(bridge.proc); // killed after the file like the others (it was left running)
     await bridge.waitFor(/bridge started/);
     const admin = new Redis(redis.url);
     try {
