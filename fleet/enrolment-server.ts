@@ -121,6 +121,20 @@ function rotationTime(req: IncomingMessage): number | undefined {
   return at;
 }
 
+/** The refusal of a client certificate that is not (or no longer speaks as) the device's current one. */
+function notCurrent(name: string): Refusal {
+  return new Refusal(
+    403,
+    new EnrolmentError(
+      "not_current_certificate",
+      "The client certificate is not the device's current certificate.",
+      {
+        details: `device ${name}`,
+      },
+    ),
+  );
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -228,24 +242,15 @@ export async function startEnrolmentServer(
     if (revokedSerials().has(dc.serialNumber.toLowerCase()))
       throw new Refusal(403, new EnrolmentError("revoked", "The device's certificate is revoked."));
     const keptFile = `${devicesDir}/${dc.name}.${dc.serialNumber}.pem`;
+    const isCurrent =
+      currentPem !== "" && new X509Certificate(currentPem).fingerprint256 === cert.fingerprint256;
     const superseded =
       opts.superseded === true &&
       currentPem !== "" &&
-      new X509Certificate(currentPem).fingerprint256 !== cert.fingerprint256 &&
+      !isCurrent &&
       existsSync(keptFile) &&
       new X509Certificate(readFileSync(keptFile, "utf8")).fingerprint256 === cert.fingerprint256;
-    if (
-      !superseded &&
-      (!currentPem || new X509Certificate(currentPem).fingerprint256 !== cert.fingerprint256)
-    )
-      throw new Refusal(
-        403,
-        new EnrolmentError(
-          "not_current_certificate",
-          "The client certificate is not the device's current certificate.",
-          { details: `device ${dc.name}` },
-        ),
-      );
+    if (!isCurrent && !superseded) throw notCurrent(dc.name);
     if (o.registry) {
       const d = await o.registry.publicClient.readContract({
         address: o.registry.registry,
@@ -405,20 +410,13 @@ export async function startEnrolmentServer(
     }
     const recent = Date.now() - supersededAtMs <= ROTATION_REPEAT_S * 1000;
     if (!reviewed || Buffer.compare(reviewed.readingPublicKey, current.readingPublicKey) !== 0 || !recent)
-      throw new Refusal(
-        403,
-        new EnrolmentError(
-          "not_current_certificate",
-          "The client certificate is not the device's current certificate.",
-          { details: `device ${name}` },
-        ),
-      );
+      throw notCurrent(name);
     log(`device ${name} asked again with the certificate it replaced: the one issued then, again`);
     return certsOnly([currentPem]);
   }
 
   async function simpleReenroll(req: IncomingMessage, body: string): Promise<string> {
-    rotationTime(req); // a bad rotateAt is refused before anything is issued
+    const at = rotationTime(req); // a bad rotateAt is refused before anything is issued
     const { name, currentPem, superseded, supersededAtMs } = await fleetDevice(req, { superseded: true });
     const csrPem = estBodyToCsrPem(body);
     const current = parseDeviceCertificate(currentPem);
@@ -470,7 +468,6 @@ export async function startEnrolmentServer(
       }
       // A new key: the rotation the operator queued (or the device's own schedule), in force from
       // the time the device asks for (the moment it stopped signing with the old key), or now.
-      const at = rotationTime(req);
       // The registry takes no rotation time past the chain's time: a device clock slightly ahead waits.
       if (at !== undefined && at * 1000 > Date.now())
         await new Promise((r) => setTimeout(r, at * 1000 - Date.now() + 50));
